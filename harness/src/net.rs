@@ -1,0 +1,70 @@
+//! TCP as the harness sees it: listeners built identically for every runtime, and the
+//! [`Listener`] / [`Stream`] traits adapters implement.
+//!
+//! Streams are `futures-io` `AsyncRead + AsyncWrite`, so generic code can use
+//! `futures::AsyncReadExt` / `AsyncWriteExt`. Socket options are set here, through `socket2`,
+//! never by an adapter: every runtime gets the same backlog, `SO_REUSEADDR` and `TCP_NODELAY`.
+
+use std::future::Future;
+use std::io;
+use std::net::SocketAddr;
+use std::os::fd::AsFd;
+
+use socket2::{Domain, Protocol, SockRef, Socket, Type};
+
+/// Listen backlog used for every listener the harness builds.
+pub const LISTEN_BACKLOG: i32 = 4096;
+
+/// A TCP listener adopted by a runtime.
+pub trait Listener: Send + 'static {
+    /// The connection type accepted.
+    type Stream: Stream;
+    /// Waits for the next connection.
+    fn accept(&mut self)
+        -> impl Future<Output = io::Result<(Self::Stream, SocketAddr)>> + Send + '_;
+    /// The address the listener is bound to.
+    fn local_addr(&self) -> io::Result<SocketAddr>;
+}
+
+/// A TCP connection driven by a runtime.
+pub trait Stream:
+    futures_io::AsyncRead + futures_io::AsyncWrite + AsFd + Unpin + Send + 'static
+{
+}
+
+impl<S> Stream for S where
+    S: futures_io::AsyncRead + futures_io::AsyncWrite + AsFd + Unpin + Send + 'static
+{
+}
+
+/// Binds a nonblocking listener with the harness's options (`SO_REUSEADDR`, backlog
+/// [`LISTEN_BACKLOG`]). The caller hands it to [`crate::RuntimeHandle::adopt_listener`].
+pub fn bind_listener(addr: SocketAddr) -> io::Result<std::net::TcpListener> {
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+    socket.set_reuse_address(true)?;
+    socket.set_nonblocking(true)?;
+    socket
+        .bind(&addr.into())
+        .map_err(|e| io::Error::new(e.kind(), format!("cannot bind {addr}: {e}")))?;
+    socket.listen(LISTEN_BACKLOG)?;
+    Ok(socket.into())
+}
+
+/// Options every accepted or connected stream gets (`TCP_NODELAY`). Adapters call this on
+/// each stream they hand out, so the socket setup is identical across runtimes.
+pub fn configure_stream(stream: &impl AsFd) -> io::Result<()> {
+    SockRef::from(stream).set_tcp_nodelay(true)
+}
+
+/// Shuts down the write side of a stream (the peer then reads end-of-stream).
+pub fn shutdown_write(stream: &impl AsFd) -> io::Result<()> {
+    SockRef::from(stream).shutdown(std::net::Shutdown::Write)
+}
+
+/// The peer address of a stream.
+pub fn peer_addr(stream: &impl AsFd) -> io::Result<SocketAddr> {
+    SockRef::from(stream)
+        .peer_addr()?
+        .as_socket()
+        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "peer is not an IP socket"))
+}

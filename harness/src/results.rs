@@ -1,0 +1,472 @@
+//! The results model: what every loopbench command writes as JSON and what `report`,
+//! `compare` and `gate` read back. `schema/results.schema.json` documents the same shape.
+//!
+//! Invariant: a results file is written whole or not at all ([`write_atomic`]), and a file
+//! whose `schema_version` differs from [`SCHEMA_VERSION`] is refused with one clear error.
+
+use std::fmt;
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::info::RuntimeInfo;
+
+/// Version of the results format; bumped on any incompatible change.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// One results file: any mix of conformance cells, echo runs and micro-benchmarks.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct ResultsFile {
+    /// Always [`SCHEMA_VERSION`] when written by this build.
+    pub schema_version: u32,
+    /// Where and how the results were taken.
+    pub environment: Environment,
+    /// Conformance cells, one per scenario × runtime.
+    #[serde(default)]
+    pub results: Vec<ConformanceCell>,
+    /// Echo benchmark points, one per runtime × connection count × mode × repeat.
+    #[serde(default)]
+    pub runs: Vec<EchoRun>,
+    /// Micro-benchmark figures, one per runtime × workload.
+    #[serde(default)]
+    pub micro: Vec<MicroResult>,
+}
+
+/// The machine, toolchain and command a results file came from.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Environment {
+    /// `loopbench` version that wrote the file.
+    pub loopbench_version: String,
+    /// CPU model name from `/proc/cpuinfo`.
+    pub cpu_model: String,
+    /// Cores this process could run on.
+    pub cores: usize,
+    /// Kernel release (`uname -r`).
+    pub kernel: String,
+    /// `rustc --version` of the compiler that built loopbench.
+    pub rustc: String,
+    /// Build profile (`release` or `debug`).
+    pub profile: String,
+    /// UTC time the run started, RFC 3339.
+    pub date: String,
+    /// The command line, argument by argument.
+    pub command_line: Vec<String>,
+    /// How processes were pinned to CPUs, if they were ("server cpu 0, client cpu 1").
+    #[serde(default)]
+    pub pinning: Option<String>,
+    /// Open-file limit (soft, hard) of the process that wrote the file.
+    #[serde(default)]
+    pub nofile_limit: Option<(u64, u64)>,
+    /// Every runtime that took part, with its crate version.
+    #[serde(default)]
+    pub runtimes: Vec<RuntimeInfo>,
+}
+
+/// Status of one conformance cell.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CellStatus {
+    /// Matches the reference semantics.
+    Pass,
+    /// A known, documented behaviour of that runtime; the detail names the source.
+    Differs,
+    /// Neither matches nor is documented; the detail says observed vs expected.
+    Fail,
+    /// The runtime lacks the capability; the detail says which.
+    Unsupported,
+    /// The scenario did not finish within its time limit.
+    Timeout,
+    /// The child process running the scenario died (abort, signal, bad exit).
+    Crash,
+}
+
+impl CellStatus {
+    /// All statuses, in display order.
+    pub const ALL: [CellStatus; 6] = [
+        CellStatus::Pass,
+        CellStatus::Differs,
+        CellStatus::Fail,
+        CellStatus::Unsupported,
+        CellStatus::Timeout,
+        CellStatus::Crash,
+    ];
+
+    /// The lowercase name used in JSON and the terminal.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CellStatus::Pass => "pass",
+            CellStatus::Differs => "differs",
+            CellStatus::Fail => "fail",
+            CellStatus::Unsupported => "unsupported",
+            CellStatus::Timeout => "timeout",
+            CellStatus::Crash => "crash",
+        }
+    }
+
+    /// Whether this status means something is broken (`fail`, `timeout`, `crash`).
+    pub fn is_failure(self) -> bool {
+        matches!(
+            self,
+            CellStatus::Fail | CellStatus::Timeout | CellStatus::Crash
+        )
+    }
+}
+
+impl fmt::Display for CellStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A figure a scenario measured (sleep resolution, wake-up latency, ...).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Measurement {
+    /// What was measured, e.g. `sleep_1ms_p50`.
+    pub name: String,
+    /// The value, in `unit`.
+    pub value: f64,
+    /// Unit: `us`, `ms`, `count`, `ratio`, ...
+    pub unit: String,
+}
+
+/// One scenario on one runtime.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ConformanceCell {
+    /// Scenario id, e.g. `loop.call_soon_fifo`.
+    pub scenario: String,
+    /// Reference rule id it checks (`L3`, `C2`, ...).
+    pub rule: String,
+    /// Group of the scenario (`loop`, `timers`, `tasks`, ...).
+    #[serde(default)]
+    pub group: String,
+    /// Runtime id.
+    pub runtime: String,
+    /// Outcome.
+    pub status: CellStatus,
+    /// Empty on `pass`; otherwise why (observed vs expected, the documented reason and its
+    /// source, or what killed the child).
+    #[serde(default)]
+    pub detail: String,
+    /// Figures measured along the way.
+    #[serde(default)]
+    pub measurements: Vec<Measurement>,
+    /// Wall time of the cell, child process included, in milliseconds.
+    #[serde(default)]
+    pub elapsed_ms: f64,
+}
+
+/// Latency percentiles in microseconds.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Percentiles {
+    pub p50: f64,
+    pub p90: f64,
+    pub p99: f64,
+    pub p999: f64,
+    pub p9999: f64,
+    pub max: f64,
+}
+
+/// What the load generator could not do or found wrong, counted.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EchoErrors {
+    /// Connections that could not be opened.
+    pub connect_failures: u64,
+    /// Echoed bytes that differed from what was sent (sequence or content).
+    pub mismatches: u64,
+    /// Connections reset or closed by the server mid-run.
+    pub resets: u64,
+    /// Echoes that did not come back within the per-message timeout.
+    pub timeouts: u64,
+    /// Any other I/O error.
+    pub other: u64,
+}
+
+impl EchoErrors {
+    /// Sum of all counters.
+    pub fn total(&self) -> u64 {
+        self.connect_failures + self.mismatches + self.resets + self.timeouts + self.other
+    }
+}
+
+/// One echo benchmark point: one runtime (or baseline, or external server) at one
+/// connection count in one mode, one repeat.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct EchoRun {
+    /// Runtime id, baseline id (`blocking`, `threads`, `threadpool`, `epoll-floor`) or a
+    /// name for an external server.
+    pub runtime: String,
+    /// Connections asked for.
+    pub connections: u64,
+    /// Connections actually established.
+    pub established: u64,
+    /// `closed` or `open`.
+    pub mode: String,
+    /// Offered total rate in messages per second (open loop only).
+    #[serde(default)]
+    pub offered_rate: Option<f64>,
+    /// Messages in flight per connection (closed loop).
+    #[serde(default)]
+    pub pipeline: u64,
+    /// Message size in bytes.
+    pub message_size: u64,
+    /// Which repeat (0-based) this point is.
+    #[serde(default)]
+    pub repeat: u32,
+    /// Measured duration in seconds (warm-up excluded).
+    pub duration_s: f64,
+    /// Echoed messages per second over the measured duration.
+    pub throughput_msgs_per_s: f64,
+    /// Latency percentiles; in open loop corrected for coordinated omission (from the
+    /// intended send time).
+    pub latency_us: Percentiles,
+    /// Latency from the actual send time.
+    pub latency_raw_us: Percentiles,
+    /// HdrHistogram V2 (base64) of `latency_us`, in microseconds.
+    #[serde(default)]
+    pub histogram: Option<String>,
+    /// HdrHistogram V2 (base64) of `latency_raw_us`, in microseconds.
+    #[serde(default)]
+    pub histogram_raw: Option<String>,
+    /// Connect-time percentiles in milliseconds.
+    pub connect_ms: Percentiles,
+    /// Error counters.
+    pub errors: EchoErrors,
+    /// Server CPU time (user + system) per echoed message, microseconds; absent for external
+    /// servers whose process loopbench cannot see.
+    #[serde(default)]
+    pub server_cpu_us_per_msg: Option<f64>,
+    /// Server resident set size at the end of the measured interval, bytes.
+    #[serde(default)]
+    pub server_rss_bytes: Option<u64>,
+    /// (RSS with connections open − RSS before connecting) / established.
+    #[serde(default)]
+    pub rss_per_connection_bytes: Option<f64>,
+    /// Load generator CPU use in percent of one core over the measured interval.
+    pub client_cpu_pct: f64,
+    /// Things a reader must know: rate not reached, connections short, client saturated.
+    #[serde(default)]
+    pub warnings: Vec<String>,
+}
+
+/// One micro-benchmark workload on one runtime.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct MicroResult {
+    /// Runtime id.
+    pub runtime: String,
+    /// Workload name (`spawn_many`, `ping_pong`, ...).
+    pub bench: String,
+    /// Iterations per sample.
+    pub iters: u64,
+    /// Median time per iteration, nanoseconds.
+    pub ns_per_iter: f64,
+    /// Fastest sample, nanoseconds per iteration.
+    pub ns_per_iter_min: f64,
+    /// Slowest sample, nanoseconds per iteration.
+    pub ns_per_iter_max: f64,
+    /// Number of samples taken.
+    pub samples: u32,
+}
+
+/// Why a results file could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum ResultsError {
+    #[error("cannot read results file {path}: {source}")]
+    Io { path: PathBuf, source: io::Error },
+    #[error("results file {path} is not valid loopbench JSON: {source}")]
+    Corrupt {
+        path: PathBuf,
+        source: serde_json::Error,
+    },
+    #[error(
+        "results file {path} has schema_version {found}, this loopbench reads version {expected}"
+    )]
+    Version {
+        path: PathBuf,
+        found: u64,
+        expected: u32,
+    },
+}
+
+impl ResultsFile {
+    /// An empty results file for `environment`.
+    pub fn new(environment: Environment) -> Self {
+        Self {
+            schema_version: SCHEMA_VERSION,
+            environment,
+            ..Self::default()
+        }
+    }
+
+    /// Reads and checks a results file: unreadable, corrupt or other-version files are errors.
+    pub fn load(path: &Path) -> Result<Self, ResultsError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ResultsError::Io {
+            path: path.to_owned(),
+            source,
+        })?;
+        let value: serde_json::Value =
+            serde_json::from_str(&text).map_err(|source| ResultsError::Corrupt {
+                path: path.to_owned(),
+                source,
+            })?;
+        let found = value.get("schema_version").and_then(|v| v.as_u64());
+        match found {
+            Some(v) if v == u64::from(SCHEMA_VERSION) => {}
+            other => {
+                return Err(ResultsError::Version {
+                    path: path.to_owned(),
+                    found: other.unwrap_or(0),
+                    expected: SCHEMA_VERSION,
+                })
+            }
+        }
+        serde_json::from_value(value).map_err(|source| ResultsError::Corrupt {
+            path: path.to_owned(),
+            source,
+        })
+    }
+
+    /// Writes the file atomically (temporary file, then rename), pretty-printed.
+    pub fn save(&self, path: &Path) -> io::Result<()> {
+        let mut bytes = serde_json::to_vec_pretty(self).map_err(io::Error::other)?;
+        bytes.push(b'\n');
+        write_atomic(path, &bytes)
+    }
+}
+
+/// Writes `bytes` to `path` so that readers see the old file or the whole new one, never a
+/// part: a temporary file in the same directory, fsync, then rename.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_owned(),
+        _ => PathBuf::from("."),
+    };
+    std::fs::create_dir_all(&dir)?;
+    let name = path
+        .file_name()
+        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "path has no file name"))?;
+    let tmp = dir.join(format!(
+        ".{}.{}.tmp",
+        name.to_string_lossy(),
+        std::process::id()
+    ));
+    let result = (|| {
+        let mut file = std::fs::File::create(&tmp)?;
+        file.write_all(bytes)?;
+        file.sync_all()?;
+        std::fs::rename(&tmp, path)
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result.map_err(|e| io::Error::new(e.kind(), format!("cannot write {}: {e}", path.display())))
+}
+
+impl Environment {
+    /// Reads the machine's description: CPU, cores, kernel, compiler, date, command line.
+    pub fn capture(runtimes: Vec<RuntimeInfo>) -> Self {
+        Self {
+            loopbench_version: env!("CARGO_PKG_VERSION").to_string(),
+            cpu_model: cpu_model(),
+            cores: crate::info::available_cores(),
+            kernel: std::fs::read_to_string("/proc/sys/kernel/osrelease")
+                .map(|s| s.trim().to_string())
+                .unwrap_or_else(|_| "unknown".into()),
+            rustc: env!("LOOPBENCH_RUSTC_VERSION").to_string(),
+            profile: if cfg!(debug_assertions) {
+                "debug"
+            } else {
+                "release"
+            }
+            .to_string(),
+            date: rfc3339_now(),
+            command_line: std::env::args().collect(),
+            pinning: None,
+            nofile_limit: None,
+            runtimes,
+        }
+    }
+}
+
+fn cpu_model() -> String {
+    std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split(':').nth(1))
+                .map(|m| m.trim().to_string())
+        })
+        .unwrap_or_else(|| "unknown".into())
+}
+
+/// The current UTC time as RFC 3339 (`2026-11-21T12:34:56Z`).
+pub fn rfc3339_now() -> String {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    rfc3339(secs)
+}
+
+/// Formats seconds since the Unix epoch as RFC 3339 UTC.
+pub fn rfc3339(unix_secs: u64) -> String {
+    let days = (unix_secs / 86_400) as i64;
+    let rem = unix_secs % 86_400;
+    // Howard Hinnant's civil_from_days.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rfc3339_known_dates() {
+        assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
+        assert_eq!(rfc3339(951_782_400), "2000-02-29T00:00:00Z");
+        assert_eq!(rfc3339(1_795_264_496), "2026-11-21T12:34:56Z");
+    }
+
+    #[test]
+    fn roundtrip_and_version_check() {
+        let dir = std::env::temp_dir().join(format!("lb-results-{}", std::process::id()));
+        let path = dir.join("r.json");
+        let mut file = ResultsFile::new(Environment::capture(vec![]));
+        file.results.push(ConformanceCell {
+            scenario: "s".into(),
+            rule: "L1".into(),
+            group: "loop".into(),
+            runtime: "x".into(),
+            status: CellStatus::Differs,
+            detail: "why".into(),
+            measurements: vec![],
+            elapsed_ms: 1.0,
+        });
+        file.save(&path).unwrap();
+        assert_eq!(ResultsFile::load(&path).unwrap(), file);
+
+        std::fs::write(&path, "{\"schema_version\": 99}").unwrap();
+        let err = ResultsFile::load(&path).unwrap_err().to_string();
+        assert!(err.contains("schema_version 99"), "{err}");
+
+        std::fs::write(&path, "{not json").unwrap();
+        let err = ResultsFile::load(&path).unwrap_err().to_string();
+        assert!(err.contains("not valid loopbench JSON"), "{err}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

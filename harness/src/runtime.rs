@@ -1,0 +1,97 @@
+//! The [`Runtime`] trait (the owner) and the [`RuntimeHandle`] trait (the cheap handle).
+//!
+//! Protocol: the harness builds a runtime with [`Runtime::build`], takes a handle with
+//! [`Runtime::handle`], and runs the top-level future with [`Runtime::block_on`]. Inside that
+//! future (and from any other thread) everything goes through the handle. Dropping the runtime
+//! shuts it down: what happens to tasks still pending then is the runtime's own behaviour.
+
+use std::future::Future;
+use std::io;
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use crate::info::{RuntimeConfig, RuntimeInfo};
+use crate::net::{Listener, Stream};
+use crate::task::TaskHandle;
+
+/// An async runtime, as owned by the harness.
+pub trait Runtime: Sized + 'static {
+    /// The handle type that scenarios and other threads use.
+    type Handle: RuntimeHandle;
+
+    /// The id users select this runtime with (`tokio-ct`, `evloop`, ...).
+    const ID: &'static str;
+
+    /// Builds the runtime. Errors are the runtime's own (threads, epoll, eventfd).
+    fn build(config: &RuntimeConfig) -> io::Result<Self>;
+
+    /// Describes this runtime as built.
+    fn info(&self) -> RuntimeInfo;
+
+    /// A handle onto this runtime; cheap to clone, usable from any thread.
+    fn handle(&self) -> Self::Handle;
+
+    /// Runs `fut` to completion on this runtime, blocking the calling thread, and returns its
+    /// output (asyncio's `run_until_complete`). Spawned tasks keep running while it blocks.
+    fn block_on<F: Future>(&self, fut: F) -> F::Output;
+}
+
+/// A cheap, cloneable, `Send + Sync` handle onto a running runtime.
+///
+/// Methods that return futures must be awaited inside the runtime (within `block_on` or a
+/// spawned task); `spawn`, `spawn_blocking` and `call_soon_threadsafe` work from any thread,
+/// which is asyncio's `call_soon_threadsafe` way in.
+pub trait RuntimeHandle: Clone + Send + Sync + 'static {
+    /// Join handle for spawned tasks.
+    type JoinHandle<T: Send + 'static>: TaskHandle<T>;
+    /// Future returned by `sleep` and `sleep_until`.
+    type Sleep: Future<Output = ()> + Send + 'static;
+    /// A TCP listener adopted by this runtime.
+    type Listener: Listener<Stream = Self::Stream>;
+    /// A TCP connection driven by this runtime.
+    type Stream: Stream;
+
+    /// Spawns a task. It starts on a later scheduler turn or on another worker; whether
+    /// dropping the handle cancels it is the runtime's native behaviour.
+    fn spawn<F>(&self, fut: F) -> Self::JoinHandle<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static;
+
+    /// Runs blocking work on the runtime's thread pool; the handle yields its value.
+    fn spawn_blocking<F, T>(&self, f: F) -> Self::JoinHandle<T>
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static;
+
+    /// Runs `f` on the runtime soon, from any thread, waking the runtime if it is idle
+    /// (asyncio's `call_soon_threadsafe`). The default spawns a detached task.
+    fn call_soon_threadsafe<F>(&self, f: F)
+    where
+        F: FnOnce() + Send + 'static,
+    {
+        self.spawn(async move { f() }).detach();
+    }
+
+    /// Completes no earlier than `duration` from now.
+    fn sleep(&self, duration: Duration) -> Self::Sleep;
+
+    /// Completes no earlier than `deadline`.
+    fn sleep_until(&self, deadline: Instant) -> Self::Sleep;
+
+    /// The runtime's clock (monotonic; `std::time::Instant` for every runtime here).
+    fn now(&self) -> Instant {
+        Instant::now()
+    }
+
+    /// Gives other ready tasks a turn, then resumes.
+    fn yield_now(&self) -> impl Future<Output = ()> + Send + 'static;
+
+    /// Adopts a listener the harness built (see [`crate::net::bind_listener`]) so that
+    /// backlog and socket options are identical for every runtime.
+    fn adopt_listener(&self, listener: std::net::TcpListener) -> io::Result<Self::Listener>;
+
+    /// Connects to `addr`; fails with an error (never hangs) when nothing listens.
+    fn connect(&self, addr: SocketAddr)
+        -> impl Future<Output = io::Result<Self::Stream>> + Send + 'static;
+}
