@@ -1,1 +1,135 @@
-//! placeholder
+//! The runtimes loopbench measures, and the registry that selects one by id.
+//!
+//! Each outside runtime is one short adapter file behind one cargo feature; `evloop` is our
+//! own event loop. Generic code reaches a runtime chosen at run time through
+//! [`with_runtime`] and a [`RuntimeVisitor`], so `cfg(feature)` is decided here and never
+//! leaks into callers.
+
+use harness::Runtime;
+
+#[cfg(feature = "async-std")]
+pub mod async_std_rt;
+#[cfg(feature = "tokio")]
+mod compat;
+#[cfg(feature = "evloop")]
+pub mod evloop;
+#[cfg(feature = "smol")]
+pub mod smol_rt;
+#[cfg(feature = "tokio")]
+pub mod tokio_rt;
+
+/// Upstream crate versions as recorded in `Cargo.lock` at build time.
+pub(crate) mod versions {
+    pub const TOKIO: Option<&str> = option_env!("LOOPBENCH_VERSION_TOKIO");
+    pub const ASYNC_STD: Option<&str> = option_env!("LOOPBENCH_VERSION_ASYNC_STD");
+    pub const SMOL: Option<&str> = option_env!("LOOPBENCH_VERSION_SMOL");
+    pub const ASYNC_EXECUTOR: Option<&str> = option_env!("LOOPBENCH_VERSION_ASYNC_EXECUTOR");
+}
+
+/// Something generic over a runtime, run for a runtime picked by id.
+pub trait RuntimeVisitor {
+    /// What the visit returns.
+    type Output;
+    /// Called with the runtime type the id names.
+    fn visit<R: Runtime>(self) -> Self::Output;
+}
+
+/// Ids of every runtime compiled in, in display order.
+pub fn runtime_ids() -> Vec<&'static str> {
+    let mut ids = Vec::new();
+    #[cfg(feature = "evloop")]
+    ids.push(evloop::Evloop::ID);
+    #[cfg(feature = "tokio")]
+    ids.extend([tokio_rt::TokioCt::ID, tokio_rt::TokioMt::ID]);
+    #[cfg(feature = "async-std")]
+    ids.push(async_std_rt::AsyncStd::ID);
+    #[cfg(feature = "smol")]
+    ids.extend([smol_rt::Smol::ID, smol_rt::SmolMt::ID]);
+    ids
+}
+
+/// Runs `visitor` with the runtime named `id`; `None` when no compiled-in runtime has it.
+pub fn with_runtime<V: RuntimeVisitor>(id: &str, visitor: V) -> Option<V::Output> {
+    Some(match id {
+        #[cfg(feature = "evloop")]
+        evloop::Evloop::ID => visitor.visit::<evloop::Evloop>(),
+        #[cfg(feature = "tokio")]
+        tokio_rt::TokioCt::ID => visitor.visit::<tokio_rt::TokioCt>(),
+        #[cfg(feature = "tokio")]
+        tokio_rt::TokioMt::ID => visitor.visit::<tokio_rt::TokioMt>(),
+        #[cfg(feature = "async-std")]
+        async_std_rt::AsyncStd::ID => visitor.visit::<async_std_rt::AsyncStd>(),
+        #[cfg(feature = "smol")]
+        smol_rt::Smol::ID => visitor.visit::<smol_rt::Smol>(),
+        #[cfg(feature = "smol")]
+        smol_rt::SmolMt::ID => visitor.visit::<smol_rt::SmolMt>(),
+        _ => return None,
+    })
+}
+
+/// Resolves a `--runtime` argument (`all`, or comma-separated ids) to ids, or an error
+/// message naming the valid ones.
+pub fn parse_runtime_list(arg: &str) -> Result<Vec<&'static str>, String> {
+    let known = runtime_ids();
+    if arg.trim() == "all" {
+        return Ok(known);
+    }
+    let mut out = Vec::new();
+    for name in arg.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+        match known.iter().find(|k| **k == name) {
+            Some(id) if !out.contains(id) => out.push(*id),
+            Some(_) => {}
+            None => {
+                return Err(format!(
+                    "unknown runtime '{name}'; valid runtimes: {}, or 'all'",
+                    known.join(", ")
+                ))
+            }
+        }
+    }
+    if out.is_empty() {
+        return Err(format!(
+            "no runtime given; valid runtimes: {}, or 'all'",
+            known.join(", ")
+        ));
+    }
+    Ok(out)
+}
+
+/// Whether `T` implements `Send`; used to prove adapters' handles are thread-safe.
+#[cfg(test)]
+fn assert_send_sync<T: Send + Sync>() {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unknown_runtime_names_valid_ones() {
+        let err = parse_runtime_list("nosuch").unwrap_err();
+        for id in runtime_ids() {
+            assert!(err.contains(id), "{err}");
+        }
+    }
+
+    #[test]
+    fn all_and_lists() {
+        assert_eq!(parse_runtime_list("all").unwrap(), runtime_ids());
+        let first = runtime_ids()[0];
+        assert_eq!(parse_runtime_list(&format!("{first},{first}")).unwrap(), vec![first]);
+    }
+
+    #[test]
+    fn handles_are_send_sync() {
+        struct Check;
+        impl RuntimeVisitor for Check {
+            type Output = ();
+            fn visit<R: Runtime>(self) {
+                assert_send_sync::<R::Handle>();
+            }
+        }
+        for id in runtime_ids() {
+            with_runtime(id, Check).unwrap();
+        }
+    }
+}
