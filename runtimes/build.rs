@@ -20,7 +20,10 @@ fn main() {
                 "async-executor" => "ASYNC_EXECUTOR",
                 _ => continue,
             };
-            println!("cargo:rustc-env=LOOPBENCH_VERSION_{var}={}", v.trim_matches('"'));
+            println!(
+                "cargo:rustc-env=LOOPBENCH_VERSION_{var}={}",
+                v.trim_matches('"')
+            );
         }
     }
 }

@@ -185,7 +185,9 @@ impl RuntimeHandle for AsyncStdHandle {
     }
 
     fn adopt_listener(&self, listener: std::net::TcpListener) -> io::Result<AsyncStdListener> {
-        Ok(AsyncStdListener(async_std::net::TcpListener::from(listener)))
+        Ok(AsyncStdListener(async_std::net::TcpListener::from(
+            listener,
+        )))
     }
 
     fn connect(

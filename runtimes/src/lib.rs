@@ -67,6 +67,23 @@ pub fn with_runtime<V: RuntimeVisitor>(id: &str, visitor: V) -> Option<V::Output
     })
 }
 
+/// Builds the runtime `id` with the default configuration and returns its description.
+pub fn runtime_info(id: &str) -> std::io::Result<harness::RuntimeInfo> {
+    struct Info;
+    impl RuntimeVisitor for Info {
+        type Output = std::io::Result<harness::RuntimeInfo>;
+        fn visit<R: Runtime>(self) -> Self::Output {
+            Ok(R::build(&harness::RuntimeConfig::default())?.info())
+        }
+    }
+    with_runtime(id, Info).unwrap_or_else(|| {
+        Err(std::io::Error::new(
+            std::io::ErrorKind::NotFound,
+            format!("unknown runtime '{id}'"),
+        ))
+    })
+}
+
 /// Resolves a `--runtime` argument (`all`, or comma-separated ids) to ids, or an error
 /// message naming the valid ones.
 pub fn parse_runtime_list(arg: &str) -> Result<Vec<&'static str>, String> {
@@ -116,7 +133,10 @@ mod tests {
     fn all_and_lists() {
         assert_eq!(parse_runtime_list("all").unwrap(), runtime_ids());
         let first = runtime_ids()[0];
-        assert_eq!(parse_runtime_list(&format!("{first},{first}")).unwrap(), vec![first]);
+        assert_eq!(
+            parse_runtime_list(&format!("{first},{first}")).unwrap(),
+            vec![first]
+        );
     }
 
     #[test]

@@ -12,7 +12,6 @@ use std::time::{Duration, Instant};
 use harness::{JoinError, Runtime, RuntimeConfig, RuntimeHandle, RuntimeInfo, TaskHandle};
 use tokio::runtime::Builder;
 
-
 /// tokio's current-thread scheduler: every task polled on the thread in `block_on`.
 pub struct TokioCt {
     rt: tokio::runtime::Runtime,
@@ -25,7 +24,10 @@ pub struct TokioMt {
     config: RuntimeConfig,
 }
 
-fn builder_common(mut builder: Builder, config: &RuntimeConfig) -> io::Result<tokio::runtime::Runtime> {
+fn builder_common(
+    mut builder: Builder,
+    config: &RuntimeConfig,
+) -> io::Result<tokio::runtime::Runtime> {
     builder.enable_all();
     if let Some(n) = config.blocking_threads {
         builder.max_blocking_threads(n.max(1));
@@ -84,7 +86,11 @@ impl Runtime for TokioMt {
 
     fn info(&self) -> RuntimeInfo {
         let n = self.config.workers_or_cores();
-        info(Self::ID, format!("multi-thread work-stealing, {n} workers"), n)
+        info(
+            Self::ID,
+            format!("multi-thread work-stealing, {n} workers"),
+            n,
+        )
     }
 
     fn handle(&self) -> TokioHandle {

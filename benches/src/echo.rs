@@ -1,0 +1,1 @@
+//! The C10k echo benchmark: echo server, baselines, load generator, orchestration.

@@ -1,0 +1,1 @@
+//! Micro-benchmark workloads, each runnable once per runtime (criterion and callgrind).

@@ -1,0 +1,46 @@
+//! Small pieces every subcommand shares: error reporting, colour detection, runtime lists.
+
+use std::io::IsTerminal;
+use std::process::ExitCode;
+
+/// An error that means the user's input was unusable (exit status 2).
+#[derive(Debug)]
+pub struct UsageError(pub String);
+
+impl std::fmt::Display for UsageError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for UsageError {}
+
+/// Builds an [`UsageError`] wrapped in `anyhow::Error`.
+pub fn usage(msg: impl Into<String>) -> anyhow::Error {
+    anyhow::Error::new(UsageError(msg.into()))
+}
+
+/// Prints `err` as one line and returns exit status 2 for usage errors, 1 otherwise.
+pub fn report_error(err: &anyhow::Error) -> ExitCode {
+    let line = err
+        .chain()
+        .map(|e| e.to_string())
+        .collect::<Vec<_>>()
+        .join(": ");
+    eprintln!("loopbench: error: {line}");
+    if err.downcast_ref::<UsageError>().is_some() {
+        ExitCode::from(2)
+    } else {
+        ExitCode::from(1)
+    }
+}
+
+/// Whether to colour output: stdout is a terminal and `NO_COLOR` is unset.
+pub fn use_color() -> bool {
+    std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none()
+}
+
+/// Parses a `--runtime` list, turning an unknown name into a usage error.
+pub fn runtime_list(arg: &str) -> anyhow::Result<Vec<&'static str>> {
+    runtimes::parse_runtime_list(arg).map_err(usage)
+}
