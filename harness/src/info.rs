@@ -12,6 +12,11 @@ pub struct RuntimeConfig {
     /// Upper bound on threads running blocking work (`spawn_blocking`); `None` keeps the
     /// runtime's own default.
     pub blocking_threads: Option<usize>,
+    /// asyncio-style debug mode: report a callback or task poll that holds the loop longer
+    /// than this, and tasks dropped without ever being polled. Runtimes without such a mode
+    /// ignore it (their `Runtime::debug_reports` returns `None`).
+    #[serde(default)]
+    pub debug_slow_threshold: Option<std::time::Duration>,
 }
 
 impl Default for RuntimeConfig {
@@ -19,6 +24,7 @@ impl Default for RuntimeConfig {
         Self {
             worker_threads: None,
             blocking_threads: None,
+            debug_slow_threshold: None,
         }
     }
 }

@@ -34,6 +34,12 @@ pub trait Runtime: Sized + 'static {
     /// Runs `fut` to completion on this runtime, blocking the calling thread, and returns its
     /// output (asyncio's `run_until_complete`). Spawned tasks keep running while it blocks.
     fn block_on<F: Future>(&self, fut: F) -> F::Output;
+
+    /// What debug mode has reported so far (asyncio's slow-callback and never-polled-task
+    /// warnings, rule L7), one line each; `None` when the runtime has no debug mode.
+    fn debug_reports(&self) -> Option<Vec<String>> {
+        None
+    }
 }
 
 /// A cheap, cloneable, `Send + Sync` handle onto a running runtime.
