@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 
 /// How the harness asks for a runtime to be built. Every adapter reads the fields that apply
 /// to it and ignores the rest.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RuntimeConfig {
     /// Worker threads for multi-threaded runtimes; `None` means one per core.
     pub worker_threads: Option<usize>,
@@ -17,16 +17,6 @@ pub struct RuntimeConfig {
     /// ignore it (their `Runtime::debug_reports` returns `None`).
     #[serde(default)]
     pub debug_slow_threshold: Option<std::time::Duration>,
-}
-
-impl Default for RuntimeConfig {
-    fn default() -> Self {
-        Self {
-            worker_threads: None,
-            blocking_threads: None,
-            debug_slow_threshold: None,
-        }
-    }
 }
 
 impl RuntimeConfig {

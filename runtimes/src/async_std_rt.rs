@@ -190,6 +190,8 @@ impl RuntimeHandle for AsyncStdHandle {
         )))
     }
 
+    // Not `async fn`: the returned future must be `'static`, so it must not borrow `self`.
+    #[allow(clippy::manual_async_fn)]
     fn connect(
         &self,
         addr: SocketAddr,

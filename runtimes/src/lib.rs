@@ -19,6 +19,7 @@ pub mod smol_rt;
 pub mod tokio_rt;
 
 /// Upstream crate versions as recorded in `Cargo.lock` at build time.
+#[allow(dead_code)] // which constants are read depends on the enabled features
 pub(crate) mod versions {
     pub const TOKIO: Option<&str> = option_env!("LOOPBENCH_VERSION_TOKIO");
     pub const ASYNC_STD: Option<&str> = option_env!("LOOPBENCH_VERSION_ASYNC_STD");

@@ -244,6 +244,8 @@ impl RuntimeHandle for SmolHandle {
         Ok(SmolListener(Async::new(listener)?))
     }
 
+    // Not `async fn`: the returned future must be `'static`, so it must not borrow `self`.
+    #[allow(clippy::manual_async_fn)]
     fn connect(
         &self,
         addr: SocketAddr,

@@ -198,6 +198,8 @@ impl RuntimeHandle for TokioHandle {
         Ok(TokioListener(tokio::net::TcpListener::from_std(listener)?))
     }
 
+    // Not `async fn`: the returned future must be `'static`, so it must not borrow `self`.
+    #[allow(clippy::manual_async_fn)]
     fn connect(
         &self,
         addr: SocketAddr,

@@ -1,0 +1,283 @@
+//! The page skeleton of the report: styles, title, table of contents, summary,
+//! environment and micro-benchmark table; the other sections come from sibling modules.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use harness::results::{CellStatus, ConformanceCell, MicroResult};
+
+use super::{conformance, echo, empty_section, esc, Figures};
+use crate::charts::si;
+use crate::merge::MergedResults;
+use crate::stats::Spread;
+use crate::ReportError;
+
+const CSS: &str = include_str!("report.css");
+
+const SECTIONS: [(&str, &str); 9] = [
+    ("summary", "Summary"),
+    ("environment", "Environment"),
+    ("conformance", "Conformance matrix"),
+    ("throughput", "Echo throughput"),
+    ("latency", "Latency percentile spectrum"),
+    ("resources", "Server CPU and memory"),
+    ("open-loop", "Open-loop latency"),
+    ("micro", "Micro-benchmarks"),
+    ("echo-table", "Echo figures"),
+];
+
+/// Renders the whole page; charts are drawn into `figures`.
+pub(super) fn render(merged: &MergedResults, figures: &mut Figures) -> Result<String, ReportError> {
+    let file = &merged.file;
+    let env = &file.environment;
+    let mut out = String::with_capacity(256 * 1024);
+    let _ = write!(
+        out,
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+         <title>loopbench report — {}</title><style>{CSS}</style></head><body>\n\
+         <header><h1>loopbench report</h1><p class=\"sub\">{} · {} · loopbench {}</p></header>\n",
+        esc(&env.date),
+        esc(&env.date),
+        esc(&env.cpu_model),
+        esc(&env.loopbench_version)
+    );
+    out.push_str("<nav><b>Contents</b><ol>");
+    for (i, (id, title)) in SECTIONS.iter().enumerate() {
+        let _ = write!(out, "<li>{}. <a href=\"#{id}\">{title}</a></li>", i + 1);
+    }
+    out.push_str("</ol></nav>\n<main>\n");
+
+    let names = merged.series_names();
+    let runs = merged.labelled(&names);
+    let cells = merged.display_cells();
+    summary(&mut out, merged, &cells);
+    environment(&mut out, merged);
+    conformance::section(&mut out, &cells);
+    let palette = echo::Palette::new(&runs);
+    echo::throughput(&mut out, figures, &runs, &palette)?;
+    echo::latency(&mut out, figures, &runs, &palette)?;
+    echo::resources(&mut out, figures, &runs, &palette)?;
+    echo::open_loop(&mut out, figures, &runs, &palette)?;
+    micro(&mut out, &merged.display_micro());
+    echo::figures_table(&mut out, &runs);
+    out.push_str("</main></body></html>\n");
+    Ok(out)
+}
+
+fn summary(out: &mut String, merged: &MergedResults, cells: &[ConformanceCell]) {
+    let file = &merged.file;
+    out.push_str("<section id=\"summary\"><h2>Summary</h2>\n");
+    if merged.labels.len() > 1 {
+        let _ = writeln!(
+            out,
+            "<p>{} results files merged: {}.{}</p>",
+            merged.labels.len(),
+            esc(&merged.labels.join(", ")),
+            if merged.overlay {
+                " Echo series are labelled by file, e.g. “tokio-ct (new)”; older files are drawn in paler colours."
+            } else {
+                ""
+            }
+        );
+    }
+    let mut counts: BTreeMap<&str, [usize; 6]> = BTreeMap::new();
+    for c in cells {
+        let i = CellStatus::ALL
+            .iter()
+            .position(|s| *s == c.status)
+            .unwrap_or(0);
+        counts.entry(&c.runtime).or_default()[i] += 1;
+    }
+    if counts.is_empty() {
+        out.push_str("<p>No conformance results.</p>\n");
+    } else {
+        out.push_str("<table class=\"num\"><thead><tr><th>runtime</th>");
+        for s in CellStatus::ALL {
+            let _ = write!(out, "<th><span class=\"st {s}\">{s}</span></th>");
+        }
+        out.push_str("</tr></thead><tbody>\n");
+        for (rt, c) in &counts {
+            let _ = write!(out, "<tr><td>{}</td>", esc(rt));
+            for n in c {
+                let _ = write!(out, "<td>{n}</td>");
+            }
+            out.push_str("</tr>\n");
+        }
+        out.push_str("</tbody></table>\n");
+    }
+    let names = merged.series_names();
+    let closed: Vec<(&String, f64, u64)> = names
+        .iter()
+        .zip(&file.runs)
+        .filter(|(_, r)| r.mode == "closed")
+        .map(|(n, r)| (n, r.throughput_msgs_per_s, r.connections))
+        .collect();
+    match closed.iter().map(|c| c.2).max() {
+        None => out.push_str("<p>No closed-loop echo runs.</p>\n"),
+        Some(max_conn) => {
+            let mut by: BTreeMap<&String, Vec<f64>> = BTreeMap::new();
+            for (n, t, _) in closed.iter().filter(|c| c.2 == max_conn) {
+                by.entry(n).or_default().push(*t);
+            }
+            let mut ranked: Vec<(&String, f64)> = by
+                .into_iter()
+                .filter_map(|(n, v)| Some((n, Spread::of(v)?.median)))
+                .collect();
+            ranked.sort_by(|a, b| b.1.total_cmp(&a.1));
+            if let Some((best, t)) = ranked.first() {
+                let _ = writeln!(
+                    out,
+                    "<p class=\"best\">Best throughput at the highest connection count ({max_conn}): \
+                     <b>{}</b> with <b>{} msg/s</b> (median over repeats). Ranking: {}.</p>",
+                    esc(best),
+                    si(*t),
+                    esc(&ranked.iter().map(|(n, t)| format!("{n} {}", si(*t))).collect::<Vec<_>>().join(" · "))
+                );
+            }
+        }
+    }
+    out.push_str("</section>\n");
+}
+
+fn environment(out: &mut String, merged: &MergedResults) {
+    let env = &merged.file.environment;
+    out.push_str("<section id=\"environment\"><h2>Environment</h2>\n<dl class=\"env\">");
+    let nofile = env
+        .nofile_limit
+        .map(|(s, h)| format!("{s} soft / {h} hard"))
+        .unwrap_or_else(|| "not recorded".into());
+    let rows = [
+        ("CPU", env.cpu_model.clone()),
+        ("cores", env.cores.to_string()),
+        ("kernel", env.kernel.clone()),
+        ("rustc", env.rustc.clone()),
+        ("build profile", env.profile.clone()),
+        ("loopbench", env.loopbench_version.clone()),
+        ("date (UTC)", env.date.clone()),
+        ("command line", env.command_line.join(" ")),
+        (
+            "pinning",
+            env.pinning.clone().unwrap_or_else(|| "none".into()),
+        ),
+        ("open-file limit", nofile),
+    ];
+    for (k, v) in rows {
+        let _ = write!(out, "<dt>{k}</dt><dd>{}</dd>", esc(&v));
+    }
+    out.push_str("</dl>\n");
+    if env.runtimes.is_empty() {
+        out.push_str("<p class=\"empty\">No runtime versions recorded.</p>\n");
+    } else {
+        out.push_str("<table><thead><tr><th>runtime</th><th>crate</th><th>version</th><th>flavour</th><th>workers</th><th>notes</th></tr></thead><tbody>\n");
+        for r in &env.runtimes {
+            let _ = writeln!(
+                out,
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"r\">{}</td><td>{}</td></tr>",
+                esc(&r.id),
+                esc(&r.crate_name),
+                esc(&r.crate_version),
+                esc(&r.flavour),
+                r.worker_threads,
+                esc(&r.notes.join("; "))
+            );
+        }
+        out.push_str("</tbody></table>\n");
+    }
+    if merged.environments.len() > 1 {
+        out.push_str("<h3>Merged files</h3><p>The environment above is the first file's. Every file:</p>\n\
+            <table><thead><tr><th>file</th><th>date</th><th>CPU</th><th>kernel</th><th>rustc</th><th>command line</th></tr></thead><tbody>\n");
+        for (label, e) in merged.labels.iter().zip(&merged.environments) {
+            let _ = writeln!(
+                out,
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td><code>{}</code></td></tr>",
+                esc(label),
+                esc(&e.date),
+                esc(&e.cpu_model),
+                esc(&e.kernel),
+                esc(&e.rustc),
+                esc(&e.command_line.join(" "))
+            );
+        }
+        out.push_str("</tbody></table>\n");
+    }
+    out.push_str("</section>\n");
+}
+
+fn micro(out: &mut String, micro: &[MicroResult]) {
+    let (id, title) = ("micro", "Micro-benchmarks");
+    if micro.is_empty() {
+        empty_section(
+            out,
+            id,
+            title,
+            "No micro-benchmark results in these results.",
+        );
+        return;
+    }
+    let mut runtimes: Vec<&str> = Vec::new();
+    for m in micro {
+        if !runtimes.contains(&m.runtime.as_str()) {
+            runtimes.push(&m.runtime);
+        }
+    }
+    let mut rows: BTreeMap<&str, BTreeMap<&str, &MicroResult>> = BTreeMap::new();
+    for m in micro {
+        rows.entry(&m.bench).or_default().insert(&m.runtime, m);
+    }
+    let _ = write!(
+        out,
+        "<section id=\"{id}\"><h2>{title}</h2>\n<p>Median nanoseconds per iteration, with the fastest–slowest \
+         sample below; lower is better. The bar is relative to the slowest runtime of the row; the fastest is in bold.</p>\n\
+         <div class=\"scroll\"><table class=\"micro\"><thead><tr><th>workload</th>"
+    );
+    for r in &runtimes {
+        let _ = write!(out, "<th>{}</th>", esc(r));
+    }
+    out.push_str("</tr></thead><tbody>\n");
+    for (bench, by_rt) in &rows {
+        let worst = by_rt.values().map(|m| m.ns_per_iter).fold(0.0, f64::max);
+        let best = by_rt
+            .values()
+            .map(|m| m.ns_per_iter)
+            .fold(f64::INFINITY, f64::min);
+        let _ = write!(out, "<tr><td><code>{}</code></td>", esc(bench));
+        for r in &runtimes {
+            match by_rt.get(r) {
+                None => out.push_str("<td class=\"missing\">—</td>"),
+                Some(m) => {
+                    let pct = if worst > 0.0 {
+                        100.0 * m.ns_per_iter / worst
+                    } else {
+                        0.0
+                    };
+                    let v = ns(m.ns_per_iter);
+                    let v = if m.ns_per_iter == best {
+                        format!("<b>{v}</b>")
+                    } else {
+                        v
+                    };
+                    let _ = write!(
+                        out,
+                        "<td>{v}<div class=\"bar\" style=\"width:{pct:.0}%\"></div><div class=\"m\">{}–{}</div></td>",
+                        ns(m.ns_per_iter_min),
+                        ns(m.ns_per_iter_max)
+                    );
+                }
+            }
+        }
+        out.push_str("</tr>\n");
+    }
+    out.push_str("</tbody></table></div></section>\n");
+}
+
+/// Nanoseconds, human-readable: `850 ns`, `12.5 µs`, `3.2 ms`.
+pub(super) fn ns(v: f64) -> String {
+    if v >= 1e6 {
+        format!("{} ms", si(v / 1e6))
+    } else if v >= 1e3 {
+        format!("{} µs", si(v / 1e3))
+    } else {
+        format!("{} ns", si(v))
+    }
+}

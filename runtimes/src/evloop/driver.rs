@@ -1,0 +1,99 @@
+//! How `run_until_complete` and `run_forever` drive the loop: [`Enter`] marks a loop as
+//! running on this thread (the thread-local `CURRENT`), then repeats iterations until the
+//! root future completes or `stop()` is called.
+//!
+//! Invariants: a loop runs at most once at a time (re-entering panics, like asyncio's
+//! "loop is already running"); leaving, even by a panic of the root future, restores the
+//! previously current loop.
+
+use std::rc::Rc;
+use std::sync::Arc;
+use std::task::{Context, Poll, Wake, Waker};
+
+use super::handle::Shared;
+use super::scheduler::{self, Core, ROOT_KEY};
+
+/// The future `block_on` drives, seen by the loop.
+pub(crate) struct Root<'a> {
+    /// Polls the future; true once it completed.
+    pub(crate) poll: &'a mut dyn FnMut(&mut Context<'_>) -> bool,
+    /// Queues `Root` when woken.
+    pub(crate) waker: Waker,
+    /// Whether it completed.
+    pub(crate) done: bool,
+}
+
+pub(crate) struct RootWaker(pub(crate) Arc<Shared>);
+
+impl Wake for RootWaker {
+    fn wake(self: Arc<Self>) {
+        scheduler::wake_task(&self.0, ROOT_KEY);
+    }
+    fn wake_by_ref(self: &Arc<Self>) {
+        scheduler::wake_task(&self.0, ROOT_KEY);
+    }
+}
+
+/// Marks a core as running on this thread for as long as it lives.
+pub(crate) struct Enter {
+    /// The core entered.
+    core: Rc<Core>,
+    /// The loop that was current before (nested loops of different instances).
+    previous: Option<Rc<Core>>,
+}
+
+impl Enter {
+    /// Enters `core`; panics if it is already running (asyncio's "loop is already running").
+    pub(crate) fn new(core: &Rc<Core>) -> Self {
+        let was_running = core.set_running(true);
+        assert!(!was_running, "evloop: the event loop is already running");
+        let previous = scheduler::CURRENT.with(|c| c.borrow_mut().replace(core.clone()));
+        Self {
+            core: core.clone(),
+            previous,
+        }
+    }
+
+    /// Runs `fut` to completion: the root of `block_on` / `run_until_complete`.
+    pub(crate) fn block_on<F: std::future::Future>(&self, fut: F) -> F::Output {
+        let mut fut = std::pin::pin!(fut);
+        let mut output = None;
+        let mut poll = |cx: &mut Context<'_>| match fut.as_mut().poll(cx) {
+            Poll::Ready(v) => {
+                output = Some(v);
+                true
+            }
+            Poll::Pending => false,
+        };
+        let mut root = Root {
+            poll: &mut poll,
+            waker: Waker::from(Arc::new(RootWaker(self.core.shared.clone()))),
+            done: false,
+        };
+        self.core.schedule(ROOT_KEY);
+        while !root.done {
+            self.core.run_once(false, Some(&mut root));
+        }
+        drop(root);
+        output.expect("root future completed")
+    }
+
+    /// Runs iterations until `stop()` (asyncio `run_forever`).
+    pub(crate) fn run_forever(&self) {
+        loop {
+            let stopping = self.core.stop_requested();
+            self.core.run_once(stopping, None);
+            if self.core.take_stop() {
+                break;
+            }
+        }
+    }
+}
+
+impl Drop for Enter {
+    fn drop(&mut self) {
+        let previous = self.previous.take();
+        let _ = scheduler::CURRENT.try_with(|c| *c.borrow_mut() = previous);
+        self.core.set_running(false);
+    }
+}

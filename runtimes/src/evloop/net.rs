@@ -1,0 +1,234 @@
+//! TCP on the loop: [`EvListener`] (an adopted std listener) and [`EvStream`], a
+//! `futures-io` `AsyncRead + AsyncWrite` over a nonblocking socket.
+//!
+//! The read/write path is direct: try `recv`/`send` first and involve the reactor only on
+//! `EAGAIN` (see the protocol in `reactor.rs`). A short read (fewer bytes than asked) means the
+//! socket buffer is empty, so the next read waits for an edge instead of making a syscall that
+//! would only say `EAGAIN`; an echo server thus needs one `recv` and one `send` per message.
+//!
+//! Invariants: a socket is registered with the loop that first polls it (so a listener adopted
+//! before `block_on` works) and only that loop may use it; I/O used outside a running loop
+//! fails with an `io::Error`, never a panic; a socket is deregistered before its fd closes.
+
+use std::future::poll_fn;
+use std::io;
+use std::net::SocketAddr;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use super::reactor::{Direction, Reactor};
+use super::scheduler;
+use super::slab::Key;
+use super::sys;
+
+/// An fd's registration with a loop, made at first use.
+struct Registration {
+    /// The loop's id and the reactor key, once registered.
+    key: Option<(u64, Key)>,
+    /// Readiness marks to register with (false for a connect still in progress).
+    initially_ready: bool,
+}
+
+impl Registration {
+    fn new(initially_ready: bool) -> Self {
+        Self {
+            key: None,
+            initially_ready,
+        }
+    }
+
+    /// Runs `f` with the running loop's reactor and this fd's key, registering it first if
+    /// needed.
+    fn with_reactor<R>(
+        &mut self,
+        fd: BorrowedFd<'_>,
+        f: impl FnOnce(&Reactor, Key) -> Poll<io::Result<R>>,
+    ) -> Poll<io::Result<R>> {
+        scheduler::with_current(|core| {
+            let Some(core) = core else {
+                return Poll::Ready(Err(io::Error::other(
+                    "evloop: socket used outside a running evloop",
+                )));
+            };
+            let key = match self.key {
+                Some((id, key)) if id == core.id() => key,
+                Some(_) => {
+                    return Poll::Ready(Err(io::Error::other(
+                        "evloop: socket used on a loop other than its own",
+                    )))
+                }
+                None => {
+                    let key = core.reactor.register(fd, self.initially_ready)?;
+                    self.key = Some((core.id(), key));
+                    key
+                }
+            };
+            f(&core.reactor, key)
+        })
+    }
+
+    /// Removes the fd from its loop, if that loop is running on this thread.
+    fn deregister(&mut self, fd: BorrowedFd<'_>) {
+        if let Some((id, key)) = self.key.take() {
+            scheduler::with_current(|core| {
+                if let Some(core) = core.filter(|c| c.id() == id) {
+                    core.reactor.deregister(fd, key);
+                }
+            });
+        }
+    }
+}
+
+/// A TCP connection driven by evloop.
+pub struct EvStream {
+    /// The socket (nonblocking).
+    fd: OwnedFd,
+    /// Its registration with the loop.
+    io: Registration,
+}
+
+impl EvStream {
+    /// Connects to `addr`: nonblocking `connect`, completed when the socket turns writable,
+    /// outcome read from `SO_ERROR` (so a refused connection fails promptly).
+    pub(crate) async fn connect(addr: SocketAddr) -> io::Result<EvStream> {
+        let (fd, in_progress) = sys::tcp_connect(addr)?;
+        let mut stream = EvStream {
+            fd,
+            io: Registration::new(!in_progress),
+        };
+        if in_progress {
+            let EvStream { fd, io } = &mut stream;
+            poll_fn(|cx| {
+                io.with_reactor(fd.as_fd(), |reactor, key| {
+                    match reactor.poll_ready(key, Direction::Write, cx) {
+                        Ok(true) => {
+                            reactor.set_ready(key, Direction::Read);
+                            Poll::Ready(Ok(()))
+                        }
+                        Ok(false) => Poll::Pending,
+                        Err(e) => Poll::Ready(Err(e)),
+                    }
+                })
+            })
+            .await?;
+            sys::take_socket_error(fd.as_fd())
+                .map_err(|e| io::Error::new(e.kind(), format!("connect to {addr}: {e}")))?;
+        }
+        harness::net::configure_stream(&stream)?;
+        Ok(stream)
+    }
+}
+
+impl AsFd for EvStream {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.fd.as_fd()
+    }
+}
+
+impl Drop for EvStream {
+    fn drop(&mut self) {
+        self.io.deregister(self.fd.as_fd());
+    }
+}
+
+impl futures_io::AsyncRead for EvStream {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<io::Result<usize>> {
+        let EvStream { fd, io } = self.get_mut();
+        let fd = fd.as_fd();
+        io.with_reactor(fd, |reactor, key| {
+            let wanted = buf.len();
+            let result = reactor.poll_io(key, Direction::Read, cx, || sys::recv(fd, buf));
+            if let Poll::Ready(Ok(n)) = result {
+                if n > 0 && n < wanted {
+                    reactor.clear_ready(key, Direction::Read);
+                }
+            }
+            result
+        })
+    }
+}
+
+impl futures_io::AsyncWrite for EvStream {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        let EvStream { fd, io } = self.get_mut();
+        let fd = fd.as_fd();
+        io.with_reactor(fd, |reactor, key| {
+            reactor.poll_io(key, Direction::Write, cx, || sys::send(fd, buf))
+        })
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn poll_close(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match sys::shutdown_write(self.fd.as_fd()) {
+            Err(e) if e.kind() == io::ErrorKind::NotConnected => Poll::Ready(Ok(())),
+            result => Poll::Ready(result),
+        }
+    }
+}
+
+/// A TCP listener adopted by evloop.
+pub struct EvListener {
+    /// The listening socket (made nonblocking on adoption).
+    fd: OwnedFd,
+    /// Its registration with the loop.
+    io: Registration,
+}
+
+impl EvListener {
+    /// Adopts a bound, listening socket.
+    pub(crate) fn adopt(fd: OwnedFd) -> io::Result<Self> {
+        sys::set_nonblocking(fd.as_fd())?;
+        Ok(Self {
+            fd,
+            io: Registration::new(true),
+        })
+    }
+}
+
+impl AsFd for EvListener {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.fd.as_fd()
+    }
+}
+
+impl Drop for EvListener {
+    fn drop(&mut self) {
+        self.io.deregister(self.fd.as_fd());
+    }
+}
+
+impl harness::Listener for EvListener {
+    type Stream = EvStream;
+
+    async fn accept(&mut self) -> io::Result<(EvStream, SocketAddr)> {
+        let EvListener { fd, io } = self;
+        let (conn, addr) = poll_fn(|cx| {
+            io.with_reactor(fd.as_fd(), |reactor, key| {
+                reactor.poll_io(key, Direction::Read, cx, || sys::accept(fd.as_fd()))
+            })
+        })
+        .await?;
+        let stream = EvStream {
+            fd: conn,
+            io: Registration::new(true),
+        };
+        harness::net::configure_stream(&stream)?;
+        Ok((stream, addr))
+    }
+
+    fn local_addr(&self) -> io::Result<SocketAddr> {
+        sys::local_addr(self.fd.as_fd())
+    }
+}

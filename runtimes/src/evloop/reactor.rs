@@ -1,0 +1,228 @@
+//! The reactor: turns epoll readiness into task wake-ups.
+//!
+//! Every I/O source (socket) is registered once, **edge-triggered**, for both reading and
+//! writing. Edge-triggered because then a socket needs exactly one `epoll_ctl` in its life:
+//! interest never has to be switched on and off (level-triggered would report an idle,
+//! writable socket on every wait unless we `EPOLL_CTL_MOD` it away, one more syscall per
+//! write that blocks). The price of edge triggering is that the loop must remember readiness
+//! itself, which is what [`Source`] does.
+//!
+//! Protocol for an operation (read, write, accept) on a source:
+//! 1. if the source is marked ready in that direction, try the syscall at once;
+//! 2. on `EAGAIN` clear the mark, store the task's waker, return `Pending`;
+//! 3. an epoll event sets the mark again and wakes the stored waker.
+//!
+//! Invariants: readiness marks change only on the loop thread, between task polls, so a
+//! mark cleared after `EAGAIN` cannot hide an edge (the edge is reported by the next
+//! `epoll_wait`). A source starts marked ready (optimistic: try the syscall first). Wakers are
+//! woken by reference and kept, so a task waiting again on the same source costs no clone.
+
+use std::cell::{Cell, RefCell};
+use std::io;
+use std::os::fd::{AsFd, BorrowedFd};
+use std::task::{Context, Poll, Waker};
+use std::time::Instant;
+
+use super::slab::{reserved_token, Key, Slab};
+use super::sys::{Epoll, EventFd, Events, TimerFd};
+
+/// Token of the loop's eventfd (cross-thread wake-ups).
+const NOTIFY_TOKEN: u64 = reserved_token(1);
+/// Token of the loop's timerfd (timer deadlines).
+const TIMER_TOKEN: u64 = reserved_token(2);
+/// Events collected per `epoll_wait`.
+const EVENTS_PER_WAIT: usize = 1024;
+
+/// Which half of a source an operation uses.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Direction {
+    /// Reading or accepting.
+    Read,
+    /// Writing or completing a connect.
+    Write,
+}
+
+/// Readiness and waiters of one registered fd.
+#[derive(Default)]
+struct Source {
+    /// Marks: the last syscall in that direction did not report `EAGAIN` since the last edge.
+    ready: [bool; 2],
+    /// Sticky marks: that direction is finished (peer closed, error), so it never blocks
+    /// again. Kept apart from `ready` so that clearing `ready` after a short read cannot lose
+    /// an end-of-stream whose only edge was already consumed.
+    closed: [bool; 2],
+    /// Waker of the task waiting in that direction, kept after waking.
+    waiters: [Option<Waker>; 2],
+}
+
+/// What one wait found besides socket readiness.
+#[derive(Default)]
+pub(crate) struct WaitOutcome {
+    /// The eventfd fired: another thread queued something.
+    pub notified: bool,
+}
+
+/// epoll plus the readiness table; owned by the loop, used only on its thread.
+pub(crate) struct Reactor {
+    /// The epoll instance.
+    epoll: Epoll,
+    /// Registered sources, keyed by their epoll token.
+    sources: RefCell<Slab<Source>>,
+    /// Event buffer, reused by every wait.
+    events: RefCell<Events>,
+    /// Wakes the loop at the earliest timer deadline with sub-millisecond precision.
+    timerfd: TimerFd,
+    /// The deadline the timerfd is armed for; `None` when disarmed or already fired.
+    armed: Cell<Option<Instant>>,
+}
+
+impl Reactor {
+    /// A reactor watching `notifier` (the eventfd other threads write to).
+    pub(crate) fn new(notifier: &EventFd) -> io::Result<Self> {
+        let epoll = Epoll::new()?;
+        let timerfd = TimerFd::new()?;
+        epoll.add(notifier.as_fd(), NOTIFY_TOKEN)?;
+        epoll.add(timerfd.as_fd(), TIMER_TOKEN)?;
+        Ok(Self {
+            epoll,
+            sources: RefCell::new(Slab::default()),
+            events: RefCell::new(Events::with_capacity(EVENTS_PER_WAIT)),
+            timerfd,
+            armed: Cell::new(None),
+        })
+    }
+
+    /// Registers `fd`; `ready` is its initial readiness mark in both directions.
+    pub(crate) fn register(&self, fd: BorrowedFd<'_>, ready: bool) -> io::Result<Key> {
+        let key = self.sources.borrow_mut().insert(Source {
+            ready: [ready; 2],
+            closed: [false; 2],
+            waiters: [None, None],
+        });
+        if let Err(e) = self.epoll.add(fd, key.to_u64()) {
+            self.sources.borrow_mut().remove(key);
+            return Err(e);
+        }
+        Ok(key)
+    }
+
+    /// Unregisters `fd` (before it is closed) and frees its entry.
+    pub(crate) fn deregister(&self, fd: BorrowedFd<'_>, key: Key) {
+        let _ = self.epoll.delete(fd);
+        // The waker is dropped outside the borrow: dropping it may run arbitrary code.
+        let source = self.sources.borrow_mut().remove(key);
+        drop(source);
+    }
+
+    /// Runs `op` if the source is marked ready in `dir`; on `EAGAIN` (or when not ready)
+    /// stores the waker and returns `Pending`. See the module protocol.
+    pub(crate) fn poll_io<R>(
+        &self,
+        key: Key,
+        dir: Direction,
+        cx: &mut Context<'_>,
+        mut op: impl FnMut() -> io::Result<R>,
+    ) -> Poll<io::Result<R>> {
+        loop {
+            if !self.poll_ready(key, dir, cx)? {
+                return Poll::Pending;
+            }
+            match op() {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.clear_ready(key, dir),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                result => return Poll::Ready(result),
+            }
+        }
+    }
+
+    /// Whether the source is marked ready in `dir`; if not, stores the waker.
+    pub(crate) fn poll_ready(
+        &self,
+        key: Key,
+        dir: Direction,
+        cx: &mut Context<'_>,
+    ) -> io::Result<bool> {
+        let mut sources = self.sources.borrow_mut();
+        let source = sources
+            .get_mut(key)
+            .ok_or_else(|| io::Error::other("evloop: I/O source is not registered"))?;
+        let d = dir as usize;
+        if source.ready[d] || source.closed[d] {
+            return Ok(true);
+        }
+        match &mut source.waiters[d] {
+            Some(w) if w.will_wake(cx.waker()) => {}
+            slot => *slot = Some(cx.waker().clone()),
+        }
+        Ok(false)
+    }
+
+    /// Clears the readiness mark: the caller saw `EAGAIN`, or learnt the buffer is empty.
+    pub(crate) fn clear_ready(&self, key: Key, dir: Direction) {
+        if let Some(source) = self.sources.borrow_mut().get_mut(key) {
+            source.ready[dir as usize] = false;
+        }
+    }
+
+    /// Sets the readiness mark (for a connect that completed: reads may now be tried).
+    pub(crate) fn set_ready(&self, key: Key, dir: Direction) {
+        if let Some(source) = self.sources.borrow_mut().get_mut(key) {
+            source.ready[dir as usize] = true;
+        }
+    }
+
+    /// Waits for events (blocking unless `block` is false, and at most until `deadline`)
+    /// and wakes the tasks waiting on ready sources.
+    pub(crate) fn wait(&self, block: bool, deadline: Option<Instant>) -> io::Result<WaitOutcome> {
+        if block {
+            if let Some(deadline) = deadline {
+                self.arm_timer(deadline)?;
+            }
+        }
+        let mut events = self.events.borrow_mut();
+        self.epoll.wait(&mut events, block)?;
+        let mut outcome = WaitOutcome::default();
+        let mut sources = self.sources.borrow_mut();
+        for event in events.iter() {
+            match event.token {
+                NOTIFY_TOKEN => outcome.notified = true,
+                TIMER_TOKEN => self.armed.set(None),
+                token => {
+                    let Some(source) = Key::from_u64(token).and_then(|k| sources.get_mut(k)) else {
+                        continue; // a source deregistered since the event was queued
+                    };
+                    source.closed[0] |= event.read_closed;
+                    source.closed[1] |= event.write_closed;
+                    for (d, ready) in [event.readable, event.writable].into_iter().enumerate() {
+                        if ready {
+                            source.ready[d] = true;
+                            // Invariant: a waker never calls back into the reactor (task
+                            // wakers only touch the ready queue), so the borrow is safe.
+                            if let Some(w) = &source.waiters[d] {
+                                w.wake_by_ref();
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        Ok(outcome)
+    }
+
+    /// Arms the timerfd for `deadline` unless it is already armed for that or earlier.
+    /// An earlier arming that turns out stale only causes a spurious, harmless wake-up.
+    fn arm_timer(&self, deadline: Instant) -> io::Result<()> {
+        if self.armed.get().is_some_and(|armed| armed <= deadline) {
+            return Ok(());
+        }
+        self.timerfd
+            .arm(deadline.saturating_duration_since(Instant::now()))?;
+        self.armed.set(Some(deadline));
+        Ok(())
+    }
+
+    /// Number of registered sources.
+    pub(crate) fn len(&self) -> usize {
+        self.sources.borrow().len()
+    }
+}

@@ -1,0 +1,412 @@
+//! The scheduler: one loop iteration at a time, on one thread (asyncio's `_run_once`).
+//!
+//! An iteration:
+//! 1. wait for I/O: block only if nothing is ready, and at most until the earliest timer
+//!    (the reactor arms its timerfd for that deadline);
+//! 2. take what other threads sent (spawns, callbacks, wake-ups, stop);
+//! 3. move every timer due by now to the ready queue;
+//! 4. run the items that were ready when this step began, in FIFO order. Items queued
+//!    while running (a task waking itself, a callback scheduling another) run in the next
+//!    iteration, after the next I/O poll: a busy task cannot starve I/O, and a spawned task
+//!    never starts inside `spawn` (asyncio F4).
+//!
+//! Invariants: the ready queue holds a task at most once (`TaskSlot::scheduled`); nothing is
+//! polled or called while a `RefCell` of the core is borrowed, so wakers, spawns and timers
+//! may be used from inside any task or callback; a panic in a task or callback is caught
+//! around that one poll or call, reported, and the loop goes on; the loop thread's
+//! [`CURRENT`] names the running core, which is how wakers, sockets and timers find it
+//! without locks.
+
+use std::cell::{Cell, RefCell};
+use std::collections::VecDeque;
+use std::io;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::rc::Rc;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Instant;
+
+use harness::task::panic_message;
+use harness::JoinError;
+
+use super::debug::{DebugConfig, DebugReport};
+use super::driver::Root;
+use super::handle::{Message, Shared};
+use super::reactor::Reactor;
+use super::slab::{reserved_token, Key, Slab};
+use super::task::{TaskRun, TaskSlot};
+use super::timer::{TimerAction, TimerQueue};
+
+/// Wake-up key of the future passed to `block_on`.
+pub(crate) const ROOT_KEY: u64 = reserved_token(3);
+
+thread_local! {
+    /// The loop running on this thread, if any.
+    pub(crate) static CURRENT: RefCell<Option<Rc<Core>>> = const { RefCell::new(None) };
+}
+
+/// Runs `f` with the loop running on this thread (`None` outside any loop).
+pub(crate) fn with_current<R>(f: impl FnOnce(Option<&Core>) -> R) -> R {
+    let mut f = Some(f);
+    let mut call = |core: Option<&Core>| (f.take().expect("called once"))(core);
+    match CURRENT.try_with(|c| call(c.borrow().as_deref())) {
+        Ok(r) => r,
+        // The thread is exiting and its locals are gone: no loop runs here any more.
+        Err(_) => call(None),
+    }
+}
+
+/// The loop running on this thread, shared.
+pub(crate) fn current_core() -> Option<Rc<Core>> {
+    CURRENT.try_with(|c| c.borrow().clone()).ok().flatten()
+}
+
+/// Queues the task `key` of the loop behind `shared`: directly when that loop runs on this
+/// thread, else through its injection queue.
+pub(crate) fn wake_task(shared: &Shared, key: u64) {
+    if key == super::task::NO_KEY {
+        return; // not placed yet: its first poll is queued anyway
+    }
+    with_current(|core| match core {
+        Some(core) if core.id() == shared.id => core.schedule(key),
+        _ => shared.inject(Message::Wake(key)),
+    });
+}
+
+/// A closure queued on the loop.
+pub(crate) struct Callback {
+    /// The closure.
+    f: Box<dyn FnOnce()>,
+    /// Its type name, for debug reports.
+    name: &'static str,
+}
+
+impl Callback {
+    /// Wraps `f`.
+    pub(crate) fn new(f: impl FnOnce() + 'static) -> Self {
+        Self {
+            name: std::any::type_name_of_val(&f),
+            f: Box::new(f),
+        }
+    }
+
+    /// Runs it.
+    pub(crate) fn run(self) {
+        (self.f)();
+    }
+}
+
+/// An entry of the ready queue.
+enum Runnable {
+    /// Poll this task.
+    Task(Key),
+    /// Poll the future given to `block_on`.
+    Root,
+    /// Call this.
+    Call(Callback),
+}
+
+/// The loop-thread state of one event loop.
+pub(crate) struct Core {
+    /// State other threads may touch.
+    pub(crate) shared: Arc<Shared>,
+    /// Items to run, in FIFO (`call_soon`) order.
+    ready: RefCell<VecDeque<Runnable>>,
+    /// Every live task.
+    tasks: RefCell<Slab<TaskSlot>>,
+    /// Pending timers.
+    pub(crate) timers: RefCell<TimerQueue>,
+    /// epoll and the readiness of every socket.
+    pub(crate) reactor: Reactor,
+    /// Messages taken from `shared`; a buffer kept to avoid allocating per drain.
+    inbox: RefCell<Vec<Message>>,
+    /// `stop()` was called: `run_forever` returns after the current iteration.
+    stopping: Cell<bool>,
+    /// A `run_*` call is active.
+    running: Cell<bool>,
+    /// `Root` is in the ready queue.
+    root_scheduled: Cell<bool>,
+    /// Debug-mode settings.
+    debug: DebugConfig,
+}
+
+impl Core {
+    /// A core over `shared`.
+    pub(crate) fn new(shared: Arc<Shared>, debug: DebugConfig) -> io::Result<Self> {
+        Ok(Self {
+            reactor: Reactor::new(&shared.notifier)?,
+            shared,
+            ready: RefCell::default(),
+            tasks: RefCell::default(),
+            timers: RefCell::default(),
+            inbox: RefCell::default(),
+            stopping: Cell::new(false),
+            running: Cell::new(false),
+            root_scheduled: Cell::new(false),
+            debug,
+        })
+    }
+
+    /// The loop's unique id.
+    pub(crate) fn id(&self) -> u64 {
+        self.shared.id
+    }
+
+    /// Whether a `run_*` call is active.
+    pub(crate) fn is_running(&self) -> bool {
+        self.running.get()
+    }
+
+    /// Number of live tasks.
+    pub(crate) fn task_count(&self) -> usize {
+        self.tasks.borrow().len()
+    }
+
+    /// Queues the task (or root) with this key, once.
+    pub(crate) fn schedule(&self, key: u64) {
+        if key == ROOT_KEY {
+            if !self.root_scheduled.replace(true) {
+                self.ready.borrow_mut().push_back(Runnable::Root);
+            }
+            return;
+        }
+        let Some(key) = Key::from_u64(key) else {
+            return;
+        };
+        if let Some(slot) = self.tasks.borrow_mut().get_mut(key) {
+            if !slot.scheduled {
+                slot.scheduled = true;
+                self.ready.borrow_mut().push_back(Runnable::Task(key));
+            }
+        }
+    }
+
+    /// Places a new task and queues its first poll.
+    pub(crate) fn spawn(&self, mut slot: TaskSlot) {
+        slot.scheduled = true;
+        let header = slot.header.clone();
+        let key = self.tasks.borrow_mut().insert(slot);
+        header.set_key(key);
+        self.ready.borrow_mut().push_back(Runnable::Task(key));
+    }
+
+    /// Queues a callback (asyncio `call_soon`).
+    pub(crate) fn call_soon(&self, cb: Callback) {
+        self.ready.borrow_mut().push_back(Runnable::Call(cb));
+    }
+
+    /// Marks the core running (or not); returns the previous state.
+    pub(crate) fn set_running(&self, running: bool) -> bool {
+        self.running.replace(running)
+    }
+
+    /// Clears the stop request; returns whether there was one.
+    pub(crate) fn take_stop(&self) -> bool {
+        self.stopping.replace(false)
+    }
+
+    /// Whether a stop was requested.
+    pub(crate) fn stop_requested(&self) -> bool {
+        self.stopping.get()
+    }
+
+    /// Makes `run_forever` return after the current iteration.
+    pub(crate) fn stop(&self) {
+        self.stopping.set(true);
+    }
+
+    /// One iteration (see the module doc). `poll_only` never blocks in the I/O wait.
+    pub(crate) fn run_once(&self, poll_only: bool, mut root: Option<&mut Root<'_>>) {
+        let deadline = self.timers.borrow_mut().next_deadline();
+        let block = !poll_only
+            && self.ready.borrow().is_empty()
+            && deadline.is_none_or(|d| d > Instant::now());
+        let outcome = self
+            .reactor
+            .wait(block, deadline)
+            .unwrap_or_else(|e| panic!("evloop: epoll_wait failed: {e}"));
+        if outcome.notified {
+            self.take_messages();
+        }
+        self.expire_timers();
+
+        let batch = self.ready.borrow().len();
+        for _ in 0..batch {
+            let Some(item) = self.ready.borrow_mut().pop_front() else {
+                break;
+            };
+            match item {
+                Runnable::Task(key) => self.run_task(key),
+                Runnable::Call(cb) => self.run_callback(cb),
+                Runnable::Root => {
+                    self.root_scheduled.set(false);
+                    if let Some(root) = root.as_deref_mut().filter(|r| !r.done) {
+                        root.done = (root.poll)(&mut Context::from_waker(&root.waker));
+                    }
+                }
+            }
+        }
+    }
+
+    fn take_messages(&self) {
+        let mut inbox = std::mem::take(&mut *self.inbox.borrow_mut());
+        self.shared.take_injected(&mut inbox);
+        for msg in inbox.drain(..) {
+            match msg {
+                Message::Spawn(slot) => self.spawn(slot),
+                Message::Call(f, name) => self.call_soon(Callback { f, name }),
+                Message::Wake(key) => self.schedule(key),
+                Message::Stop => self.stop(),
+            }
+        }
+        *self.inbox.borrow_mut() = inbox;
+    }
+
+    fn expire_timers(&self) {
+        if self.timers.borrow().len() == 0 {
+            return; // the common I/O-only iteration does not even read the clock
+        }
+        let now = Instant::now();
+        loop {
+            let Some(action) = self.timers.borrow_mut().pop_expired(now) else {
+                break;
+            };
+            match action {
+                TimerAction::Wake(waker) => waker.wake(),
+                TimerAction::Call(cb) => self.call_soon(cb),
+            }
+        }
+    }
+
+    fn run_task(&self, key: Key) {
+        let (mut run, name) = {
+            let mut tasks = self.tasks.borrow_mut();
+            let Some(slot) = tasks.get_mut(key) else {
+                return;
+            };
+            slot.scheduled = false;
+            if slot.header.aborted() {
+                let slot = tasks.remove(key);
+                drop(tasks);
+                self.drop_task(slot);
+                return;
+            }
+            let Some(run) = slot.run.take() else {
+                return;
+            };
+            slot.polled = true;
+            (run, slot.name)
+        };
+        #[cfg(feature = "evloop-canary")]
+        canary_work();
+        let started = self.debug.enabled.then(Instant::now);
+        let TaskRun { future, waker } = &mut run;
+        let result = catch_unwind(AssertUnwindSafe(|| {
+            future.as_mut().poll(&mut Context::from_waker(waker))
+        }));
+        if let Some(started) = started {
+            let elapsed = started.elapsed();
+            if elapsed > self.debug.slow_threshold {
+                let report = DebugReport::SlowTaskPoll { name, elapsed };
+                self.shared.debug.report(report);
+            }
+        }
+        let finished = match result {
+            Ok(Poll::Pending) => {
+                let mut tasks = self.tasks.borrow_mut();
+                match tasks.get_mut(key) {
+                    Some(slot) => {
+                        slot.run = Some(run);
+                        return;
+                    }
+                    None => (Some(run), None),
+                }
+            }
+            Ok(Poll::Ready(())) => (Some(run), None),
+            Err(payload) => {
+                let message = panic_message(payload.as_ref());
+                drop_quietly(payload);
+                (Some(run), Some(message))
+            }
+        };
+        let slot = self.tasks.borrow_mut().remove(key);
+        let (run, panicked) = finished;
+        drop_quietly(run);
+        if let (Some(slot), Some(message)) = (&slot, panicked) {
+            slot.header.fail(JoinError::Panicked(message));
+        }
+        drop_quietly(slot);
+    }
+
+    /// Drops a task that will not run again (aborted, or the loop is going away).
+    fn drop_task(&self, slot: Option<TaskSlot>) {
+        if let Some(slot) = &slot {
+            if self.debug.enabled && !slot.polled {
+                let report = DebugReport::NeverPolled { name: slot.name };
+                self.shared.debug.report(report);
+            }
+        }
+        drop_quietly(slot);
+    }
+
+    fn run_callback(&self, cb: Callback) {
+        let name = cb.name;
+        let started = self.debug.enabled.then(Instant::now);
+        if let Err(payload) = catch_unwind(AssertUnwindSafe(|| cb.run())) {
+            eprintln!(
+                "evloop: callback {name} panicked: {}",
+                panic_message(payload.as_ref())
+            );
+            drop_quietly(payload);
+        }
+        if let Some(started) = started {
+            let elapsed = started.elapsed();
+            if elapsed > self.debug.slow_threshold {
+                let report = DebugReport::SlowCallback { name, elapsed };
+                self.shared.debug.report(report);
+            }
+        }
+    }
+
+    /// Drops every task, callback, timer and message (the loop is being dropped). Pending
+    /// join handles then yield `Cancelled`.
+    pub(crate) fn shutdown(&self) {
+        let messages = self.shared.close();
+        for msg in messages {
+            if let Message::Spawn(slot) = msg {
+                self.drop_task(Some(slot));
+            }
+        }
+        let tasks = self.tasks.borrow_mut().take_all();
+        for slot in tasks {
+            self.drop_task(Some(slot));
+        }
+        let ready = std::mem::take(&mut *self.ready.borrow_mut());
+        drop_quietly(ready);
+        let timers = self.timers.borrow_mut().take_all();
+        drop_quietly(timers);
+        self.shared.pool.shutdown();
+    }
+}
+
+/// Drops `value`, catching a panic from its destructor (a task's cleanup must not take the
+/// loop down).
+fn drop_quietly<T>(value: T) {
+    if let Err(payload) = catch_unwind(AssertUnwindSafe(move || drop(value))) {
+        eprintln!(
+            "evloop: a destructor panicked: {}",
+            panic_message(payload.as_ref())
+        );
+        std::mem::forget(payload);
+    }
+}
+
+/// Fixed extra work per task poll: the `evloop-canary` feature's deliberate slowdown.
+#[cfg(feature = "evloop-canary")]
+fn canary_work() {
+    let mut acc = 0u64;
+    for i in 0..2000u64 {
+        acc = std::hint::black_box(acc.wrapping_add(i));
+    }
+    std::hint::black_box(acc);
+}

@@ -1,0 +1,354 @@
+//! End-to-end tests of the echo benchmark with the real binary: `serve` round-trips bytes on
+//! every runtime and baseline, `load` corrects for coordinated omission, catches a wrong
+//! byte, counts refused connections and refuses a too-low open-file limit, and `bench echo`
+//! runs a small matrix. Nothing here asserts speed.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use harness::results::{EchoRun, ResultsFile};
+
+/// These tests start servers and load generators: they take turns so that timing (the
+/// SIGSTOP window) is not disturbed by another test's load.
+static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn loopbench() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_loopbench"))
+}
+
+fn temp_json(name: &str) -> std::path::PathBuf {
+    std::env::temp_dir().join(format!(
+        "loopbench-echo-test-{}-{name}.json",
+        std::process::id()
+    ))
+}
+
+/// A `loopbench serve` child, killed on drop.
+struct Server {
+    child: Child,
+    addr: SocketAddr,
+}
+
+impl Server {
+    fn start(runtime: &str) -> Server {
+        let mut child = loopbench()
+            .args(["serve", "--runtime", runtime, "--addr", "127.0.0.1:0"])
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let addr = line
+            .trim()
+            .strip_prefix("listening on ")
+            .unwrap_or_else(|| panic!("{runtime}: unexpected first line {line:?}"))
+            .parse()
+            .unwrap();
+        Server { child, addr }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn server_ids() -> Vec<String> {
+    let mut ids: Vec<String> = runtimes::runtime_ids()
+        .into_iter()
+        .map(String::from)
+        .collect();
+    ids.extend(benches::echo::baselines::IDS.iter().map(|s| s.to_string()));
+    ids
+}
+
+/// Sends `msg` and reads back exactly as many bytes, writing from another thread so a
+/// large message cannot deadlock on full socket buffers.
+fn roundtrip(stream: &TcpStream, msg: Vec<u8>) -> Vec<u8> {
+    stream
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    let mut writer = stream.try_clone().unwrap();
+    let len = msg.len();
+    let t = std::thread::spawn(move || writer.write_all(&msg).unwrap());
+    let mut back = vec![0u8; len];
+    (&*stream).read_exact(&mut back).unwrap();
+    t.join().unwrap();
+    back
+}
+
+#[test]
+fn echo_server_round_trips_bytes_on_every_runtime_and_baseline() {
+    let _turn = serial();
+    let large: Vec<u8> = (0..4 * 1024 * 1024u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect();
+    for id in server_ids() {
+        let server = Server::start(&id);
+        // `blocking` serves one client at a time: its connections take turns.
+        let together = id != "blocking";
+        let mut open = Vec::new();
+        for c in 0..3u8 {
+            let s = TcpStream::connect(server.addr).unwrap();
+            for k in 0..5u8 {
+                let msg: Vec<u8> = format!("conn {c} msg {k} \u{1F980}").into_bytes();
+                assert_eq!(roundtrip(&s, msg.clone()), msg, "{id}: short message");
+            }
+            if together {
+                open.push(s);
+            }
+        }
+        for s in &open {
+            assert_eq!(roundtrip(s, b"still here".to_vec()), b"still here", "{id}");
+        }
+        drop(open);
+        let s = TcpStream::connect(server.addr).unwrap();
+        assert!(
+            roundtrip(&s, large.clone()) == large,
+            "{id}: 4 MiB message came back different"
+        );
+        s.shutdown(std::net::Shutdown::Write).unwrap();
+        let mut rest = Vec::new();
+        (&s).read_to_end(&mut rest).unwrap();
+        assert!(rest.is_empty(), "{id}: bytes after the echo");
+    }
+}
+
+#[test]
+fn serve_reports_port_in_use_and_bad_address() {
+    let _turn = serial();
+    let taken = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    let out = loopbench()
+        .args(["serve", "--runtime", "epoll-floor", "--addr", &addr])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    assert!(err.contains("cannot bind") && err.contains(&addr), "{err}");
+
+    let out = loopbench()
+        .args(["serve", "--runtime", "epoll-floor", "--addr", "nonsense"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("HOST:PORT"), "{err}");
+}
+
+fn load_json(path: &std::path::Path) -> EchoRun {
+    let file = ResultsFile::load(path).expect("load wrote its results");
+    std::fs::remove_file(path).ok();
+    assert_eq!(file.runs.len(), 1);
+    file.runs.into_iter().next().unwrap()
+}
+
+fn signal(pid: u32, sig: &str) {
+    let st = Command::new("kill")
+        .args([sig, &pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(st.success());
+}
+
+#[test]
+fn open_loop_latency_is_corrected_for_coordinated_omission() {
+    let _turn = serial();
+    let server = Server::start("epoll-floor");
+    let path = temp_json("co");
+    let mut load = loopbench()
+        .args(["load", "--target", &server.addr.to_string()])
+        .args(["--mode", "open", "--rate", "2000", "--connections", "100"])
+        .args(["--warmup", "500ms", "--duration", "3s", "--json"])
+        .arg(&path)
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = BufReader::new(load.stdout.take().unwrap());
+    let mut stopped = false;
+    for line in stdout.lines() {
+        let line = line.unwrap();
+        if line.ends_with("measure-start") && !stopped {
+            stopped = true;
+            std::thread::sleep(Duration::from_millis(500));
+            signal(server.child.id(), "-STOP");
+            std::thread::sleep(Duration::from_secs(1));
+            signal(server.child.id(), "-CONT");
+        }
+    }
+    assert!(load.wait().unwrap().success());
+    assert!(stopped, "load never announced the measured window");
+    let run = load_json(&path);
+    assert_eq!(run.established, 100);
+    assert_eq!(run.errors.mismatches, 0);
+    let (corrected, raw) = (run.latency_us.p90, run.latency_raw_us.p90);
+    assert!(
+        corrected >= 200_000.0,
+        "corrected p90 {corrected} us should include the 1 s stall"
+    );
+    assert!(
+        corrected >= 10.0 * raw,
+        "corrected p90 {corrected} us should be at least 10x raw p90 {raw} us"
+    );
+    assert!(run.histogram.is_some() && run.histogram_raw.is_some());
+}
+
+#[test]
+fn a_wrong_echoed_byte_is_counted_and_the_run_completes() {
+    let _turn = serial();
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let reads = Arc::new(AtomicU64::new(0));
+    let counter = Arc::clone(&reads);
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { return };
+            let counter = Arc::clone(&counter);
+            std::thread::spawn(move || {
+                let mut buf = [0u8; 4096];
+                loop {
+                    let n = match stream.read(&mut buf) {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => n,
+                    };
+                    // Every 100th read: flip one bit of one byte.
+                    if counter.fetch_add(1, Ordering::Relaxed) % 100 == 99 {
+                        buf[n / 2] ^= 0x20;
+                    }
+                    if stream.write_all(&buf[..n]).is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    let path = temp_json("flip");
+    let out = loopbench()
+        .args(["load", "--target", &addr.to_string(), "--connections", "4"])
+        .args(["--warmup", "200ms", "--duration", "1s", "--json"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let run = load_json(&path);
+    assert!(reads.load(Ordering::Relaxed) >= 100);
+    assert!(run.errors.mismatches > 0, "{:?}", run.errors);
+    assert!(run.throughput_msgs_per_s > 0.0);
+    assert!(run.warnings.iter().any(|w| w.contains("mismatched")), "{:?}", run.warnings);
+}
+
+#[test]
+fn refused_connections_are_counted_with_a_warning() {
+    let _turn = serial();
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let path = temp_json("refused");
+    let start = Instant::now();
+    let out = loopbench()
+        .args(["load", "--target", &format!("127.0.0.1:{port}")])
+        .args(["--connections", "20", "--duration", "1s", "--json"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert!(start.elapsed() < Duration::from_secs(15), "load hung");
+    assert_eq!(out.status.code(), Some(1));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("warning: connection refused"), "{stdout}");
+    let run = load_json(&path);
+    assert_eq!(run.established, 0);
+    assert_eq!(run.errors.connect_failures, 20);
+    assert_eq!(run.duration_s, 0.0);
+}
+
+/// Runs the binary with its open-file limit (soft and hard) lowered to 64 by the shell.
+fn with_nofile_64(args: &[&str]) -> std::process::Output {
+    Command::new("sh")
+        .arg("-c")
+        .arg("ulimit -n 64 && exec \"$@\"")
+        .arg("sh")
+        .arg(env!("CARGO_BIN_EXE_loopbench"))
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn too_low_open_file_limit_stops_with_one_clear_line() {
+    let _turn = serial();
+    let out = with_nofile_64(&["load", "--target", "127.0.0.1:9", "--connections", "1000"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    assert!(
+        err.contains("64 files") && err.contains("1000 connections") && err.contains("ulimit -n"),
+        "{err}"
+    );
+
+    let out = with_nofile_64(&[
+        "bench", "echo", "--runtime", "epoll-floor", "--connections", "10000", "--quiet",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("10000 connections"), "{err}");
+}
+
+#[test]
+fn bench_echo_runs_a_small_matrix_with_an_outside_server() {
+    let _turn = serial();
+    let path = temp_json("bench");
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/benches/servers/asyncio_echo.py");
+    let have_python = Command::new("python3").arg("--version").output().is_ok();
+    let mut cmd = loopbench();
+    cmd.args(["bench", "echo", "--runtime", "tokio-ct,epoll-floor,threadpool"])
+        .args(["--connections", "1,20", "--duration", "500ms", "--warmup", "200ms"])
+        .args(["--quiet", "--json"])
+        .arg(&path);
+    if have_python {
+        cmd.args(["--server-cmd", &format!("python3 {script} {{port}}")])
+            .args(["--server-name", "asyncio"]);
+    }
+    let out = cmd.output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    let file = ResultsFile::load(&path).unwrap();
+    std::fs::remove_file(&path).ok();
+    let servers = if have_python { 4 } else { 3 };
+    assert_eq!(file.runs.len(), 2 * servers);
+    for run in &file.runs {
+        assert_eq!(run.errors.mismatches, 0, "{run:?}");
+        assert!(run.established >= 1, "{run:?}");
+        assert!(run.server_rss_bytes.is_some(), "{run:?}");
+        if run.connections == 1 {
+            assert!(run.server_cpu_us_per_msg.is_some(), "{run:?}");
+            assert!(run.throughput_msgs_per_s > 0.0, "{run:?}");
+        }
+    }
+    // The pool of 5 cannot serve 20 connections: reported as data, not a hang.
+    let starved = file
+        .runs
+        .iter()
+        .find(|r| r.runtime == "threadpool" && r.connections == 20)
+        .unwrap();
+    assert!(
+        starved.warnings.iter().any(|w| w.contains("never got an echo")),
+        "{:?}",
+        starved.warnings
+    );
+    assert!(stdout.contains("msg/s median"), "{stdout}");
+}
