@@ -31,6 +31,23 @@ enum Command {
     List(cmd::list::Args),
     /// Run conformance scenarios on runtimes, each in a child process with a time limit.
     Conformance(cmd::conformance::Args),
+    /// Run one micro-benchmark workload once on one runtime (for callgrind); `--list` lists them.
+    Micro(cmd::micro::Args),
+    /// Echo server on one runtime or baseline (blocking, threads, threadpool, epoll-floor).
+    Serve(cmd::serve::Args),
+    /// Echo load generator against any echo server (every byte verified).
+    Load(cmd::load::Args),
+    /// Benchmarks: `bench echo` (C10k echo over runtimes, baselines and outside servers).
+    Bench(cmd::bench::Args),
+    /// Write the HTML report (inline SVG charts, no network resources) from results files.
+    Report(cmd::report::Args),
+    /// Compare two results files: what changed, with ratios.
+    Compare(cmd::compare::Args),
+    /// Regression gate against a committed baseline: instruction counts, timing, behaviour.
+    Gate(cmd::gate::Args),
+    /// The quick default suite (conformance, echo, micro) and the HTML report; what
+    /// `loopbench` with no arguments runs.
+    Run(cmd::run::Args),
     /// Internal: run one scenario on one runtime in this process (used by `conformance`).
     #[command(name = "__cell", hide = true)]
     Cell(cmd::cell::Args),
@@ -38,14 +55,24 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let result = match cli.command {
-        None => {
-            eprintln!("loopbench: the default suite is not available yet; see `loopbench --help`");
-            return ExitCode::from(2);
-        }
-        Some(Command::List(args)) => cmd::list::run(args),
-        Some(Command::Conformance(args)) => cmd::conformance::run(args),
-        Some(Command::Cell(args)) => cmd::cell::run(args),
+    // No subcommand: the default suite, with `run`'s own defaults.
+    let command = cli.command.unwrap_or_else(|| {
+        Cli::parse_from(["loopbench", "run"])
+            .command
+            .expect("`run` parses")
+    });
+    let result = match command {
+        Command::List(args) => cmd::list::run(args),
+        Command::Conformance(args) => cmd::conformance::run(args),
+        Command::Micro(args) => cmd::micro::run(args),
+        Command::Serve(args) => cmd::serve::run(args),
+        Command::Load(args) => cmd::load::run(args),
+        Command::Bench(args) => cmd::bench::run(args),
+        Command::Report(args) => cmd::report::run(args),
+        Command::Compare(args) => cmd::compare::run(args),
+        Command::Gate(args) => cmd::gate::run(args),
+        Command::Run(args) => cmd::run::run(args),
+        Command::Cell(args) => cmd::cell::run(args),
     };
     match result {
         Ok(code) => code,

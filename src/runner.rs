@@ -144,6 +144,12 @@ fn tail_note(stderr: &str) -> String {
     if lines.is_empty() {
         return String::new();
     }
+    // A panic says where and why on the line with "panicked at" and the line after it; a
+    // backtrace that follows is noise in a one-line detail.
+    if let Some(pos) = lines.iter().position(|l| l.contains("panicked at")) {
+        let end = (pos + 2).min(lines.len());
+        return format!("; stderr: {}", lines[pos..end].join(" | "));
+    }
     let tail = &lines[lines.len().saturating_sub(STDERR_TAIL)..];
     format!("; stderr: {}", tail.join(" | "))
 }

@@ -242,12 +242,20 @@ fn a_wrong_echoed_byte_is_counted_and_the_run_completes() {
         .arg(&path)
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let run = load_json(&path);
     assert!(reads.load(Ordering::Relaxed) >= 100);
     assert!(run.errors.mismatches > 0, "{:?}", run.errors);
     assert!(run.throughput_msgs_per_s > 0.0);
-    assert!(run.warnings.iter().any(|w| w.contains("mismatched")), "{:?}", run.warnings);
+    assert!(
+        run.warnings.iter().any(|w| w.contains("mismatched")),
+        "{:?}",
+        run.warnings
+    );
 }
 
 #[test]
@@ -301,7 +309,13 @@ fn too_low_open_file_limit_stops_with_one_clear_line() {
     );
 
     let out = with_nofile_64(&[
-        "bench", "echo", "--runtime", "epoll-floor", "--connections", "10000", "--quiet",
+        "bench",
+        "echo",
+        "--runtime",
+        "epoll-floor",
+        "--connections",
+        "10000",
+        "--quiet",
     ]);
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
@@ -312,20 +326,39 @@ fn too_low_open_file_limit_stops_with_one_clear_line() {
 fn bench_echo_runs_a_small_matrix_with_an_outside_server() {
     let _turn = serial();
     let path = temp_json("bench");
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/benches/servers/asyncio_echo.py");
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/benches/servers/asyncio_echo.py"
+    );
     let have_python = Command::new("python3").arg("--version").output().is_ok();
     let mut cmd = loopbench();
-    cmd.args(["bench", "echo", "--runtime", "tokio-ct,epoll-floor,threadpool"])
-        .args(["--connections", "1,20", "--duration", "500ms", "--warmup", "200ms"])
-        .args(["--quiet", "--json"])
-        .arg(&path);
+    cmd.args([
+        "bench",
+        "echo",
+        "--runtime",
+        "tokio-ct,epoll-floor,threadpool",
+    ])
+    .args([
+        "--connections",
+        "1,20",
+        "--duration",
+        "500ms",
+        "--warmup",
+        "200ms",
+    ])
+    .args(["--quiet", "--json"])
+    .arg(&path);
     if have_python {
         cmd.args(["--server-cmd", &format!("python3 {script} {{port}}")])
             .args(["--server-name", "asyncio"]);
     }
     let out = cmd.output().unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let file = ResultsFile::load(&path).unwrap();
     std::fs::remove_file(&path).ok();
     let servers = if have_python { 4 } else { 3 };
@@ -346,7 +379,10 @@ fn bench_echo_runs_a_small_matrix_with_an_outside_server() {
         .find(|r| r.runtime == "threadpool" && r.connections == 20)
         .unwrap();
     assert!(
-        starved.warnings.iter().any(|w| w.contains("never got an echo")),
+        starved
+            .warnings
+            .iter()
+            .any(|w| w.contains("never got an echo")),
         "{:?}",
         starved.warnings
     );

@@ -9,7 +9,7 @@ use std::io;
 use std::net::{SocketAddr, TcpStream};
 use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 use std::task::{Context, Poll};
 use std::thread::JoinHandle as ThreadHandle;
 use std::time::{Duration, Instant};
@@ -72,7 +72,7 @@ impl Runtime for Smol {
     }
 
     fn handle(&self) -> SmolHandle {
-        SmolHandle(self.ex.clone())
+        SmolHandle(Arc::downgrade(&self.ex))
     }
 
     fn block_on<F: Future>(&self, fut: F) -> F::Output {
@@ -112,7 +112,7 @@ impl Runtime for SmolMt {
     }
 
     fn handle(&self) -> SmolHandle {
-        SmolHandle(self.ex.clone())
+        SmolHandle(Arc::downgrade(&self.ex))
     }
 
     fn block_on<F: Future>(&self, fut: F) -> F::Output {
@@ -130,9 +130,15 @@ impl Drop for SmolMt {
     }
 }
 
-/// A shared reference to the executor; spawning from any thread notifies it.
+/// A weak reference to the executor; spawning from any thread notifies it.
+///
+/// Weak, because tasks hold handles: a strong reference inside a task would keep the
+/// executor (and so the task itself) alive after the runtime is dropped, and pending tasks'
+/// destructors would never run. smol's own behaviour is that dropping the `Executor` drops
+/// its pending tasks; the weak handle keeps that true. Spawning after the runtime is gone
+/// yields a handle that reports `Cancelled`.
 #[derive(Clone)]
-pub struct SmolHandle(Arc<Executor<'static>>);
+pub struct SmolHandle(Weak<Executor<'static>>);
 
 type Caught<T> = std::thread::Result<T>;
 
@@ -211,7 +217,10 @@ impl RuntimeHandle for SmolHandle {
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
-        let task = self.0.spawn(AssertUnwindSafe(fut).catch_unwind());
+        let Some(ex) = self.0.upgrade() else {
+            return SmolJoin { task: None };
+        };
+        let task = ex.spawn(AssertUnwindSafe(fut).catch_unwind());
         SmolJoin {
             task: Some(task.fallible()),
         }

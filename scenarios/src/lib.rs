@@ -15,10 +15,44 @@ use harness::results::{CellStatus, Measurement};
 use harness::Runtime;
 use serde::{Deserialize, Serialize};
 
+/// Declares a scenario type: its [`ScenarioDef`] and the generic function that runs it.
+macro_rules! scenario {
+    ($(#[$doc:meta])* $name:ident = $id:literal, $group:literal, $rule:literal, $title:literal,
+     timing: $timing:literal, run: $body:ident) => {
+        $(#[$doc])*
+        pub struct $name;
+
+        impl $crate::Scenario for $name {
+            const DEF: $crate::ScenarioDef = $crate::ScenarioDef {
+                id: $id,
+                group: $group,
+                rule: $rule,
+                title: $title,
+                timing_sensitive: $timing,
+                selftest: false,
+            };
+
+            fn run<R: harness::Runtime>() -> $crate::Observation {
+                $body::<R>()
+            }
+        }
+    };
+}
+
+pub mod asyncio;
+pub mod blocking;
+pub mod cancel;
 mod catalogue;
 pub mod differences;
+pub mod loop_order;
+pub mod net;
+pub mod probes;
+pub mod seeds;
 pub mod selftest;
+mod support;
+pub mod sync;
 pub mod tasks;
+pub mod timers;
 
 pub use catalogue::{run_by_id, ALL};
 

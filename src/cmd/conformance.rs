@@ -142,7 +142,14 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         .collect::<std::io::Result<Vec<_>>>()?;
     let cells = run_matrix(&runtimes, &defs, limit, args.quiet)?;
 
-    print!("{}", simple_matrix(&cells, args.only_differences));
+    print!(
+        "{}",
+        reports::terminal::conformance_matrix(
+            &cells,
+            crate::util::use_color(),
+            args.only_differences
+        )
+    );
     if let Some(path) = &args.json {
         let mut file = ResultsFile::new(Environment::capture(infos));
         file.results = cells.clone();
@@ -155,21 +162,6 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::from(1)
     })
-}
-
-// Temporary until reports::terminal lands.
-fn simple_matrix(cells: &[ConformanceCell], only: bool) -> String {
-    let mut s = String::new();
-    for c in cells {
-        if only && c.status == harness::results::CellStatus::Pass {
-            continue;
-        }
-        s += &format!(
-            "{:<40} {:<10} {:<8} {}\n",
-            c.scenario, c.runtime, c.status, c.detail
-        );
-    }
-    s
 }
 
 #[cfg(test)]

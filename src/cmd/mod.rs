@@ -1,5 +1,13 @@
 //! One module per subcommand; each has an `Args` (clap) and a `run(Args)`.
 
+pub mod bench;
 pub mod cell;
+pub mod compare;
 pub mod conformance;
+pub mod gate;
 pub mod list;
+pub mod load;
+pub mod micro;
+pub mod report;
+pub mod run;
+pub mod serve;

@@ -1,1 +1,0 @@
-//! The C10k echo benchmark: echo server, baselines, load generator, orchestration.

@@ -1,1 +1,0 @@
-//! Micro-benchmark workloads, each runnable once per runtime (criterion and callgrind).

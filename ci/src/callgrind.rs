@@ -1,0 +1,146 @@
+//! Tier 1: instruction counts under `valgrind --tool=callgrind`.
+//!
+//! Each workload runs twice, with `iters` and `2 × iters` iterations, each a fresh
+//! `loopbench micro` process; the difference divided by `iters` is the cost of one iteration,
+//! with process start-up, runtime construction and teardown cancelled out.
+
+use std::io;
+use std::path::Path;
+use std::process::Command;
+
+use crate::baseline::InstructionCount;
+use crate::verdict::{classify_change, Outcome, Verdict};
+
+/// The runtimes tier 1 counts: single-threaded ones (valgrind serialises threads, so counts of
+/// multi-threaded runtimes would measure valgrind's scheduler as much as the runtime).
+pub const RUNTIMES: &[&str] = &["evloop", "tokio-ct", "smol"];
+
+/// `valgrind --version`, or an error saying how to install it.
+pub fn valgrind_version() -> io::Result<String> {
+    let out = Command::new("valgrind").arg("--version").output().map_err(|e| {
+        io::Error::new(
+            e.kind(),
+            format!("valgrind is needed for tier 1 and could not be run ({e}); install it (Debian: apt-get install valgrind)"),
+        )
+    })?;
+    Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
+}
+
+/// Total instructions (`Ir`) of one `loopbench micro` execution under callgrind.
+pub fn count(exe: &Path, runtime: &str, bench: &str, iters: u64) -> io::Result<u64> {
+    let out_file = std::env::temp_dir().join(format!(
+        "loopbench-callgrind-{}-{runtime}-{bench}-{iters}.out",
+        std::process::id()
+    ));
+    let out = Command::new("valgrind")
+        .arg("--tool=callgrind")
+        .arg(format!("--callgrind-out-file={}", out_file.display()))
+        .arg(exe)
+        .args(["micro", "--runtime", runtime, "--bench", bench])
+        .args(["--iters", &iters.to_string()])
+        .output()?;
+    let parsed = std::fs::read_to_string(&out_file).map(|text| parse_total(&text));
+    let _ = std::fs::remove_file(&out_file);
+    if !out.status.success() {
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let last = stderr.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("");
+        return Err(io::Error::other(format!(
+            "callgrind run of {runtime}/{bench} failed ({}): {last}",
+            out.status
+        )));
+    }
+    parsed?.ok_or_else(|| {
+        io::Error::other(format!(
+            "callgrind output of {runtime}/{bench} has no totals line"
+        ))
+    })
+}
+
+/// Reads the `totals:` (or `summary:`) line of a callgrind output file: its first number is
+/// the instruction count.
+pub fn parse_total(text: &str) -> Option<u64> {
+    text.lines()
+        .find_map(|l| l.strip_prefix("totals:").or_else(|| l.strip_prefix("summary:")))
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+}
+
+/// Instructions per iteration of one workload on one runtime.
+pub fn measure(exe: &Path, runtime: &str, bench: &str, iters: u64) -> io::Result<InstructionCount> {
+    let short = count(exe, runtime, bench, iters)?;
+    let long = count(exe, runtime, bench, 2 * iters)?;
+    Ok(InstructionCount {
+        runtime: runtime.to_string(),
+        bench: bench.to_string(),
+        iters,
+        instructions_per_iter: (long as f64 - short as f64) / iters as f64,
+    })
+}
+
+/// One verdict per measured item against the baseline; `threshold` is a fraction (0.02).
+pub fn compare(baseline: &[InstructionCount], current: &[InstructionCount], threshold: f64) -> Vec<Verdict> {
+    current
+        .iter()
+        .map(|cur| {
+            let item = format!("{}/{}", cur.runtime, cur.bench);
+            match baseline
+                .iter()
+                .find(|b| b.runtime == cur.runtime && b.bench == cur.bench)
+            {
+                None => Verdict {
+                    tier: 1,
+                    item,
+                    outcome: Outcome::New,
+                    detail: format!(
+                        "{:.1} instr/iter, not in the baseline",
+                        cur.instructions_per_iter
+                    ),
+                },
+                Some(base) => {
+                    let change = cur.instructions_per_iter / base.instructions_per_iter - 1.0;
+                    Verdict {
+                        tier: 1,
+                        item,
+                        outcome: classify_change(change, threshold),
+                        detail: format!(
+                            "{:.1} instr/iter vs {:.1} ({:+.2}%), threshold {:.1}%",
+                            cur.instructions_per_iter,
+                            base.instructions_per_iter,
+                            change * 100.0,
+                            threshold * 100.0
+                        ),
+                    }
+                }
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_totals_and_summary() {
+        assert_eq!(parse_total("events: Ir\nsummary: 12345\n"), Some(12345));
+        assert_eq!(parse_total("fn=x\n1 2\ntotals: 999 3\n"), Some(999));
+        assert_eq!(parse_total("events: Ir\n"), None);
+    }
+
+    #[test]
+    fn regression_beyond_threshold_only() {
+        let base = vec![InstructionCount {
+            runtime: "evloop".into(),
+            bench: "spawn_many".into(),
+            iters: 100,
+            instructions_per_iter: 1000.0,
+        }];
+        let mut cur = base.clone();
+        cur[0].instructions_per_iter = 1015.0;
+        assert_eq!(compare(&base, &cur, 0.02)[0].outcome, Outcome::Unchanged);
+        cur[0].instructions_per_iter = 1100.0;
+        let v = &compare(&base, &cur, 0.02)[0];
+        assert_eq!(v.outcome, Outcome::Regressed);
+        assert!(v.detail.contains("+10.00%"), "{}", v.detail);
+    }
+}

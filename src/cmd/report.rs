@@ -1,0 +1,61 @@
+//! `loopbench report`: one self-contained HTML page (inline SVG, no network resources) from
+//! one or more results files, with the charts and the merged results beside it.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use harness::results::ResultsFile;
+
+use crate::util::usage;
+
+/// Arguments of `loopbench report`.
+#[derive(clap::Args)]
+#[command(
+    after_help = "Examples:\n  loopbench report --input conformance.json --input echo.json --out report\n  loopbench report --input old.json --input new.json --label old --label new --out cmp\n\nTwo or more inputs with echo runs are overlaid, series labelled by input."
+)]
+pub struct Args {
+    /// Results files to include (repeat the flag, or separate with spaces).
+    #[arg(long, required = true, num_args = 1..)]
+    pub input: Vec<PathBuf>,
+    /// Labels for the inputs, in the same order (default: their file names).
+    #[arg(long)]
+    pub label: Vec<String>,
+    /// Directory to write `index.html`, the charts and `results.json` into.
+    #[arg(long, default_value = "loopbench-out/report")]
+    pub out: PathBuf,
+}
+
+/// Loads every input, refusing a corrupt or other-version file with one clear line.
+pub fn load_inputs(paths: &[PathBuf]) -> anyhow::Result<Vec<ResultsFile>> {
+    paths
+        .iter()
+        .map(|p| ResultsFile::load(p).map_err(|e| usage(e.to_string())))
+        .collect()
+}
+
+/// Writes the report and prints where it is.
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let inputs = load_inputs(&args.input)?;
+    if !args.label.is_empty() && args.label.len() != inputs.len() {
+        return Err(usage(format!(
+            "{} labels for {} inputs; give one --label per --input or none",
+            args.label.len(),
+            inputs.len()
+        )));
+    }
+    let labels: Vec<String> = if args.label.is_empty() {
+        args.input
+            .iter()
+            .map(|p| {
+                p.file_stem()
+                    .map(|s| s.to_string_lossy().into_owned())
+                    .unwrap_or_else(|| p.display().to_string())
+            })
+            .collect()
+    } else {
+        args.label.clone()
+    };
+    let index = reports::html::write_labelled_report(&inputs, &labels, &args.out)?;
+    println!("report: {}", index.display());
+    Ok(ExitCode::SUCCESS)
+}
