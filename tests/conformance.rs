@@ -40,7 +40,11 @@ fn full_matrix_has_one_cell_per_scenario_and_runtime_and_no_failures() {
 
     let runtimes = runtimes::runtime_ids();
     let scenarios: Vec<_> = scenarios::ALL.iter().filter(|d| !d.selftest).collect();
-    assert_eq!(file.results.len(), runtimes.len() * scenarios.len(), "{stdout}");
+    assert_eq!(
+        file.results.len(),
+        runtimes.len() * scenarios.len(),
+        "{stdout}"
+    );
     for def in &scenarios {
         for rt in &runtimes {
             let n = file
@@ -53,7 +57,10 @@ fn full_matrix_has_one_cell_per_scenario_and_runtime_and_no_failures() {
     }
     for cell in &file.results {
         if cell.status != CellStatus::Pass {
-            assert!(!cell.detail.is_empty(), "non-pass cell without detail: {cell:?}");
+            assert!(
+                !cell.detail.is_empty(),
+                "non-pass cell without detail: {cell:?}"
+            );
         }
     }
     let broken: Vec<_> = file
@@ -76,7 +83,10 @@ fn hang_is_a_timeout_and_abort_is_a_crash_and_the_matrix_completes() {
     let start = Instant::now();
     let out = loopbench()
         .args(["conformance", "--quiet", "--runtime", first])
-        .args(["--scenario", "selftest.hang,selftest.abort,tasks.starts_later"])
+        .args([
+            "--scenario",
+            "selftest.hang,selftest.abort,tasks.starts_later",
+        ])
         .args(["--timeout", &limit.to_string(), "--json"])
         .arg(&path)
         .output()
@@ -139,7 +149,10 @@ fn list_shows_every_runtime_with_its_info() {
     for id in runtimes::runtime_ids() {
         assert!(stdout.contains(id), "{stdout}");
     }
-    assert!(stdout.contains("discontinued"), "async-std note missing: {stdout}");
+    assert!(
+        stdout.contains("discontinued"),
+        "async-std note missing: {stdout}"
+    );
     for def in scenarios::ALL.iter().filter(|d| !d.selftest) {
         assert!(stdout.contains(def.id), "{}", def.id);
     }

@@ -43,7 +43,11 @@ pub fn count(exe: &Path, runtime: &str, bench: &str, iters: u64) -> io::Result<u
     let _ = std::fs::remove_file(&out_file);
     if !out.status.success() {
         let stderr = String::from_utf8_lossy(&out.stderr);
-        let last = stderr.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("");
+        let last = stderr
+            .lines()
+            .rev()
+            .find(|l| !l.trim().is_empty())
+            .unwrap_or("");
         return Err(io::Error::other(format!(
             "callgrind run of {runtime}/{bench} failed ({}): {last}",
             out.status
@@ -60,7 +64,10 @@ pub fn count(exe: &Path, runtime: &str, bench: &str, iters: u64) -> io::Result<u
 /// the instruction count.
 pub fn parse_total(text: &str) -> Option<u64> {
     text.lines()
-        .find_map(|l| l.strip_prefix("totals:").or_else(|| l.strip_prefix("summary:")))
+        .find_map(|l| {
+            l.strip_prefix("totals:")
+                .or_else(|| l.strip_prefix("summary:"))
+        })
         .and_then(|rest| rest.split_whitespace().next())
         .and_then(|n| n.parse().ok())
 }
@@ -78,7 +85,11 @@ pub fn measure(exe: &Path, runtime: &str, bench: &str, iters: u64) -> io::Result
 }
 
 /// One verdict per measured item against the baseline; `threshold` is a fraction (0.02).
-pub fn compare(baseline: &[InstructionCount], current: &[InstructionCount], threshold: f64) -> Vec<Verdict> {
+pub fn compare(
+    baseline: &[InstructionCount],
+    current: &[InstructionCount],
+    threshold: f64,
+) -> Vec<Verdict> {
     current
         .iter()
         .map(|cur| {

@@ -28,7 +28,10 @@ pub struct RatioSamples {
 impl RatioSamples {
     /// Builds ratios from per-repeat times: `times[(runtime, bench)][repeat]` in any unit.
     /// Repeats where either time is missing or not positive are skipped.
-    pub fn from_times(reference: &str, times: &BTreeMap<(String, String), Vec<Option<f64>>>) -> Self {
+    pub fn from_times(
+        reference: &str,
+        times: &BTreeMap<(String, String), Vec<Option<f64>>>,
+    ) -> Self {
         let mut ratios = BTreeMap::new();
         for ((runtime, bench), series) in times {
             if runtime == reference {
@@ -155,15 +158,25 @@ mod tests {
 
     #[test]
     fn significant_but_small_is_unchanged() {
-        let v = compare(&base(0.5), &samples(&[0.52, 0.521, 0.522, 0.52, 0.521]), 0.10);
+        let v = compare(
+            &base(0.5),
+            &samples(&[0.52, 0.521, 0.522, 0.52, 0.521]),
+            0.10,
+        );
         assert_eq!(v[0].outcome, Outcome::Unchanged, "{}", v[0]);
     }
 
     #[test]
     fn ratios_from_interleaved_times() {
         let mut times = BTreeMap::new();
-        times.insert(("tokio-ct".to_string(), "b".to_string()), vec![Some(10.0), Some(20.0), None]);
-        times.insert(("evloop".to_string(), "b".to_string()), vec![Some(5.0), Some(5.0), Some(1.0)]);
+        times.insert(
+            ("tokio-ct".to_string(), "b".to_string()),
+            vec![Some(10.0), Some(20.0), None],
+        );
+        times.insert(
+            ("evloop".to_string(), "b".to_string()),
+            vec![Some(5.0), Some(5.0), Some(1.0)],
+        );
         let s = RatioSamples::from_times("tokio-ct", &times);
         assert_eq!(s.ratios[&("evloop".into(), "b".into())], vec![0.5, 0.25]);
         assert!(!s.ratios.contains_key(&("tokio-ct".into(), "b".into())));

@@ -20,8 +20,9 @@ pub trait Listener: Send + 'static {
     /// The connection type accepted.
     type Stream: Stream;
     /// Waits for the next connection.
-    fn accept(&mut self)
-        -> impl Future<Output = io::Result<(Self::Stream, SocketAddr)>> + Send + '_;
+    fn accept(
+        &mut self,
+    ) -> impl Future<Output = io::Result<(Self::Stream, SocketAddr)>> + Send + '_;
     /// The address the listener is bound to.
     fn local_addr(&self) -> io::Result<SocketAddr>;
 }

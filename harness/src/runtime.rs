@@ -98,6 +98,8 @@ pub trait RuntimeHandle: Clone + Send + Sync + 'static {
     fn adopt_listener(&self, listener: std::net::TcpListener) -> io::Result<Self::Listener>;
 
     /// Connects to `addr`; fails with an error (never hangs) when nothing listens.
-    fn connect(&self, addr: SocketAddr)
-        -> impl Future<Output = io::Result<Self::Stream>> + Send + 'static;
+    fn connect(
+        &self,
+        addr: SocketAddr,
+    ) -> impl Future<Output = io::Result<Self::Stream>> + Send + 'static;
 }

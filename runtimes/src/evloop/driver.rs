@@ -2,8 +2,9 @@
 //! running on this thread (the thread-local `CURRENT`), then repeats iterations until the
 //! root future completes or `stop()` is called.
 //!
-//! Invariants: a loop runs at most once at a time (re-entering panics, like asyncio's
-//! "loop is already running"); leaving, even by a panic of the root future, restores the
+//! Invariants: a loop runs at most once at a time, and no other loop runs on its thread
+//! meanwhile (either panics, like asyncio's "loop is already running" and "cannot run the
+//! event loop while another loop is running"); leaving, even by a panic of the root future, restores the
 //! previously current loop.
 
 use std::rc::Rc;
@@ -43,8 +44,15 @@ pub(crate) struct Enter {
 }
 
 impl Enter {
-    /// Enters `core`; panics if it is already running (asyncio's "loop is already running").
+    /// Enters `core`; panics if it is already running (asyncio's "loop is already running")
+    /// or another loop runs on this thread (asyncio's "cannot run the event loop while
+    /// another loop is running": a nested run would block the outer loop).
     pub(crate) fn new(core: &Rc<Core>) -> Self {
+        let other_running = scheduler::with_current(|c| c.is_some_and(|c| c.id() != core.id()));
+        assert!(
+            !other_running,
+            "evloop: cannot run the event loop while another loop is running"
+        );
         let was_running = core.set_running(true);
         assert!(!was_running, "evloop: the event loop is already running");
         let previous = scheduler::CURRENT.with(|c| c.borrow_mut().replace(core.clone()));

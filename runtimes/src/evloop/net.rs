@@ -142,13 +142,9 @@ impl futures_io::AsyncRead for EvStream {
         let fd = fd.as_fd();
         io.with_reactor(fd, |reactor, key| {
             let wanted = buf.len();
-            let result = reactor.poll_io(key, Direction::Read, cx, || sys::recv(fd, buf));
-            if let Poll::Ready(Ok(n)) = result {
-                if n > 0 && n < wanted {
-                    reactor.clear_ready(key, Direction::Read);
-                }
-            }
-            result
+            // A short read (but not end-of-stream) emptied the socket buffer.
+            let drained = |n: &usize| *n > 0 && *n < wanted;
+            reactor.poll_io(key, Direction::Read, cx, || sys::recv(fd, buf), drained)
         })
     }
 }
@@ -162,7 +158,7 @@ impl futures_io::AsyncWrite for EvStream {
         let EvStream { fd, io } = self.get_mut();
         let fd = fd.as_fd();
         io.with_reactor(fd, |reactor, key| {
-            reactor.poll_io(key, Direction::Write, cx, || sys::send(fd, buf))
+            reactor.poll_io(key, Direction::Write, cx, || sys::send(fd, buf), |_| false)
         })
     }
 
@@ -216,7 +212,8 @@ impl harness::Listener for EvListener {
         let EvListener { fd, io } = self;
         let (conn, addr) = poll_fn(|cx| {
             io.with_reactor(fd.as_fd(), |reactor, key| {
-                reactor.poll_io(key, Direction::Read, cx, || sys::accept(fd.as_fd()))
+                let accept = || sys::accept(fd.as_fd());
+                reactor.poll_io(key, Direction::Read, cx, accept, |_| false)
             })
         })
         .await?;

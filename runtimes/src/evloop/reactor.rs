@@ -9,8 +9,13 @@
 //!
 //! Protocol for an operation (read, write, accept) on a source:
 //! 1. if the source is marked ready in that direction, try the syscall at once;
-//! 2. on `EAGAIN` clear the mark, store the task's waker, return `Pending`;
+//! 2. on `EAGAIN` clear the mark, store the task's waker, return `Pending`; a result that
+//!    proves the buffer empty (a short read) clears the mark too, saving that `EAGAIN`;
 //! 3. an epoll event sets the mark again and wakes the stored waker.
+//!
+//! Fast path: [`Reactor::poll_io`] looks the source up once and keeps the table borrowed
+//! across the syscall, so an operation costs one lookup; this relies on the operation being
+//! a bare system call that never re-enters the reactor.
 //!
 //! Invariants: readiness marks change only on the loop thread, between task polls, so a
 //! mark cleared after `EAGAIN` cannot hide an edge (the edge is reported by the next
@@ -115,24 +120,38 @@ impl Reactor {
     }
 
     /// Runs `op` if the source is marked ready in `dir`; on `EAGAIN` (or when not ready)
-    /// stores the waker and returns `Pending`. See the module protocol.
+    /// stores the waker and returns `Pending`. See the module protocol. `drained` says
+    /// whether a successful result proves the kernel buffer empty (a short read), so the
+    /// mark is cleared without a syscall that would only say `EAGAIN`.
+    ///
+    /// Fast path: one table lookup per operation; the table stays borrowed across `op`,
+    /// which must therefore be a bare system call that never touches the reactor.
     pub(crate) fn poll_io<R>(
         &self,
         key: Key,
         dir: Direction,
         cx: &mut Context<'_>,
         mut op: impl FnMut() -> io::Result<R>,
+        drained: impl Fn(&R) -> bool,
     ) -> Poll<io::Result<R>> {
-        loop {
-            if !self.poll_ready(key, dir, cx)? {
-                return Poll::Pending;
-            }
+        let mut sources = self.sources.borrow_mut();
+        let Some(source) = sources.get_mut(key) else {
+            return Poll::Ready(Err(not_registered()));
+        };
+        let d = dir as usize;
+        while source.ready[d] || source.closed[d] {
             match op() {
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.clear_ready(key, dir),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => source.ready[d] = false,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Ok(r) if drained(&r) => {
+                    source.ready[d] = false;
+                    return Poll::Ready(Ok(r));
+                }
                 result => return Poll::Ready(result),
             }
         }
+        Self::store_waker(&mut source.waiters[d], cx);
+        Poll::Pending
     }
 
     /// Whether the source is marked ready in `dir`; if not, stores the waker.
@@ -143,24 +162,20 @@ impl Reactor {
         cx: &mut Context<'_>,
     ) -> io::Result<bool> {
         let mut sources = self.sources.borrow_mut();
-        let source = sources
-            .get_mut(key)
-            .ok_or_else(|| io::Error::other("evloop: I/O source is not registered"))?;
+        let source = sources.get_mut(key).ok_or_else(not_registered)?;
         let d = dir as usize;
         if source.ready[d] || source.closed[d] {
             return Ok(true);
         }
-        match &mut source.waiters[d] {
-            Some(w) if w.will_wake(cx.waker()) => {}
-            slot => *slot = Some(cx.waker().clone()),
-        }
+        Self::store_waker(&mut source.waiters[d], cx);
         Ok(false)
     }
 
-    /// Clears the readiness mark: the caller saw `EAGAIN`, or learnt the buffer is empty.
-    pub(crate) fn clear_ready(&self, key: Key, dir: Direction) {
-        if let Some(source) = self.sources.borrow_mut().get_mut(key) {
-            source.ready[dir as usize] = false;
+    /// Keeps the waker of the task now waiting, cloning only when it changed.
+    fn store_waker(slot: &mut Option<Waker>, cx: &Context<'_>) {
+        match slot {
+            Some(w) if w.will_wake(cx.waker()) => {}
+            slot => *slot = Some(cx.waker().clone()),
         }
     }
 
@@ -225,4 +240,9 @@ impl Reactor {
     pub(crate) fn len(&self) -> usize {
         self.sources.borrow().len()
     }
+}
+
+/// The error of an operation on a source that is not (or no longer) registered.
+fn not_registered() -> io::Error {
+    io::Error::other("evloop: I/O source is not registered")
 }

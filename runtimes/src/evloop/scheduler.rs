@@ -47,13 +47,13 @@ thread_local! {
 
 /// Runs `f` with the loop running on this thread (`None` outside any loop).
 pub(crate) fn with_current<R>(f: impl FnOnce(Option<&Core>) -> R) -> R {
-    let mut f = Some(f);
-    let mut call = |core: Option<&Core>| (f.take().expect("called once"))(core);
-    match CURRENT.try_with(|c| call(c.borrow().as_deref())) {
-        Ok(r) => r,
-        // The thread is exiting and its locals are gone: no loop runs here any more.
-        Err(_) => call(None),
+    // Checked apart from the call so that `f` is moved straight in (this runs several
+    // times per message): `try_with` fails only once the thread is exiting and its locals
+    // are gone, and then no loop runs here any more.
+    if CURRENT.try_with(|_| ()).is_err() {
+        return f(None);
     }
+    CURRENT.with(|c| f(c.borrow().as_deref()))
 }
 
 /// The loop running on this thread, shared.

@@ -5,7 +5,8 @@
 //! when it reaches the top ("lazy deletion"). When stale entries outnumber live ones the
 //! heap is rebuilt, so cancelled timeouts cannot pile up.
 //!
-//! Invariants: a timer fires only once `now >= deadline` (never early); timers with equal
+//! Invariants: a timer fires only once `now >= deadline` (never early); a [`Sleep`] suspends
+//! at least once, even for a deadline already past (asyncio `sleep(0)` yields); timers with equal
 //! deadlines fire in insertion order (asyncio leaves it undefined; we keep it stable); the
 //! queue is touched only on the loop thread.
 
@@ -120,6 +121,9 @@ pub struct Sleep {
     deadline: Instant,
     /// The timer registered on a loop: that loop's id and the timer's key.
     timer: Option<(u64, Key)>,
+    /// Whether it was polled before: the first poll always suspends (asyncio `sleep(0)`
+    /// yields once), even when the deadline has already passed.
+    polled: bool,
 }
 
 impl Sleep {
@@ -128,6 +132,7 @@ impl Sleep {
         Self {
             deadline,
             timer: None,
+            polled: false,
         }
     }
 
@@ -150,9 +155,15 @@ impl Future for Sleep {
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         let this = self.get_mut();
         if Instant::now() >= this.deadline {
+            if !std::mem::replace(&mut this.polled, true) {
+                // Due already: yield once through the ready queue, like `YieldNow`.
+                cx.waker().wake_by_ref();
+                return Poll::Pending;
+            }
             this.cancel();
             return Poll::Ready(());
         }
+        this.polled = true;
         let deadline = this.deadline;
         let timer = this.timer;
         let registered = scheduler::with_current(|core| {
