@@ -2,13 +2,16 @@
 //!
 //! An iteration:
 //! 1. wait for I/O: block only if nothing is ready, and at most until the earliest timer
-//!    (the reactor arms its timerfd for that deadline);
+//!    (the reactor arms its timerfd for that deadline). While tasks are ready the loop polls
+//!    I/O only every [`BUSY_IO_INTERVAL`] iterations (as tokio's `event_interval` does), so a
+//!    hop from one task to another costs no system call, and I/O is still never starved;
 //! 2. take what other threads sent (spawns, callbacks, wake-ups, stop);
 //! 3. move every timer due by now to the ready queue;
 //! 4. run the items that were ready when this step began, in FIFO order. Items queued
 //!    while running (a task waking itself, a callback scheduling another) run in the next
-//!    iteration, after the next I/O poll: a busy task cannot starve I/O, and a spawned task
-//!    never starts inside `spawn` (asyncio F4).
+//!    iteration: a busy task cannot starve I/O (polled at least every
+//!    [`BUSY_IO_INTERVAL`] iterations), and a spawned task never starts inside `spawn`
+//!    (asyncio F4).
 //!
 //! Invariants: the ready queue holds a task at most once (`TaskSlot::scheduled`); nothing is
 //! polled or called while a `RefCell` of the core is borrowed, so wakers, spawns and timers
@@ -36,6 +39,11 @@ use super::reactor::Reactor;
 use super::slab::{reserved_token, Key, Slab};
 use super::task::{TaskRun, TaskSlot};
 use super::timer::{TimerAction, TimerQueue};
+
+/// While tasks are ready, I/O (and other threads' messages) are polled once every this many
+/// iterations; when nothing is ready, every iteration waits for I/O. 61 is tokio's default
+/// `event_interval`, which this mirrors.
+pub(crate) const BUSY_IO_INTERVAL: u32 = 61;
 
 /// Wake-up key of the future passed to `block_on`.
 pub(crate) const ROOT_KEY: u64 = reserved_token(3);
@@ -126,6 +134,8 @@ pub(crate) struct Core {
     running: Cell<bool>,
     /// `Root` is in the ready queue.
     root_scheduled: Cell<bool>,
+    /// Busy iterations (ready queue not empty) since I/O was last polled.
+    busy_iterations: Cell<u32>,
     /// Debug-mode settings.
     debug: DebugConfig,
 }
@@ -143,6 +153,7 @@ impl Core {
             stopping: Cell::new(false),
             running: Cell::new(false),
             root_scheduled: Cell::new(false),
+            busy_iterations: Cell::new(0),
             debug,
         })
     }
@@ -217,16 +228,21 @@ impl Core {
 
     /// One iteration (see the module doc). `poll_only` never blocks in the I/O wait.
     pub(crate) fn run_once(&self, poll_only: bool, mut root: Option<&mut Root<'_>>) {
-        let deadline = self.timers.borrow_mut().next_deadline();
-        let block = !poll_only
-            && self.ready.borrow().is_empty()
-            && deadline.is_none_or(|d| d > Instant::now());
-        let outcome = self
-            .reactor
-            .wait(block, deadline)
-            .unwrap_or_else(|e| panic!("evloop: epoll_wait failed: {e}"));
-        if outcome.notified {
-            self.take_messages();
+        let busy = !self.ready.borrow().is_empty();
+        let skip_io = busy && self.busy_iterations.get() + 1 < BUSY_IO_INTERVAL;
+        if skip_io {
+            self.busy_iterations.set(self.busy_iterations.get() + 1);
+        } else {
+            self.busy_iterations.set(0);
+            let deadline = self.timers.borrow_mut().next_deadline();
+            let block = !poll_only && !busy && deadline.is_none_or(|d| d > Instant::now());
+            let outcome = self
+                .reactor
+                .wait(block, deadline)
+                .unwrap_or_else(|e| panic!("evloop: epoll_wait failed: {e}"));
+            if outcome.notified {
+                self.take_messages();
+            }
         }
         self.expire_timers();
 
