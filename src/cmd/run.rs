@@ -117,10 +117,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     if inputs.is_empty() {
         anyhow::bail!("no stage produced results: {}", problems.join("; "));
     }
-    let labels: Vec<String> = Vec::new();
     let merged = merge(inputs);
     let report_dir = args.out.join("report");
-    let index = reports::html::write_labelled_report(&[merged], &labels, &report_dir)?;
+    let index = reports::html::write_report(&[merged], &report_dir)?;
     for p in &problems {
         eprintln!("loopbench: warning: {p}");
     }

@@ -1,0 +1,40 @@
+//! End-to-end test of `loopbench run` (the default suite) in a small configuration: a short
+//! echo stage on every runtime and baseline, then the report. Checks that it ends with the
+//! report's path, and that the page and the results beside it are whole.
+
+use std::process::Command;
+
+use harness::results::ResultsFile;
+
+#[test]
+fn run_writes_the_report_and_prints_its_path() {
+    let out = tempfile::tempdir().unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_loopbench"))
+        .args(["run", "--skip-conformance", "--skip-micro"])
+        .args(["--connections", "1,10", "--duration", "300ms", "--warmup", "100ms"])
+        .arg("--out")
+        .arg(out.path())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stdout}\n{stderr}");
+    let last = stdout.lines().last().unwrap_or_default();
+    let index = last
+        .strip_prefix("report: ")
+        .unwrap_or_else(|| panic!("last line is not the report path: {last:?}"));
+    let html = std::fs::read_to_string(index).unwrap();
+    assert!(html.contains("<svg"), "no chart in the page");
+    assert!(!html.contains("http://") && !html.contains("https://"));
+
+    let echo = ResultsFile::load(&out.path().join("echo.json")).unwrap();
+    for id in runtimes::runtime_ids() {
+        assert!(
+            echo.runs.iter().any(|r| r.runtime == id && r.connections == 10),
+            "no echo point for {id}"
+        );
+        assert!(html.contains(id), "{id} missing from the report");
+    }
+    assert!(echo.runs.iter().all(|r| r.errors.mismatches == 0));
+    ResultsFile::load(&out.path().join("report/results.json")).unwrap();
+}
