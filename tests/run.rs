@@ -11,7 +11,14 @@ fn run_writes_the_report_and_prints_its_path() {
     let out = tempfile::tempdir().unwrap();
     let output = Command::new(env!("CARGO_BIN_EXE_loopbench"))
         .args(["run", "--skip-conformance", "--skip-micro"])
-        .args(["--connections", "1,10", "--duration", "300ms", "--warmup", "100ms"])
+        .args([
+            "--connections",
+            "1,10",
+            "--duration",
+            "300ms",
+            "--warmup",
+            "100ms",
+        ])
         .arg("--out")
         .arg(out.path())
         .output()
@@ -30,7 +37,9 @@ fn run_writes_the_report_and_prints_its_path() {
     let echo = ResultsFile::load(&out.path().join("echo.json")).unwrap();
     for id in runtimes::runtime_ids() {
         assert!(
-            echo.runs.iter().any(|r| r.runtime == id && r.connections == 10),
+            echo.runs
+                .iter()
+                .any(|r| r.runtime == id && r.connections == 10),
             "no echo point for {id}"
         );
         assert!(html.contains(id), "{id} missing from the report");

@@ -382,10 +382,20 @@ impl Environment {
             date: rfc3339_now(),
             command_line: std::env::args().collect(),
             pinning: None,
-            nofile_limit: None,
+            nofile_limit: nofile_limit(),
             runtimes,
         }
     }
+}
+
+/// The (soft, hard) open-file limit of this process, from `/proc/self/limits`.
+fn nofile_limit() -> Option<(u64, u64)> {
+    let limits = std::fs::read_to_string("/proc/self/limits").ok()?;
+    let line = limits.lines().find(|l| l.starts_with("Max open files"))?;
+    let mut numbers = line
+        .split_whitespace()
+        .filter_map(|w| w.parse::<u64>().ok());
+    Some((numbers.next()?, numbers.next()?))
 }
 
 fn cpu_model() -> String {
@@ -440,6 +450,14 @@ mod tests {
         assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
         assert_eq!(rfc3339(951_782_400), "2000-02-29T00:00:00Z");
         assert_eq!(rfc3339(1_795_264_496), "2026-11-21T12:34:56Z");
+    }
+
+    #[test]
+    fn environment_records_the_open_file_limit() {
+        let (soft, hard) = Environment::capture(vec![])
+            .nofile_limit
+            .expect("Linux /proc");
+        assert!(soft > 0 && soft <= hard, "{soft} {hard}");
     }
 
     #[test]
