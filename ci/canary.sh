@@ -4,7 +4,10 @@
 #  1. The unchanged build passes tiers 1 and 3 against ci/baseline.json, RUNS times in a row
 #     (no false alarm).
 #  2. A canary build (cargo feature `evloop-canary`: fixed extra work in every evloop task
-#     poll) fails tier 1 RUNS times in a row, naming evloop's workloads (detection).
+#     poll) fails tier 1 RUNS times in a row, naming every evloop workload (detection). Other
+#     runtimes' items flagged alongside are reported ("also moved"): the extra code changes
+#     the compiler's inlining of code shared by every runtime in the same binary, so their
+#     counts can move too; that is counted, not hidden.
 #  3. Tier 2 (relative timing) is run once on each build: the canary must be flagged.
 #
 # Usage: ci/canary.sh [RUNS]   (default 5). Prints a tally at the end; exits non-zero if any
@@ -33,17 +36,23 @@ for i in $(seq 1 "$runs"); do
   fi
 done
 
+collateral=0
 for i in $(seq 1 "$runs"); do
   log="target/canary-canary-$i.log"
   if "$canary" gate --baseline "$baseline" --tiers 1 >"$log" 2>&1; then
     echo "canary build, run $i: MISSED (gate passed)"
     bad=$((bad + 1))
-  elif grep -q 'REGRESSED' "$log" && grep -q 'tier 1 evloop/' "$log" \
-      && ! grep 'REGRESSED' "$log" | grep -vq 'evloop/'; then
-    echo "canary build, run $i: detected: $(grep -c 'REGRESSED' "$log") evloop workloads regressed"
+    continue
+  fi
+  flagged=$(grep -c '^tier 1 evloop/.*REGRESSED' "$log" || true)
+  counted=$(grep -c '^tier 1 evloop/' "$log" || true)
+  others=$(grep 'REGRESSED' "$log" | grep -v '^tier 1 evloop/' | awk '{print $3, $9}' | paste -sd ';' - || true)
+  if [ "$flagged" -gt 0 ] && [ "$flagged" -eq "$counted" ]; then
+    echo "canary build, run $i: detected: all $flagged evloop workloads regressed${others:+; also moved: $others}"
     detections=$((detections + 1))
+    [ -n "$others" ] && collateral=$((collateral + 1))
   else
-    echo "canary build, run $i: failed for another reason (see $log)"
+    echo "canary build, run $i: gate failed, but only $flagged of $counted evloop workloads flagged (see $log)"
     bad=$((bad + 1))
   fi
 done
@@ -59,7 +68,7 @@ grep -E '^tier 2 evloop' target/canary-tier2-canary.log || true
 
 echo
 echo "tier 1+3 unchanged build: $((runs - false_alarms)) of $runs passed ($false_alarms false alarms)"
-echo "tier 1 canary build:      $detections of $runs detected"
+echo "tier 1 canary build:      $detections of $runs detected ($collateral runs also flagged another runtime's workload)"
 echo "tier 2 unchanged build:   $tier2_plain; canary build: $tier2_canary"
 if [ "$false_alarms" -ne 0 ] || [ "$detections" -ne "$runs" ] || [ "$bad" -ne 0 ]; then
   exit 1
