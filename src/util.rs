@@ -1,6 +1,10 @@
 //! Small pieces every subcommand shares: error reporting, colour detection, runtime lists.
 
 use std::io::IsTerminal;
+use std::path::Path;
+use std::process::Command;
+
+use harness::results::ResultsFile;
 use std::process::ExitCode;
 
 /// An error that means the user's input was unusable (exit status 2).
@@ -43,4 +47,34 @@ pub fn use_color() -> bool {
 /// Parses a `--runtime` list, turning an unknown name into a usage error.
 pub fn runtime_list(arg: &str) -> anyhow::Result<Vec<&'static str>> {
     runtimes::parse_runtime_list(arg).map_err(usage)
+}
+
+/// Runs `loopbench micro` once in a child process and returns its ns per iteration.
+pub fn micro_ns_per_iter(
+    exe: &Path,
+    runtime: &str,
+    bench: &str,
+    iters: u64,
+) -> anyhow::Result<f64> {
+    let path = std::env::temp_dir().join(format!(
+        "loopbench-micro-{}-{runtime}-{bench}.json",
+        std::process::id()
+    ));
+    let out = Command::new(exe)
+        .args(["micro", "--runtime", runtime, "--bench", bench])
+        .args(["--iters", &iters.to_string(), "--json"])
+        .arg(&path)
+        .output()?;
+    if !out.status.success() {
+        anyhow::bail!(
+            "micro {runtime}/{bench} failed: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
+    }
+    let file = ResultsFile::load(&path)?;
+    let _ = std::fs::remove_file(&path);
+    file.micro
+        .first()
+        .map(|m| m.ns_per_iter)
+        .ok_or_else(|| anyhow::anyhow!("micro {runtime}/{bench} wrote no figure"))
 }

@@ -9,8 +9,8 @@
 pub struct KnownDifference {
     /// Scenario id.
     pub scenario: &'static str,
-    /// Runtime id.
-    pub runtime: &'static str,
+    /// Runtime ids it applies to; `*` means every runtime (a library type's own behaviour).
+    pub runtimes: &'static [&'static str],
     /// Why the runtime behaves this way.
     pub reason: &'static str,
     /// Where that is documented.
@@ -48,13 +48,13 @@ const ASYNC_LOCK_MUTEX: &str = "async-lock docs: async_lock::Mutex — 'The lock
 /// Shorthand for an entry.
 const fn known(
     scenario: &'static str,
-    runtime: &'static str,
+    runtimes: &'static [&'static str],
     reason: &'static str,
     source: &'static str,
 ) -> KnownDifference {
     KnownDifference {
         scenario,
-        runtime,
+        runtimes,
         reason,
         source,
     }
@@ -63,56 +63,69 @@ const fn known(
 /// The table.
 pub static KNOWN: &[KnownDifference] = &[
     // The LIFO slot of tokio's multi-thread scheduler.
-    known("loop.call_soon_fifo", "tokio-mt", LIFO_REASON, TOKIO_LIFO),
     known(
-        "probe.spawn_order_from_task",
-        "tokio-mt",
+        "loop.call_soon_fifo",
+        &["tokio-mt"],
         LIFO_REASON,
         TOKIO_LIFO,
     ),
-    known("seed.lock", "tokio-mt", LIFO_REASON, TOKIO_LIFO),
-    known("seed.event", "tokio-mt", LIFO_REASON, TOKIO_LIFO),
-    known("seed.condition", "tokio-mt", LIFO_REASON, TOKIO_LIFO),
+    known(
+        "probe.spawn_order_from_task",
+        &["tokio-mt"],
+        LIFO_REASON,
+        TOKIO_LIFO,
+    ),
+    known("seed.lock", &["tokio-mt"], LIFO_REASON, TOKIO_LIFO),
+    known("seed.event", &["tokio-mt"], LIFO_REASON, TOKIO_LIFO),
+    known("seed.condition", &["tokio-mt"], LIFO_REASON, TOKIO_LIFO),
     // Parallel workers.
     known(
         "loop.call_soon_one_at_a_time",
-        "tokio-mt",
+        &["tokio-mt"],
         PARALLEL,
         TOKIO_MT,
     ),
     known(
         "loop.call_soon_one_at_a_time",
-        "async-std",
+        &["async-std"],
         PARALLEL,
         ASYNC_STD_MT,
     ),
-    known("loop.call_soon_one_at_a_time", "smol-mt", PARALLEL, SMOL_MT),
-    known("probe.never_yield_vs_timer", "tokio-mt", PARALLEL, TOKIO_MT),
+    known(
+        "loop.call_soon_one_at_a_time",
+        &["smol-mt"],
+        PARALLEL,
+        SMOL_MT,
+    ),
     known(
         "probe.never_yield_vs_timer",
-        "async-std",
+        &["tokio-mt"],
+        PARALLEL,
+        TOKIO_MT,
+    ),
+    known(
+        "probe.never_yield_vs_timer",
+        &["async-std"],
         PARALLEL,
         ASYNC_STD_MT,
     ),
-    known("probe.never_yield_vs_timer", "smol-mt", PARALLEL, SMOL_MT),
+    known(
+        "probe.never_yield_vs_timer",
+        &["smol-mt"],
+        PARALLEL,
+        SMOL_MT,
+    ),
     known(
         "probe.never_yield_vs_task",
-        "async-std",
+        &["async-std"],
         PARALLEL,
         ASYNC_STD_MT,
     ),
-    known("probe.never_yield_vs_task", "smol-mt", PARALLEL, SMOL_MT),
+    known("probe.never_yield_vs_task", &["smol-mt"], PARALLEL, SMOL_MT),
     // Cancellation on drop.
     known(
         "probe.drop_join_handle",
-        "smol",
-        "smol's Task cancels the task when dropped (use detach() to keep it running)",
-        "async-task docs: async_task::Task — 'Dropping a Task cancels it, which means its \
-         future won't be polled again.'",
-    ),
-    known(
-        "probe.drop_join_handle",
-        "smol-mt",
+        &["smol", "smol-mt"],
         "smol's Task cancels the task when dropped (use detach() to keep it running)",
         "async-task docs: async_task::Task — 'Dropping a Task cancels it, which means its \
          future won't be polled again.'",
@@ -120,15 +133,7 @@ pub static KNOWN: &[KnownDifference] = &[
     // Cooperative budget.
     known(
         "probe.coop_budget",
-        "tokio-ct",
-        "tokio's cooperative budget (128 operations per poll) makes tokio resources return \
-         Pending although ready, forcing a yield",
-        "tokio docs: tokio::task::coop — 'Tokio has explicit yield points in a number of \
-         library functions, which force tasks to return to the executor periodically.'",
-    ),
-    known(
-        "probe.coop_budget",
-        "tokio-mt",
+        &["tokio-ct", "tokio-mt"],
         "tokio's cooperative budget (128 operations per poll) makes tokio resources return \
          Pending although ready, forcing a yield",
         "tokio docs: tokio::task::coop — 'Tokio has explicit yield points in a number of \
@@ -137,23 +142,7 @@ pub static KNOWN: &[KnownDifference] = &[
     // sleep(0) on async-io timers.
     known(
         "timers.sleep_zero_suspends",
-        "async-std",
-        "async-io's Timer is ready on its first poll once its deadline has passed, so \
-         sleep(0) never yields; a loop of sleep(0) starves other tasks",
-        "this suite's measurement (async-io Timer::after docs say only 'emits an event once \
-         after the given duration')",
-    ),
-    known(
-        "timers.sleep_zero_suspends",
-        "smol",
-        "async-io's Timer is ready on its first poll once its deadline has passed, so \
-         sleep(0) never yields; a loop of sleep(0) starves other tasks",
-        "this suite's measurement (async-io Timer::after docs say only 'emits an event once \
-         after the given duration')",
-    ),
-    known(
-        "timers.sleep_zero_suspends",
-        "smol-mt",
+        &["async-std", "smol", "smol-mt"],
         "async-io's Timer is ready on its first poll once its deadline has passed, so \
          sleep(0) never yields; a loop of sleep(0) starves other tasks",
         "this suite's measurement (async-io Timer::after docs say only 'emits an event once \
@@ -162,27 +151,27 @@ pub static KNOWN: &[KnownDifference] = &[
     // Nested block_on.
     known(
         "probe.nested_block_on",
-        "async-std",
+        &["async-std"],
         "a nested block_on is accepted and blocks the worker thread until it completes",
         "this suite's measurement (async_std::task::block_on documents no nesting check)",
     ),
     known(
         "probe.nested_block_on",
-        "smol",
+        &["smol"],
         "a nested block_on is accepted and blocks the outer executor's thread until it \
          completes",
         "this suite's measurement (async_io::block_on documents no nesting check)",
     ),
     known(
         "probe.nested_block_on",
-        "smol-mt",
+        &["smol-mt"],
         "a nested block_on is accepted and blocks the worker thread until it completes",
         "this suite's measurement (async_io::block_on documents no nesting check)",
     ),
     // The global async-std runtime is never shut down.
     known(
         "probe.runtime_drop_cleanup",
-        "async-std",
+        &["async-std"],
         "async-std's runtime is global and lives until the process exits: 'dropping' it \
          leaves pending tasks alive, so their destructors never run",
         "this suite's measurement (async-std documents no shutdown of its global runtime)",
@@ -190,7 +179,7 @@ pub static KNOWN: &[KnownDifference] = &[
     // Library types, the same on every runtime.
     known(
         "sync.tokio_notify_as_event",
-        "*",
+        &["*"],
         "Notify::notify_waiters wakes the registered waiters but stores no state, so it is \
          not an Event: a later wait blocks",
         "tokio docs: tokio::sync::Notify::notify_waiters — 'Unlike with notify_one(), no \
@@ -198,14 +187,14 @@ pub static KNOWN: &[KnownDifference] = &[
     ),
     known(
         "probe.reacquire_async_lock_mutex",
-        "*",
+        &["*"],
         "async-lock's Mutex lets the releasing holder barge ahead of a waiter (fair only \
          after 0.5 ms of starvation); async_std::sync::Mutex is this type",
         ASYNC_LOCK_MUTEX,
     ),
     known(
         "probe.reacquire_async_lock_semaphore",
-        "*",
+        &["*"],
         "async-lock's Semaphore lets the releasing holder take the permit back ahead of a \
          waiter",
         "this suite's measurement (async_lock::Semaphore documents no fairness)",
@@ -217,7 +206,7 @@ pub static KNOWN: &[KnownDifference] = &[
 pub fn lookup(scenario: &str, runtime: &str) -> Option<&'static KnownDifference> {
     KNOWN
         .iter()
-        .find(|k| k.scenario == scenario && (k.runtime == runtime || k.runtime == "*"))
+        .find(|k| k.scenario == scenario && k.runtimes.iter().any(|r| *r == runtime || *r == "*"))
 }
 
 /// What a runtime without asyncio's debug mode (rule L7) offers instead.

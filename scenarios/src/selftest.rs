@@ -4,6 +4,7 @@
 
 use harness::{Runtime, RuntimeHandle};
 
+use crate::support::on_runtime;
 use crate::{Observation, Scenario, ScenarioDef};
 
 /// Never completes: awaits a sleep far longer than any time limit.
@@ -20,15 +21,10 @@ impl Scenario for Hang {
     };
 
     fn run<R: Runtime>() -> Observation {
-        let rt = match crate::build::<R>() {
-            Ok(rt) => rt,
-            Err(o) => return o,
-        };
-        let h = rt.handle();
-        rt.block_on(async move {
+        on_runtime::<R, _, _>(|h| async move {
             h.sleep(std::time::Duration::from_secs(24 * 3600)).await;
-        });
-        Observation::pass()
+            Observation::pass()
+        })
     }
 }
 
@@ -46,14 +42,9 @@ impl Scenario for Abort {
     };
 
     fn run<R: Runtime>() -> Observation {
-        let rt = match crate::build::<R>() {
-            Ok(rt) => rt,
-            Err(o) => return o,
-        };
-        let h = rt.handle();
-        rt.block_on(async move {
+        on_runtime::<R, _, _>(|h| async move {
             let _ = h.spawn(async { std::process::abort() }).await;
-        });
-        Observation::pass()
+            Observation::pass()
+        })
     }
 }

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 
-use anyhow::{bail, Context};
+use anyhow::Context;
 use gate::{callgrind, timing, Baseline, BaselineError, Outcome, Verdict};
 use harness::results::{Environment, ResultsFile};
 
@@ -215,31 +215,6 @@ fn tier1(
     Ok(counts)
 }
 
-/// One `loopbench micro` execution; its ns per iteration.
-fn micro_time(exe: &Path, runtime: &str, bench: &str, iters: u64) -> anyhow::Result<f64> {
-    let path = std::env::temp_dir().join(format!(
-        "loopbench-gate-{}-{runtime}-{bench}.json",
-        std::process::id()
-    ));
-    let out = Command::new(exe)
-        .args(["micro", "--runtime", runtime, "--bench", bench])
-        .args(["--iters", &iters.to_string(), "--json"])
-        .arg(&path)
-        .output()?;
-    if !out.status.success() {
-        bail!(
-            "micro {runtime}/{bench} failed: {}",
-            String::from_utf8_lossy(&out.stderr).trim()
-        );
-    }
-    let file = ResultsFile::load(&path)?;
-    let _ = std::fs::remove_file(&path);
-    file.micro
-        .first()
-        .map(|m| m.ns_per_iter)
-        .ok_or_else(|| anyhow::anyhow!("micro {runtime}/{bench} wrote no figure"))
-}
-
 fn tier2(exe: &Path, ids: &[&str], args: &Args) -> anyhow::Result<timing::RatioSamples> {
     let benches: Vec<&str> = TIMING_WORKLOADS
         .iter()
@@ -254,7 +229,7 @@ fn tier2(exe: &Path, ids: &[&str], args: &Args) -> anyhow::Result<timing::RatioS
             let n = ids.len();
             for k in 0..n {
                 let runtime = ids[(k + repeat as usize) % n];
-                let t = match micro_time(exe, runtime, bench, args.iters) {
+                let t = match crate::util::micro_ns_per_iter(exe, runtime, bench, args.iters) {
                     Ok(t) => Some(t),
                     Err(e) => {
                         eprintln!("gate: tier 2: {e}");

@@ -184,26 +184,13 @@ fn micro_quick(exe: &Path, path: &Path) -> anyhow::Result<ResultsFile> {
         .map(|id| runtimes::runtime_info(id))
         .collect::<std::io::Result<Vec<_>>>()?;
     let mut file = ResultsFile::new(Environment::capture(infos));
-    let tmp = path.with_extension("one.json");
     for def in benches::micro::WORKLOADS {
         let mut samples: Vec<Vec<f64>> = vec![Vec::new(); ids.len()];
         for _ in 0..MICRO_SAMPLES {
             for (i, rt) in ids.iter().enumerate() {
-                let out = Command::new(exe)
-                    .args(["micro", "--runtime", rt, "--bench", def.name])
-                    .args(["--iters", &MICRO_ITERS.to_string(), "--json"])
-                    .arg(&tmp)
-                    .output()?;
-                if !out.status.success() {
-                    eprintln!(
-                        "  {rt}/{}: failed: {}",
-                        def.name,
-                        String::from_utf8_lossy(&out.stderr).trim()
-                    );
-                    continue;
-                }
-                if let Some(m) = ResultsFile::load(&tmp)?.micro.first() {
-                    samples[i].push(m.ns_per_iter);
+                match crate::util::micro_ns_per_iter(exe, rt, def.name, MICRO_ITERS) {
+                    Ok(ns) => samples[i].push(ns),
+                    Err(e) => eprintln!("  {rt}/{}: {e:#}", def.name),
                 }
             }
         }
@@ -228,7 +215,6 @@ fn micro_quick(exe: &Path, path: &Path) -> anyhow::Result<ResultsFile> {
             });
         }
     }
-    let _ = std::fs::remove_file(&tmp);
     file.save(path)?;
     Ok(file)
 }
