@@ -388,3 +388,69 @@ fn bench_echo_runs_a_small_matrix_with_an_outside_server() {
     );
     assert!(stdout.contains("msg/s median"), "{stdout}");
 }
+
+/// Whether this process may create a network namespace (root, or CAP_SYS_ADMIN).
+fn can_unshare_net() -> bool {
+    Command::new("unshare")
+        .args(["-n", "true"])
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+#[test]
+fn load_moves_to_other_127_source_addresses_when_ports_run_short() {
+    // In a private network namespace the ephemeral port range can be narrowed to 10 ports
+    // without touching the machine: then 127.0.0.1 alone can open 10 connections to the
+    // server, and the other 30 must come from 127.0.0.2 and up.
+    if !can_unshare_net() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI must run this test: it needs `unshare -n` (root or CAP_SYS_ADMIN)"
+        );
+        eprintln!("skipped: `unshare -n` is not permitted here (needs root or CAP_SYS_ADMIN)");
+        return;
+    }
+    let _turn = serial();
+    let dir = std::env::temp_dir().join(format!("loopbench-sources-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let json = dir.join("run.json");
+    let script = r#"
+        set -e
+        ip link set lo up
+        echo "40000 40009" > /proc/sys/net/ipv4/ip_local_port_range
+        "$1" serve --runtime evloop --addr 127.0.0.1:7000 > "$2/server.out" &
+        server=$!
+        trap 'kill $server' EXIT
+        for _ in $(seq 100); do [ -s "$2/server.out" ] && break; sleep 0.05; done
+        "$1" load --target 127.0.0.1:7000 --connections 40 --connect-rate 10000 \
+            --warmup 200ms --duration 1s --json "$2/run.json"
+    "#;
+    let start = Instant::now();
+    let out = Command::new("unshare")
+        .args(["-n", "sh", "-c", script, "sh"])
+        .arg(env!("CARGO_BIN_EXE_loopbench"))
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert!(start.elapsed() < Duration::from_secs(30), "load hung");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    let spread: usize = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("source addresses: spread over "))
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no source-address line in:\n{stdout}"));
+    assert!(
+        spread >= 4,
+        "40 connections over 10 ports need 4 addresses, used {spread}"
+    );
+    let run = load_json(&json);
+    assert_eq!(run.established, 40, "{stdout}");
+    assert_eq!(run.errors.connect_failures, 0, "{stdout}");
+    assert_eq!(run.errors.mismatches, 0);
+    assert!(run.throughput_msgs_per_s > 0.0);
+    std::fs::remove_dir_all(&dir).ok();
+}

@@ -59,6 +59,11 @@ pub struct TimingRatio {
     pub ratio: f64,
     /// Repeats the median was taken over.
     pub repeats: u32,
+    /// Every repeat's ratio, in the order measured: the gate compares the two samples, so
+    /// the baseline's own noise is part of the interval. Empty in baselines written before
+    /// it was recorded (the gate then compares with `ratio` alone).
+    #[serde(default)]
+    pub samples: Vec<f64>,
 }
 
 /// Tier 3 record for one conformance cell.

@@ -58,6 +58,38 @@ pub fn bootstrap_median_ci(xs: &[f64], resamples: usize, confidence: f64) -> (f6
     (medians[lo], medians[hi])
 }
 
+/// Percentile bootstrap interval of `median(current) / median(baseline) - 1`, resampling both
+/// samples independently: the relative change between two sets of repeats, with the noise of
+/// both in the interval. Returns `(low, high)`; `NaN`s when either sample is empty.
+pub fn bootstrap_change_ci(
+    baseline: &[f64],
+    current: &[f64],
+    resamples: usize,
+    confidence: f64,
+) -> (f64, f64) {
+    if baseline.is_empty() || current.is_empty() || resamples == 0 {
+        return (f64::NAN, f64::NAN);
+    }
+    let mut rng = SplitMix64(0x6c6f_6f70_6265_6e63);
+    let mut changes = Vec::with_capacity(resamples);
+    let mut b = vec![0.0; baseline.len()];
+    let mut c = vec![0.0; current.len()];
+    for _ in 0..resamples {
+        for slot in b.iter_mut() {
+            *slot = baseline[rng.below(baseline.len())];
+        }
+        for slot in c.iter_mut() {
+            *slot = current[rng.below(current.len())];
+        }
+        changes.push(median(&c) / median(&b) - 1.0);
+    }
+    changes.sort_by(f64::total_cmp);
+    let tail = (1.0 - confidence) / 2.0;
+    let lo = ((resamples as f64) * tail).floor() as usize;
+    let hi = (((resamples as f64) * (1.0 - tail)).ceil() as usize).min(resamples - 1);
+    (changes[lo], changes[hi])
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -82,5 +114,17 @@ mod tests {
             bootstrap_median_ci(&noisy, 2000, 0.95),
             bootstrap_median_ci(&noisy, 2000, 0.95)
         );
+    }
+
+    #[test]
+    fn change_interval_holds_both_samples_noise() {
+        let base = [1.0, 1.2, 0.9, 1.1, 1.0, 0.95, 1.05];
+        let same = [1.05, 0.9, 1.15, 1.0, 0.98, 1.1, 0.92];
+        let (lo, hi) = bootstrap_change_ci(&base, &same, 2000, 0.95);
+        assert!(lo < 0.0 && hi > 0.0, "{lo} {hi}");
+        let slower = [1.5, 1.55, 1.45, 1.6, 1.5, 1.52, 1.48];
+        let (lo, hi) = bootstrap_change_ci(&base, &slower, 2000, 0.95);
+        assert!(lo > 0.3 && hi < 0.8, "{lo} {hi}");
+        assert!(bootstrap_change_ci(&[], &same, 100, 0.95).0.is_nan());
     }
 }

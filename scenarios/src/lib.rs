@@ -56,6 +56,20 @@ pub mod timers;
 
 pub use catalogue::{run_by_id, ALL};
 
+/// Runs the scenario `id` on the compiled-in runtime `runtime`, as one conformance cell does;
+/// `None` when either id is unknown. (Every scenario's code for every runtime is generated
+/// here, in this crate, so the command-line program stays small to compile.)
+pub fn run_on(runtime: &str, id: &str) -> Option<Observation> {
+    struct RunScenario<'a>(&'a str);
+    impl runtimes::RuntimeVisitor for RunScenario<'_> {
+        type Output = Option<Observation>;
+        fn visit<R: Runtime>(self) -> Self::Output {
+            run_by_id::<R>(self.0)
+        }
+    }
+    runtimes::with_runtime(runtime, RunScenario(id)).flatten()
+}
+
 /// Static description of a scenario.
 #[derive(Debug)]
 pub struct ScenarioDef {

@@ -5,9 +5,6 @@
 use std::io::Write;
 use std::process::ExitCode;
 
-use harness::Runtime;
-use runtimes::{with_runtime, RuntimeVisitor};
-
 /// Prefix of the line that carries the observation on stdout.
 pub const MARKER: &str = "LOOPBENCH-CELL ";
 
@@ -22,22 +19,12 @@ pub struct Args {
     scenario: String,
 }
 
-struct RunScenario(&'static str);
-
-impl RuntimeVisitor for RunScenario {
-    type Output = Option<scenarios::Observation>;
-    fn visit<R: Runtime>(self) -> Self::Output {
-        scenarios::run_by_id::<R>(self.0)
-    }
-}
-
 /// Runs the cell and prints `MARKER` + JSON; exits without waiting for stray threads.
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let def = scenarios::find(&args.scenario)
         .ok_or_else(|| crate::util::usage(format!("unknown scenario '{}'", args.scenario)))?;
-    let obs = with_runtime(&args.runtime, RunScenario(def.id))
-        .ok_or_else(|| crate::util::usage(format!("unknown runtime '{}'", args.runtime)))?
-        .expect("scenario found above");
+    let obs = scenarios::run_on(&args.runtime, def.id)
+        .ok_or_else(|| crate::util::usage(format!("unknown runtime '{}'", args.runtime)))?;
     let line = serde_json::to_string(&obs)?;
     let mut out = std::io::stdout().lock();
     writeln!(out, "{MARKER}{line}")?;

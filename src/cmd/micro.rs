@@ -4,13 +4,10 @@
 
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::Duration;
 
 use anyhow::Context;
 use benches::micro;
 use harness::results::{Environment, MicroResult, ResultsFile};
-use harness::{Runtime, RuntimeConfig, RuntimeInfo};
-use runtimes::{with_runtime, RuntimeVisitor};
 
 use crate::util::usage;
 
@@ -37,35 +34,6 @@ pub struct Args {
     list: bool,
 }
 
-/// Idle time between starting the runtime and the measured execution.
-const SETTLE: Duration = Duration::from_millis(50);
-
-/// Builds the runtime, lets it settle, runs the workload once, and returns the runtime's
-/// description and the time of the iterations.
-///
-/// Settling is an empty `block_on` and [`SETTLE`] of idle time: it starts the helper threads
-/// a runtime starts lazily (smol's "async-io" reactor thread) and lets them reach their idle
-/// state, so they do not race the first iterations. Without it, callgrind counts of smol
-/// varied by up to 0.4% from one execution to the next.
-struct RunOnce {
-    bench: &'static str,
-    iters: u64,
-}
-
-impl RuntimeVisitor for RunOnce {
-    type Output = anyhow::Result<(RuntimeInfo, Duration)>;
-
-    fn visit<R: Runtime>(self) -> Self::Output {
-        let rt = R::build(&RuntimeConfig::default())
-            .with_context(|| format!("cannot build runtime {}", R::ID))?;
-        rt.block_on(async {});
-        std::thread::sleep(SETTLE);
-        let elapsed = micro::run_workload(self.bench, &rt, self.iters)
-            .expect("workload name checked against the registry")?;
-        Ok((rt.info(), elapsed))
-    }
-}
-
 /// Runs the workload, or lists the workloads.
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     if args.list {
@@ -82,19 +50,14 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         ))
     })?;
     let iters = args.iters;
-    let (info, elapsed) = with_runtime(
-        &runtime,
-        RunOnce {
-            bench: def.name,
-            iters,
-        },
-    )
-    .ok_or_else(|| {
-        usage(format!(
-            "unknown runtime '{runtime}'; valid runtimes: {}",
-            runtimes::runtime_ids().join(", ")
-        ))
-    })??;
+    let (info, elapsed) = micro::run_once(&runtime, def, iters)
+        .ok_or_else(|| {
+            usage(format!(
+                "unknown runtime '{runtime}'; valid runtimes: {}",
+                runtimes::runtime_ids().join(", ")
+            ))
+        })?
+        .with_context(|| format!("micro-benchmark {runtime}/{bench} failed"))?;
     let ns_per_iter = elapsed.as_nanos() as f64 / iters as f64;
     println!(
         "{} {} {iters} iters {:.2} ms ({ns_per_iter:.0} ns/iter)",

@@ -30,6 +30,10 @@ pub struct Args {
     /// Echo benchmark warm-up per point.
     #[arg(long, default_value = "500ms")]
     pub warmup: String,
+    /// Echo benchmark connections opened per second (10,000 connections open in 1 s; the
+    /// `blocking` baseline's backlog overflows either way, which it reports).
+    #[arg(long, default_value_t = 10_000)]
+    pub connect_rate: u32,
     /// Skip the echo benchmark.
     #[arg(long)]
     pub skip_echo: bool,
@@ -94,6 +98,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             .args(["bench", "echo", "--runtime", "all"])
             .args(["--connections", &args.connections])
             .args(["--duration", &args.duration, "--warmup", &args.warmup])
+            .args(["--connect-rate", &args.connect_rate.to_string()])
             .arg("--json")
             .arg(&path)
             .status()?;

@@ -3,13 +3,12 @@
 //! the port.
 
 use std::io::Write;
-use std::net::{SocketAddr, TcpListener, ToSocketAddrs};
+use std::net::{SocketAddr, ToSocketAddrs};
 use std::process::ExitCode;
 
 use anyhow::Context;
 use benches::echo::{baselines, server, LISTENING_PREFIX};
-use harness::{Runtime, RuntimeConfig};
-use runtimes::{with_runtime, RuntimeVisitor};
+use harness::RuntimeConfig;
 
 use crate::util::usage;
 
@@ -26,15 +25,6 @@ pub struct Args {
     /// Address to listen on, HOST:PORT; port 0 picks a free port (printed).
     #[arg(long, default_value = "127.0.0.1:7878")]
     pub addr: String,
-}
-
-struct Serve(TcpListener);
-
-impl RuntimeVisitor for Serve {
-    type Output = std::io::Result<()>;
-    fn visit<R: Runtime>(self) -> Self::Output {
-        server::serve::<R>(self.0, &RuntimeConfig::default())
-    }
 }
 
 /// Resolves `HOST:PORT`, or a usage error naming the expected form.
@@ -79,7 +69,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let result = if baselines::is_baseline(id) {
         baselines::serve(id, listener).expect("baseline id checked above")
     } else {
-        with_runtime(id, Serve(listener)).expect("runtime id checked above")
+        server::serve_on(id, listener, &RuntimeConfig::default()).expect("runtime id checked above")
     };
     result.with_context(|| format!("echo server on {id} stopped"))?;
     Ok(ExitCode::SUCCESS)

@@ -47,3 +47,17 @@ pub async fn echo_connection<S: Stream>(mut stream: S) {
         }
     }
 }
+
+/// [`serve`] on the compiled-in runtime `id`; `None` when `id` is not one. (The server's
+/// code for every runtime is generated here, in this crate, with the benchmarks' code
+/// generation settings.)
+pub fn serve_on(id: &str, listener: TcpListener, config: &RuntimeConfig) -> Option<io::Result<()>> {
+    struct Serve<'a>(TcpListener, &'a RuntimeConfig);
+    impl runtimes::RuntimeVisitor for Serve<'_> {
+        type Output = io::Result<()>;
+        fn visit<R: Runtime>(self) -> Self::Output {
+            serve::<R>(self.0, self.1)
+        }
+    }
+    runtimes::with_runtime(id, Serve(listener, config))
+}

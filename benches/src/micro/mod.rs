@@ -15,7 +15,8 @@
 use std::io;
 use std::time::Duration;
 
-use harness::{JoinError, Runtime, RuntimeHandle};
+use harness::{JoinError, Runtime, RuntimeConfig, RuntimeHandle, RuntimeInfo};
+use runtimes::{with_runtime, RuntimeVisitor};
 
 mod blocking;
 mod spawn;
@@ -161,6 +162,65 @@ fn helper_thread<T: Send + 'static>(
 
 /// Join handle type of runtime handle `H`.
 type JoinOf<H, T> = <H as RuntimeHandle>::JoinHandle<T>;
+
+/// Idle time between starting the runtime and the measured execution in [`run_once`].
+const SETTLE: Duration = Duration::from_millis(50);
+
+/// One execution of workload `def` on the compiled-in runtime `runtime`, as `loopbench
+/// micro` runs it (and the gate counts it under callgrind): builds the runtime, lets it
+/// settle, runs `iters` iterations, and returns the runtime's description and the time of
+/// the iterations. `None` when `runtime` is not compiled in.
+///
+/// Everything runs on a fresh thread, and so (with glibc) on a fresh malloc arena: the
+/// workload's heap starts in the same state whatever the process allocated before, such as
+/// the length of argv[0] or clap's structures. On the main thread's heap those moved the
+/// 128-byte alignment tokio's task cells land on, and with it tokio-ct's instruction counts
+/// by up to 12% with no change to tokio-ct's code (a checkout at a longer path did it).
+///
+/// Settling is an empty `block_on` and [`SETTLE`] of idle time: it starts the helper threads
+/// a runtime starts lazily (smol's "async-io" reactor thread) and lets them reach their idle
+/// state, so they do not race the first iterations. Without it, callgrind counts of smol
+/// varied by up to 0.4% from one execution to the next.
+pub fn run_once(
+    runtime: &str,
+    def: &'static WorkloadDef,
+    iters: u64,
+) -> Option<io::Result<(RuntimeInfo, Duration)>> {
+    struct RunOnce {
+        bench: &'static str,
+        iters: u64,
+    }
+    impl RuntimeVisitor for RunOnce {
+        type Output = io::Result<(RuntimeInfo, Duration)>;
+        fn visit<R: Runtime>(self) -> Self::Output {
+            let rt = R::build(&RuntimeConfig::default()).map_err(|e| {
+                io::Error::new(e.kind(), format!("cannot build runtime {}: {e}", R::ID))
+            })?;
+            rt.block_on(async {});
+            std::thread::sleep(SETTLE);
+            let elapsed = run_workload(self.bench, &rt, self.iters)
+                .expect("workload from the registry")
+                .map_err(io::Error::other)?;
+            Ok((rt.info(), elapsed))
+        }
+    }
+    if !runtimes::runtime_ids().contains(&runtime) {
+        return None;
+    }
+    let runtime = runtime.to_string();
+    let bench = def.name;
+    let outcome = std::thread::Builder::new()
+        .name("loopbench-micro".into())
+        .spawn(move || {
+            with_runtime(&runtime, RunOnce { bench, iters }).expect("runtime id checked above")
+        })
+        .and_then(|thread| {
+            thread
+                .join()
+                .map_err(|_| io::Error::other(format!("the workload {bench} panicked")))?
+        });
+    Some(outcome)
+}
 
 #[cfg(test)]
 mod tests {
