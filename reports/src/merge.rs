@@ -71,6 +71,18 @@ pub struct LabelledRun<'a> {
     pub run: &'a EchoRun,
 }
 
+/// A micro-benchmark result for display, with the runtime and input it came from.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LabelledMicro {
+    /// The runtime id alone.
+    pub runtime: String,
+    /// Index of the input the result came from.
+    pub input: usize,
+    /// The result; its `runtime` is the display name, followed by ` (label)` when several
+    /// inputs hold micro-benchmark results.
+    pub result: MicroResult,
+}
+
 /// Default labels for `n` inputs: none needed for one, `old`/`new` for two, `run 1`... else.
 pub fn default_labels(n: usize) -> Vec<String> {
     match n {
@@ -125,8 +137,27 @@ impl MergedResults {
 
     /// The micro-benchmark results for display, relabelled like [`Self::display_cells`].
     pub fn display_micro(&self) -> Vec<MicroResult> {
-        relabel(&self.file.micro, &self.micro_input, &self.labels, |m| {
-            &mut m.runtime
+        self.labelled_micro()
+            .into_iter()
+            .map(|m| m.result)
+            .collect()
+    }
+
+    /// [`Self::display_micro`], each result with its runtime id and input (for its colour).
+    pub fn labelled_micro(&self) -> Vec<LabelledMicro> {
+        let items: Vec<LabelledMicro> = self
+            .file
+            .micro
+            .iter()
+            .zip(&self.micro_input)
+            .map(|(m, &input)| LabelledMicro {
+                runtime: m.runtime.clone(),
+                input,
+                result: m.clone(),
+            })
+            .collect();
+        relabel(&items, &self.micro_input, &self.labels, |m| {
+            &mut m.result.runtime
         })
     }
 

@@ -3,9 +3,10 @@
 
 mod common;
 
+use std::collections::BTreeMap;
 use std::path::Path;
 
-use harness::results::ResultsFile;
+use harness::results::{MicroResult, ResultsFile};
 use loopbench_reports::{write_labelled_report, write_report, ReportError};
 
 fn fixture(name: &str) -> ResultsFile {
@@ -29,6 +30,7 @@ fn check_beside_files(dir: &Path, html: &str) {
         "cpu-per-message",
         "rss-per-connection",
         "open-loop-p99",
+        "micro",
     ] {
         let file = dir.join(format!("{stem}.svg"));
         let svg =
@@ -41,6 +43,202 @@ fn check_beside_files(dir: &Path, html: &str) {
     }
     let merged = ResultsFile::load(&dir.join("results.json")).unwrap();
     assert!(!merged.runs.is_empty());
+}
+
+/// The one chart of the micro-benchmark section.
+fn micro_svg(html: &str) -> &str {
+    let start = html.find("<section id=\"micro\">").expect("micro section");
+    let section = &html[start..];
+    let section = &section[..section.find("</section>").unwrap()];
+    let svgs = svg_blocks(section);
+    assert_eq!(svgs.len(), 1, "one chart in the micro section");
+    assert!(
+        section.find("<svg") < section.find("<table class=\"micro\""),
+        "the chart comes above the table"
+    );
+    svgs[0]
+}
+
+/// The texts of `svg` written with `attr` (e.g. `text-anchor="start"`: the legend).
+fn texts<'a>(svg: &'a str, attr: &str) -> Vec<&'a str> {
+    let mut lines = svg.lines();
+    let mut out = Vec::new();
+    while let Some(line) = lines.next() {
+        if line.starts_with("<text") && line.contains(attr) {
+            out.push(lines.next().unwrap());
+        }
+    }
+    out
+}
+
+/// Filled dots (radius 4) of `svg` by colour: the data dots and the legend's.
+fn dots_by_colour(svg: &str) -> BTreeMap<&str, usize> {
+    let mut out = BTreeMap::new();
+    for line in svg.lines() {
+        if line.starts_with("<circle") && line.contains("r=\"4\"") {
+            let fill = line.split("fill=\"").nth(1).unwrap();
+            *out.entry(&fill[..7]).or_insert(0) += 1;
+        }
+    }
+    out
+}
+
+/// Checks the micro chart of `html` against `micro` (what the report shows): one legend
+/// entry and one colour per series, one dot per result, every workload a row label, and
+/// no line joining the dots.
+fn check_micro_chart(html: &str, micro: &[MicroResult], series: &[String]) {
+    let svg = micro_svg(html);
+    let legend = texts(svg, "text-anchor=\"start\"");
+    assert_eq!(legend, series, "one legend entry per series");
+    let dots = dots_by_colour(svg);
+    assert_eq!(dots.len(), series.len(), "one colour per series: {dots:?}");
+    assert_eq!(dots.values().sum::<usize>(), micro.len() + series.len());
+    let mut workloads: Vec<&str> = micro.iter().map(|m| m.bench.as_str()).collect();
+    workloads.sort_unstable();
+    workloads.dedup();
+    let rows = texts(svg, "font-family=\"monospace\"");
+    assert_eq!(rows, workloads, "one row label per workload, in order");
+    // Row labels end at their x coordinate: it leaves room for the whole label.
+    for line in svg
+        .lines()
+        .filter(|l| l.contains("font-family=\"monospace\""))
+    {
+        let x: f64 = line
+            .split("x=\"")
+            .nth(1)
+            .unwrap()
+            .split('"')
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap();
+        let longest = workloads.iter().map(|w| w.len()).max().unwrap();
+        assert!(x >= longest as f64 * 6.8, "labels cut off: {line}");
+    }
+    for polyline in svg.lines().filter(|l| l.starts_with("<polyline")) {
+        let points = polyline.split("points=\"").nth(1).unwrap();
+        let points = &points[..points.find('"').unwrap()];
+        assert!(
+            points.split_whitespace().count() <= 2,
+            "no line joins the dots: {polyline}"
+        );
+    }
+    assert!(texts(svg, "text-anchor=\"middle\"").contains(&"time per iteration (log scale)"));
+}
+
+/// Ten workloads of six runtimes, from 20 ns to 100 µs per iteration, as `loopbench micro`
+/// writes them (one workload of one runtime missing, one without spread).
+fn full_micro() -> Vec<MicroResult> {
+    let workloads = [
+        ("spawn_many", 300.0),
+        ("spawn_many_remote", 900.0),
+        ("yield_many", 22.0),
+        ("ping_pong", 1_400.0),
+        ("chained_spawn", 450.0),
+        ("timers", 2_600.0),
+        ("spawn_blocking", 9_000.0),
+        ("cross_thread_wake", 4_200.0),
+        ("tcp_echo", 35_000.0),
+        ("accept_rate", 98_000.0),
+    ];
+    let runtimes = [
+        ("evloop", 0.9),
+        ("tokio-ct", 1.0),
+        ("tokio-mt", 1.6),
+        ("async-std", 1.35),
+        ("smol", 1.1),
+        ("smol-mt", 1.5),
+    ];
+    let mut out = Vec::new();
+    for (rt, f) in runtimes {
+        for (bench, ns) in workloads {
+            if rt == "smol-mt" && bench == "timers" {
+                continue;
+            }
+            let v = ns * f;
+            // accept_rate without spread: no whisker.
+            let (lo, hi) = if bench == "accept_rate" {
+                (1.0, 1.0)
+            } else {
+                (0.95, 1.1)
+            };
+            out.push(MicroResult {
+                runtime: rt.into(),
+                bench: bench.into(),
+                iters: 10_000,
+                ns_per_iter: v,
+                ns_per_iter_min: v * lo,
+                ns_per_iter_max: v * hi,
+                samples: 50,
+            });
+        }
+    }
+    out
+}
+
+#[test]
+fn micro_chart_beside_the_table() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = fixture("baseline.json");
+    write_report(std::slice::from_ref(&input), dir.path()).unwrap();
+    let html = std::fs::read_to_string(dir.path().join("index.html")).unwrap();
+    let series = ["tokio-ct", "async-std", "smol"].map(String::from);
+    check_micro_chart(&html, &input.micro, &series);
+    assert!(html.contains("Each dot is a runtime&#39;s median time per iteration"));
+    let file = std::fs::read_to_string(dir.path().join("micro.svg")).unwrap();
+    assert!(file.starts_with("<svg") && file.contains("xmlns"));
+    assert!(html.contains("href=\"micro.svg\""));
+}
+
+#[test]
+fn micro_chart_of_ten_workloads_and_six_runtimes() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut input = fixture("baseline.json");
+    input.micro = full_micro();
+    write_report(std::slice::from_ref(&input), dir.path()).unwrap();
+    let html = std::fs::read_to_string(dir.path().join("index.html")).unwrap();
+    let series = [
+        "evloop",
+        "tokio-ct",
+        "tokio-mt",
+        "async-std",
+        "smol",
+        "smol-mt",
+    ]
+    .map(String::from);
+    check_micro_chart(&html, &input.micro, &series);
+    let svg = micro_svg(&html);
+    let ticks = texts(svg, "text-anchor=\"middle\"");
+    for tick in ["100 ns", "1 µs", "10 µs", "100 µs"] {
+        assert!(
+            ticks.contains(&tick),
+            "{tick} not among the ticks {ticks:?}"
+        );
+    }
+    // Runtimes that also have echo runs keep their echo colour.
+    let throughput = svg_blocks(&html)[0];
+    let dots = dots_by_colour(svg);
+    for colour in ["#2CA02C", "#1F77B4", "#D62728"] {
+        assert!(
+            throughput.contains(colour) && dots.contains_key(colour),
+            "{colour}"
+        );
+    }
+}
+
+#[test]
+fn overlaid_micro_results_are_one_series_per_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let labels = ["baseline".to_string(), "current".to_string()];
+    let inputs = [fixture("baseline.json"), fixture("current.json")];
+    write_labelled_report(&inputs, &labels, dir.path()).unwrap();
+    let html = std::fs::read_to_string(dir.path().join("index.html")).unwrap();
+    let series: Vec<String> = ["tokio-ct", "async-std", "smol"]
+        .iter()
+        .flat_map(|rt| labels.iter().map(move |l| format!("{rt} ({l})")))
+        .collect();
+    let micro: Vec<MicroResult> = inputs.iter().flat_map(|f| f.micro.clone()).collect();
+    check_micro_chart(&html, &micro, &series);
 }
 
 #[test]
@@ -162,8 +360,9 @@ fn unwritable_directory_names_the_path() {
     assert!(err.to_string().contains("out"), "{err}");
 }
 
-/// Writes the fixture reports to `LOOPBENCH_REPORT_DIR` (both files overlaid) and
-/// `LOOPBENCH_REPORT_DIR/single` (the baseline alone) for a look in a browser.
+/// Writes the fixture reports to `LOOPBENCH_REPORT_DIR` (both files overlaid),
+/// `LOOPBENCH_REPORT_DIR/single` (the baseline alone) and `LOOPBENCH_REPORT_DIR/micro-full`
+/// (the baseline with ten workloads of six runtimes) for a look in a browser.
 #[test]
 fn write_sample_report_when_asked() {
     if let Some(dir) = std::env::var_os("LOOPBENCH_REPORT_DIR") {
@@ -172,5 +371,8 @@ fn write_sample_report_when_asked() {
         let inputs = [fixture("baseline.json"), fixture("current.json")];
         write_labelled_report(&inputs, &labels, dir).unwrap();
         write_report(&inputs[..1], &dir.join("single")).unwrap();
+        let mut full = inputs[0].clone();
+        full.micro = full_micro();
+        write_report(&[full], &dir.join("micro-full")).unwrap();
     }
 }

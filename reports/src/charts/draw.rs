@@ -1,9 +1,12 @@
 //! Drawing a [`Chart`] as SVG with `plotters`: the plot on the left, the legend in its own
-//! column on the right so it never covers a line.
+//! column on the right so it never covers a line. The coordinate, legend and axis layout
+//! here are shared with the dot plots of [`super::dots`].
 
+use std::fmt::Display;
 use std::ops::Range;
 
 use plotters::coord::ranged1d::{DefaultFormatting, KeyPointHint};
+use plotters::coord::Shift;
 use plotters::element::DashedPathElement;
 use plotters::prelude::*;
 
@@ -11,22 +14,26 @@ use super::{auto_ticks, Axis, Chart, LineStyle, Scale, CHART_SIZE};
 use crate::ReportError;
 
 /// Width of the legend column, pixels.
-const LEGEND_WIDTH: u32 = 230;
+pub(super) const LEGEND_WIDTH: u32 = 230;
+
+/// Distance from the top of the legend column to its first entry, pixels.
+pub(super) const LEGEND_TOP: u32 = 60;
+
+/// Distance between legend entries, pixels.
+pub(super) const LEGEND_ROW: u32 = 24;
 
 /// Draws `chart` as a standalone SVG document (with `xmlns`).
 pub fn render_svg(chart: &Chart) -> Result<String, ReportError> {
-    let err = |e: &dyn std::fmt::Display| ReportError::Chart {
-        chart: chart.title.clone(),
-        message: e.to_string(),
-    };
-    let (x_lo, x_hi, x_ticks) = axis_layout(&chart.x, chart, |p| vec![p.x]);
-    let (y_lo, y_hi, y_ticks) = axis_layout(&chart.y, chart, |p| {
-        let mut v = vec![p.y];
-        if let Some((lo, hi)) = p.whisker {
-            v.extend([lo, hi]);
-        }
-        v
-    });
+    let err = chart_error(&chart.title);
+    let points = || chart.series.iter().flat_map(|s| &s.points);
+    let (x_lo, x_hi, x_ticks) = axis_layout(&chart.x, points().map(|p| p.x));
+    let (y_lo, y_hi, y_ticks) = axis_layout(
+        &chart.y,
+        points().flat_map(|p| {
+            let (lo, hi) = p.whisker.unwrap_or((p.y, p.y));
+            [p.y, lo, hi]
+        }),
+    );
 
     let mut svg = String::new();
     {
@@ -97,40 +104,72 @@ pub fn render_svg(chart: &Chart) -> Result<String, ReportError> {
             ctx.draw_series(whiskers).map_err(|e| err(&e))?;
         }
 
-        for (i, series) in chart.series.iter().enumerate() {
-            let y = 60 + 24 * i as i32;
-            let line = vec![(8, y), (48, y)];
-            let style = shape(series.style);
-            if series.style.dashed {
-                legend_area
-                    .draw(&DashedPathElement::new(line, 9, 6, style))
-                    .map_err(|e| err(&e))?;
-            } else {
-                legend_area
-                    .draw(&PathElement::new(line, style))
-                    .map_err(|e| err(&e))?;
-            }
-            legend_area
-                .draw(&Text::new(
-                    series.name.clone(),
-                    (56, y - 8),
-                    ("sans-serif", 15).into_font(),
-                ))
-                .map_err(|e| err(&e))?;
-        }
+        let entries: Vec<(&str, LineStyle)> = chart
+            .series
+            .iter()
+            .map(|s| (s.name.as_str(), s.style))
+            .collect();
+        draw_legend(&legend_area, &entries, Glyph::Line).map_err(|e| err(&e))?;
         root.present().map_err(|e| err(&e))?;
     }
     Ok(svg)
 }
 
+/// A function turning a plotters error into [`ReportError::Chart`] naming `title`.
+pub(super) fn chart_error(title: &str) -> impl Fn(&dyn Display) -> ReportError + '_ {
+    move |e| ReportError::Chart {
+        chart: title.to_string(),
+        message: e.to_string(),
+    }
+}
+
+/// What a legend entry shows before the series name.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Glyph {
+    /// A stretch of the series' line (dashed when the series is).
+    Line,
+    /// A filled dot on a thin whisker, as in a dot plot.
+    Dot,
+}
+
+/// Draws one legend entry per `(name, style)`, top to bottom from [`LEGEND_TOP`], into the
+/// legend column `area`.
+pub(super) fn draw_legend<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    entries: &[(&str, LineStyle)],
+    glyph: Glyph,
+) -> Result<(), DrawingAreaErrorKind<DB::ErrorType>> {
+    for (i, (name, style)) in entries.iter().enumerate() {
+        let y = (LEGEND_TOP + LEGEND_ROW * i as u32) as i32;
+        let line = vec![(8, y), (48, y)];
+        let stroke = shape(*style);
+        match glyph {
+            Glyph::Line if style.dashed => {
+                area.draw(&DashedPathElement::new(line, 9, 6, stroke))?;
+            }
+            Glyph::Line => area.draw(&PathElement::new(line, stroke))?,
+            Glyph::Dot => {
+                area.draw(&PathElement::new(line, stroke.stroke_width(1)))?;
+                area.draw(&Circle::new((28, y), 4, stroke.color.filled()))?;
+            }
+        }
+        area.draw(&Text::new(
+            name.to_string(),
+            (56, y - 8),
+            ("sans-serif", 15).into_font(),
+        ))?;
+    }
+    Ok(())
+}
+
 /// A linear f64 coordinate whose ticks are exactly the given key points.
-struct KeyedRange {
+pub(super) struct KeyedRange {
     range: Range<f64>,
     keys: Vec<f64>,
 }
 
 impl KeyedRange {
-    fn new(lo: f64, hi: f64, keys: Vec<f64>) -> Self {
+    pub(super) fn new(lo: f64, hi: f64, keys: Vec<f64>) -> Self {
         let keys = keys.into_iter().filter(|k| (lo..=hi).contains(k)).collect();
         Self {
             range: lo..hi,
@@ -166,7 +205,7 @@ impl Ranged for KeyedRange {
     }
 }
 
-fn shape(style: LineStyle) -> ShapeStyle {
+pub(super) fn shape(style: LineStyle) -> ShapeStyle {
     let (r, g, b) = style.color;
     ShapeStyle {
         color: RGBColor(r, g, b).to_rgba(),
@@ -176,7 +215,7 @@ fn shape(style: LineStyle) -> ShapeStyle {
 }
 
 /// The label of the tick nearest to coordinate `v`.
-fn tick_label(ticks: &[(f64, String)], v: f64) -> String {
+pub(super) fn tick_label(ticks: &[(f64, String)], v: f64) -> String {
     ticks
         .iter()
         .min_by(|a, b| (a.0 - v).abs().total_cmp(&(b.0 - v).abs()))
@@ -184,17 +223,15 @@ fn tick_label(ticks: &[(f64, String)], v: f64) -> String {
         .unwrap_or_default()
 }
 
-/// The coordinate range of `axis` and its ticks (in coordinates), from the data of
-/// `chart` (values chosen by `values`) and any fixed ticks.
-fn axis_layout(
+/// The coordinate range of `axis` and its ticks (in coordinates), from the data `values`
+/// (those the axis cannot show are ignored) and any fixed ticks. Computed ticks are
+/// labelled by `axis.label`.
+pub(super) fn axis_layout(
     axis: &Axis,
-    chart: &Chart,
-    values: impl Fn(&super::Point) -> Vec<f64>,
+    values: impl IntoIterator<Item = f64>,
 ) -> (f64, f64, Vec<(f64, String)>) {
-    let data: Vec<f64> = chart
-        .series
-        .iter()
-        .flat_map(|s| s.points.iter().flat_map(&values))
+    let data: Vec<f64> = values
+        .into_iter()
         .filter(|v| axis.coord(*v).is_some())
         .collect();
     let fixed: Vec<f64> = axis.ticks.iter().flatten().map(|t| t.0).collect();
@@ -240,6 +277,9 @@ fn axis_layout(
                 lo = t;
             }
             auto_ticks(axis.scale, lo, hi)
+                .into_iter()
+                .map(|(v, _)| (v, (axis.label)(v)))
+                .collect()
         }
     };
     let coord_ticks: Vec<(f64, String)> = ticks

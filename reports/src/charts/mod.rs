@@ -1,12 +1,29 @@
-//! Line charts with whiskers, drawn as SVG by `plotters`: the chart model (axes, series,
-//! styles), tick placement for linear and log axes, and number formatting.
+//! Charts drawn as SVG by `plotters`: line charts with whiskers (the chart model: axes,
+//! series, styles), dot plots of categories ([`dots`]), tick placement for linear and log
+//! axes, and number formatting.
 //!
 //! Log axes are drawn in log10 space on a linear coordinate with explicit key points, so
 //! ticks fall on meaningful values (the connection counts, 50%/90%/99%...).
 
+mod dots;
 mod draw;
 
+pub use dots::{Dot, DotPlot, DotSeries};
 pub use draw::render_svg;
+
+use crate::ReportError;
+
+/// Anything that draws itself as a standalone SVG document (with `xmlns`).
+pub trait Plot {
+    /// The SVG document.
+    fn svg(&self) -> Result<String, ReportError>;
+}
+
+impl Plot for Chart {
+    fn svg(&self) -> Result<String, ReportError> {
+        render_svg(self)
+    }
+}
 
 /// How values map to an axis.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -26,6 +43,8 @@ pub struct Axis {
     pub scale: Scale,
     /// Ticks as (value, label); computed from the data when `None`.
     pub ticks: Option<Vec<(f64, String)>>,
+    /// Label of a computed tick ([`si`] unless set with [`Axis::labelled`]).
+    pub label: fn(f64) -> String,
 }
 
 impl Axis {
@@ -35,6 +54,7 @@ impl Axis {
             title: title.into(),
             scale,
             ticks: None,
+            label: si,
         }
     }
 
@@ -44,7 +64,13 @@ impl Axis {
             title: title.into(),
             scale,
             ticks: Some(ticks),
+            label: si,
         }
+    }
+
+    /// The axis with computed ticks labelled by `label` (e.g. with a unit: `1 µs`).
+    pub fn labelled(self, label: fn(f64) -> String) -> Self {
+        Self { label, ..self }
     }
 
     /// The coordinate of `value` on this axis (`None` for non-positive values on a log axis).

@@ -16,20 +16,31 @@ use crate::merge::LabelledRun;
 use crate::stats::{echo_rows, group_series, server_kind, RunSeries, ServerKind};
 use crate::ReportError;
 
-/// Colours by runtime id, so a runtime keeps its colour in every chart.
+/// Colours by runtime id, so a runtime keeps its colour in every chart, the micro-benchmark
+/// dot plot included.
 pub(super) struct Palette {
     styles: BTreeMap<String, (ServerKind, usize)>,
     last_input: usize,
 }
 
 impl Palette {
-    pub(super) fn new(runs: &[LabelledRun<'_>]) -> Self {
+    /// Colours for the runtimes of `runs` and of `more` (ids seen only outside the echo
+    /// runs, such as micro-benchmark ones). Echo runtimes are numbered first, so their
+    /// colours do not depend on `more`.
+    pub(super) fn new(runs: &[LabelledRun<'_>], more: &[&str]) -> Self {
         let mut styles = BTreeMap::new();
         let mut counts = BTreeMap::new();
-        let mut ids: Vec<&str> = runs.iter().map(|r| r.runtime).collect();
-        ids.sort_by_key(|id| (server_kind(id), *id));
-        ids.dedup();
-        for id in ids {
+        let mut echo: Vec<&str> = runs.iter().map(|r| r.runtime).collect();
+        let mut others: Vec<&str> = more
+            .iter()
+            .copied()
+            .filter(|id| !echo.contains(id))
+            .collect();
+        for ids in [&mut echo, &mut others] {
+            ids.sort_by_key(|id| (server_kind(id), *id));
+            ids.dedup();
+        }
+        for id in echo.into_iter().chain(others) {
             let kind = server_kind(id);
             let n = counts.entry(kind).or_insert(0usize);
             styles.insert(id.to_string(), (kind, *n));
@@ -46,7 +57,12 @@ impl Palette {
             .and_then(|p| p.1.first())
             .map(|r| r.input);
         let faded = input.is_some_and(|i| i < self.last_input);
-        match self.styles.get(&series.runtime) {
+        self.runtime(&series.runtime, faded)
+    }
+
+    /// The style of runtime `id`; `faded` for an older input of an overlay.
+    pub(super) fn runtime(&self, id: &str, faded: bool) -> LineStyle {
+        match self.styles.get(id) {
             Some((ServerKind::Baseline, i)) => baseline_style(*i, faded),
             Some((ServerKind::Floor, _)) => floor_style(faded),
             Some((ServerKind::Runtime, i)) => runtime_style(*i, faded),

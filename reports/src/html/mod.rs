@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 
 use harness::results::{write_atomic, ResultsFile};
 
-use crate::charts::{inline_svg, render_svg, Chart};
+use crate::charts::{inline_svg, Plot};
 use crate::merge::{default_labels, MergedResults};
 use crate::ReportError;
 
@@ -65,16 +65,16 @@ struct Figures {
 }
 
 impl Figures {
-    /// Draws `chart`, keeps it as `<stem>.svg`, and appends the inline figure with its
-    /// one-line reading guide to `out`.
+    /// Draws `chart` (a line chart or a dot plot), keeps it as `<stem>.svg`, and appends
+    /// the inline figure with its one-line reading guide to `out`.
     fn add(
         &mut self,
         out: &mut String,
         stem: &str,
-        chart: &Chart,
+        chart: &impl Plot,
         how_to_read: &str,
     ) -> Result<(), ReportError> {
-        let svg = render_svg(chart)?;
+        let svg = chart.svg()?;
         let file = format!("{stem}.svg");
         let _ = writeln!(
             out,

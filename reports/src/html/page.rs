@@ -1,5 +1,6 @@
 //! The page skeleton of the report: styles, title, table of contents, summary,
-//! environment and micro-benchmark table; the other sections come from sibling modules.
+//! environment and micro-benchmarks (dot plot and table); the other sections come from
+//! sibling modules.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -7,8 +8,8 @@ use std::fmt::Write as _;
 use harness::results::{CellStatus, ConformanceCell, MicroResult};
 
 use super::{conformance, echo, empty_section, esc, Figures};
-use crate::charts::si;
-use crate::merge::MergedResults;
+use crate::charts::{si, Axis, Dot, DotPlot, DotSeries, Scale};
+use crate::merge::{LabelledMicro, MergedResults};
 use crate::stats::Spread;
 use crate::ReportError;
 
@@ -51,15 +52,17 @@ pub(super) fn render(merged: &MergedResults, figures: &mut Figures) -> Result<St
     let names = merged.series_names();
     let runs = merged.labelled(&names);
     let cells = merged.display_cells();
+    let micro_results = merged.labelled_micro();
     summary(&mut out, merged, &cells);
     environment(&mut out, merged);
     conformance::section(&mut out, &cells);
-    let palette = echo::Palette::new(&runs);
+    let micro_ids: Vec<&str> = micro_results.iter().map(|m| m.runtime.as_str()).collect();
+    let palette = echo::Palette::new(&runs, &micro_ids);
     echo::throughput(&mut out, figures, &runs, &palette)?;
     echo::latency(&mut out, figures, &runs, &palette)?;
     echo::resources(&mut out, figures, &runs, &palette)?;
     echo::open_loop(&mut out, figures, &runs, &palette)?;
-    micro(&mut out, &merged.display_micro());
+    micro(&mut out, figures, &micro_results, &palette)?;
     echo::figures_table(&mut out, &runs);
     out.push_str("</main></body></html>\n");
     Ok(out)
@@ -204,30 +207,46 @@ fn environment(out: &mut String, merged: &MergedResults) {
     out.push_str("</section>\n");
 }
 
-fn micro(out: &mut String, micro: &[MicroResult]) {
+/// The micro-benchmark section: a dot plot of every result, then the table of numbers.
+fn micro(
+    out: &mut String,
+    figures: &mut Figures,
+    labelled: &[LabelledMicro],
+    palette: &echo::Palette,
+) -> Result<(), ReportError> {
     let (id, title) = ("micro", "Micro-benchmarks");
-    if micro.is_empty() {
+    if labelled.is_empty() {
         empty_section(
             out,
             id,
             title,
             "No micro-benchmark results in these results.",
         );
-        return;
+        return Ok(());
     }
+    let micro: Vec<&MicroResult> = labelled.iter().map(|m| &m.result).collect();
     let mut runtimes: Vec<&str> = Vec::new();
-    for m in micro {
+    for m in &micro {
         if !runtimes.contains(&m.runtime.as_str()) {
             runtimes.push(&m.runtime);
         }
     }
     let mut rows: BTreeMap<&str, BTreeMap<&str, &MicroResult>> = BTreeMap::new();
-    for m in micro {
+    for m in &micro {
         rows.entry(&m.bench).or_default().insert(&m.runtime, m);
     }
+    let _ = writeln!(out, "<section id=\"{id}\"><h2>{title}</h2>");
+    figures.add(
+        out,
+        "micro",
+        &micro_plot(labelled, palette),
+        "Each dot is a runtime's median time per iteration of the workload; its whisker spans \
+         the fastest to the slowest sample. Lower (further left) is better; the axis is \
+         logarithmic, so equal distances are equal ratios.",
+    )?;
     let _ = write!(
         out,
-        "<section id=\"{id}\"><h2>{title}</h2>\n<p>Median nanoseconds per iteration, with the fastest–slowest \
+        "<p>Median nanoseconds per iteration, with the fastest–slowest \
          sample below; lower is better. The bar is relative to the slowest runtime of the row; the fastest is in bold.</p>\n\
          <div class=\"scroll\"><table class=\"micro\"><thead><tr><th>workload</th>"
     );
@@ -269,6 +288,52 @@ fn micro(out: &mut String, micro: &[MicroResult]) {
         out.push_str("</tr>\n");
     }
     out.push_str("</tbody></table></div></section>\n");
+    Ok(())
+}
+
+/// The dot plot of the micro-benchmarks: one row per workload (in the table's order), one
+/// series per runtime (per input when overlaid, older inputs paler), coloured as in the
+/// echo charts. A series keeps the last result of a workload, as the table does.
+fn micro_plot(labelled: &[LabelledMicro], palette: &echo::Palette) -> DotPlot {
+    let rows: Vec<String> = labelled
+        .iter()
+        .map(|m| m.result.bench.clone())
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let last_input = labelled.iter().map(|m| m.input).max().unwrap_or(0);
+    let mut series: Vec<DotSeries> = Vec::new();
+    for m in labelled {
+        let r = &m.result;
+        let i = match series.iter().position(|s| s.name == r.runtime) {
+            Some(i) => i,
+            None => {
+                series.push(DotSeries {
+                    name: r.runtime.clone(),
+                    style: palette.runtime(&m.runtime, m.input < last_input),
+                    dots: Vec::new(),
+                });
+                series.len() - 1
+            }
+        };
+        let Some(row) = rows.iter().position(|b| *b == r.bench) else {
+            continue;
+        };
+        let dot = Dot {
+            row,
+            value: r.ns_per_iter,
+            whisker: Some((r.ns_per_iter_min, r.ns_per_iter_max)),
+        };
+        let dots = &mut series[i].dots;
+        dots.retain(|d| d.row != row);
+        dots.push(dot);
+    }
+    DotPlot {
+        title: "Micro-benchmarks: time per iteration".into(),
+        x: Axis::new("time per iteration (log scale)", Scale::Log10).labelled(ns),
+        rows,
+        series,
+    }
 }
 
 /// Nanoseconds, human-readable: `850 ns`, `12.5 µs`, `3.2 ms`.

@@ -54,6 +54,7 @@ thread_local! {
 }
 
 /// Runs `f` with the loop running on this thread (`None` outside any loop).
+#[inline]
 pub(crate) fn with_current<R>(f: impl FnOnce(Option<&Core>) -> R) -> R {
     // Checked apart from the call so that `f` is moved straight in (this runs several
     // times per message): `try_with` fails only once the thread is exiting and its locals
@@ -71,6 +72,7 @@ pub(crate) fn current_core() -> Option<Rc<Core>> {
 
 /// Queues the task `key` of the loop behind `shared`: directly when that loop runs on this
 /// thread, else through its injection queue.
+#[inline]
 pub(crate) fn wake_task(shared: &Shared, key: u64) {
     if key == super::task::NO_KEY {
         return; // not placed yet: its first poll is queued anyway
@@ -174,6 +176,7 @@ impl Core {
     }
 
     /// Queues the task (or root) with this key, once.
+    #[inline]
     pub(crate) fn schedule(&self, key: u64) {
         if key == ROOT_KEY {
             if !self.root_scheduled.replace(true) {
