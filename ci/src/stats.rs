@@ -51,11 +51,18 @@ pub fn bootstrap_median_ci(xs: &[f64], resamples: usize, confidence: f64) -> (f6
         }
         medians.push(median(&sample));
     }
-    medians.sort_by(f64::total_cmp);
+    percentile_interval(medians, confidence)
+}
+
+/// The central `confidence` interval of bootstrap estimates (not empty): their percentiles
+/// `(1 - confidence) / 2` and `1 - (1 - confidence) / 2`.
+fn percentile_interval(mut estimates: Vec<f64>, confidence: f64) -> (f64, f64) {
+    estimates.sort_by(f64::total_cmp);
+    let n = estimates.len();
     let tail = (1.0 - confidence) / 2.0;
-    let lo = ((resamples as f64) * tail).floor() as usize;
-    let hi = (((resamples as f64) * (1.0 - tail)).ceil() as usize).min(resamples - 1);
-    (medians[lo], medians[hi])
+    let lo = ((n as f64) * tail).floor() as usize;
+    let hi = (((n as f64) * (1.0 - tail)).ceil() as usize).min(n - 1);
+    (estimates[lo], estimates[hi])
 }
 
 /// Percentile bootstrap interval of `median(current) / median(baseline) - 1`, resampling both
@@ -83,11 +90,7 @@ pub fn bootstrap_change_ci(
         }
         changes.push(median(&c) / median(&b) - 1.0);
     }
-    changes.sort_by(f64::total_cmp);
-    let tail = (1.0 - confidence) / 2.0;
-    let lo = ((resamples as f64) * tail).floor() as usize;
-    let hi = (((resamples as f64) * (1.0 - tail)).ceil() as usize).min(resamples - 1);
-    (changes[lo], changes[hi])
+    percentile_interval(changes, confidence)
 }
 
 #[cfg(test)]
