@@ -54,6 +54,16 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    // Started by a parent loopbench: die with it (see the `launch` crate).
+    launch::child_init();
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    if args.get(1).is_some_and(|a| a == launch::GUARD_SUBCOMMAND) {
+        // `loopbench __exec -- PROGRAM ARGS`: how an outside program is started.
+        return ExitCode::from(launch::exec_guarded(&args[2..]) as u8);
+    }
+    if let Ok(exe) = std::env::current_exe() {
+        launch::set_guard(exe);
+    }
     let cli = Cli::parse();
     // No subcommand: the default suite, with `run`'s own defaults.
     let command = cli.command.unwrap_or_else(|| {

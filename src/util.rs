@@ -2,7 +2,6 @@
 
 use std::io::IsTerminal;
 use std::path::Path;
-use std::process::Command;
 
 use harness::results::ResultsFile;
 use std::process::ExitCode;
@@ -56,25 +55,27 @@ pub fn micro_ns_per_iter(
     bench: &str,
     iters: u64,
 ) -> anyhow::Result<f64> {
-    let path = std::env::temp_dir().join(format!(
-        "loopbench-micro-{}-{runtime}-{bench}.json",
-        std::process::id()
-    ));
-    let out = Command::new(exe)
+    let dir = launch::PrivateDir::new("micro")?;
+    let path = dir.file("micro.json");
+    let out = launch::Launch::loopbench(exe)
         .args(["micro", "--runtime", runtime, "--bench", bench])
         .args(["--iters", &iters.to_string(), "--json"])
         .arg(&path)
+        .time_limit(MICRO_LIMIT)
         .output()?;
-    if !out.status.success() {
+    if !out.ended.success() {
         anyhow::bail!(
-            "micro {runtime}/{bench} failed: {}",
-            String::from_utf8_lossy(&out.stderr).trim()
+            "micro {runtime}/{bench} {}: {}",
+            out.ended,
+            out.stderr_text().trim()
         );
     }
     let file = ResultsFile::load(&path)?;
-    let _ = std::fs::remove_file(&path);
     file.micro
         .first()
         .map(|m| m.ns_per_iter)
         .ok_or_else(|| anyhow::anyhow!("micro {runtime}/{bench} wrote no figure"))
 }
+
+/// Time limit of one micro execution (a quick pass takes well under a second).
+const MICRO_LIMIT: std::time::Duration = std::time::Duration::from_secs(120);

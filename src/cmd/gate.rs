@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::{Command, ExitCode};
+use std::process::ExitCode;
 
 use anyhow::Context;
 use gate::{callgrind, timing, Baseline, BaselineError, Outcome, Verdict};
@@ -247,21 +247,19 @@ fn tier2(exe: &Path, ids: &[&str], args: &Args) -> anyhow::Result<timing::RatioS
 }
 
 fn tier3(exe: &Path) -> anyhow::Result<Vec<harness::results::ConformanceCell>> {
-    let path = std::env::temp_dir().join(format!(
-        "loopbench-gate-{}-conformance.json",
-        std::process::id()
-    ));
+    let dir = launch::PrivateDir::new("gate")?;
+    let path = dir.file("conformance.json");
     eprintln!("gate: tier 3: conformance on every runtime");
-    let out = Command::new(exe)
+    let out = launch::Launch::loopbench(exe)
         .args(["conformance", "--runtime", "all", "--quiet", "--json"])
         .arg(&path)
         .output()?;
     let file = ResultsFile::load(&path).with_context(|| {
         format!(
-            "conformance run wrote no results: {}",
-            String::from_utf8_lossy(&out.stderr).trim()
+            "conformance run ({}) wrote no results: {}",
+            out.ended,
+            out.stderr_text().trim()
         )
     })?;
-    let _ = std::fs::remove_file(&path);
     Ok(file.results)
 }

@@ -6,7 +6,7 @@
 //! the report is still written from what the others produced, and the failure is named.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, ExitCode};
+use std::process::ExitCode;
 use std::time::Instant;
 
 use anyhow::Context;
@@ -73,7 +73,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     if !args.skip_conformance {
         next("conformance: every scenario on every runtime, each cell in its own process");
         let path = args.out.join("conformance.json");
-        let status = Command::new(&exe)
+        let status = launch::Launch::loopbench(&exe)
             .args([
                 "conformance",
                 "--runtime",
@@ -94,7 +94,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     if !args.skip_echo {
         next("echo benchmark: every runtime and baseline, interleaved");
         let path = args.out.join("echo.json");
-        let status = Command::new(&exe)
+        let status = launch::Launch::loopbench(&exe)
             .args(["bench", "echo", "--runtime", "all"])
             .args(["--connections", &args.connections])
             .args(["--duration", &args.duration, "--warmup", &args.warmup])
