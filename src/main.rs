@@ -64,7 +64,10 @@ fn main() -> ExitCode {
     if let Ok(exe) = std::env::current_exe() {
         launch::set_guard(exe);
     }
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => return util::report_clap_error(e),
+    };
     // No subcommand: the default suite, with `run`'s own defaults.
     let command = cli.command.unwrap_or_else(|| {
         Cli::parse_from(["loopbench", "run"])

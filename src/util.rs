@@ -38,6 +38,43 @@ pub fn report_error(err: &anyhow::Error) -> ExitCode {
     }
 }
 
+/// Prints a command-line error as one line (`loopbench: error: invalid value 'x' for
+/// '--duration <DURATION>': ...`) and returns exit status 2; help and version requests print
+/// as usual and return 0.
+pub fn report_clap_error(err: clap::Error) -> ExitCode {
+    use clap::error::ErrorKind;
+    if matches!(
+        err.kind(),
+        ErrorKind::DisplayHelp
+            | ErrorKind::DisplayVersion
+            | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+    ) {
+        let _ = err.print();
+        return ExitCode::from(
+            if err.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand {
+                2
+            } else {
+                0
+            },
+        );
+    }
+    let text = err.render().to_string();
+    let mut parts: Vec<&str> = Vec::new();
+    for line in text.lines() {
+        let line = line.trim();
+        if line.starts_with("Usage:") || line.starts_with("For more information") {
+            break;
+        }
+        if !line.is_empty() {
+            parts.push(line);
+        }
+    }
+    let line = parts.join(" ");
+    let line = line.strip_prefix("error: ").unwrap_or(&line);
+    eprintln!("loopbench: error: {line} (see --help)");
+    ExitCode::from(2)
+}
+
 /// Whether to colour output: stdout is a terminal and `NO_COLOR` is unset.
 pub fn use_color() -> bool {
     std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none()

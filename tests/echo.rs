@@ -242,8 +242,10 @@ fn a_wrong_echoed_byte_is_counted_and_the_run_completes() {
         .arg(&path)
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
+    // Measured, with errors: exit status 1.
+    assert_eq!(
+        out.status.code(),
+        Some(1),
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
@@ -275,9 +277,10 @@ fn refused_connections_are_counted_with_a_warning() {
         .output()
         .unwrap();
     assert!(start.elapsed() < Duration::from_secs(15), "load hung");
-    assert_eq!(out.status.code(), Some(1));
+    // Nothing measured: exit status 3.
+    assert_eq!(out.status.code(), Some(3));
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(stdout.contains("warning: connection refused"), "{stdout}");
+    assert!(stdout.contains("connection refused by"), "{stdout}");
     let run = load_json(&path);
     assert_eq!(run.established, 0);
     assert_eq!(run.errors.connect_failures, 20);
@@ -300,7 +303,7 @@ fn with_nofile_64(args: &[&str]) -> std::process::Output {
 fn too_low_open_file_limit_stops_with_one_clear_line() {
     let _turn = serial();
     let out = with_nofile_64(&["load", "--target", "127.0.0.1:9", "--connections", "1000"]);
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(err.trim().lines().count(), 1, "{err}");
     assert!(
@@ -317,7 +320,7 @@ fn too_low_open_file_limit_stops_with_one_clear_line() {
         "10000",
         "--quiet",
     ]);
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("10000 connections"), "{err}");
 }
@@ -349,13 +352,17 @@ fn bench_echo_runs_a_small_matrix_with_an_outside_server() {
     .args(["--quiet", "--json"])
     .arg(&path);
     if have_python {
-        cmd.args(["--server-cmd", &format!("python3 {script} {{port}}")])
-            .args(["--server-name", "asyncio"]);
+        cmd.args([
+            "--server",
+            &format!("asyncio=python3 {script} {{port}} --buffer {{buffer}}"),
+        ]);
     }
     let out = cmd.output().unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
+    // threadpool starves 15 of its 20 connections: that point is partial, so exit 1.
+    assert_eq!(
+        out.status.code(),
+        Some(1),
         "{stdout}\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
@@ -386,6 +393,17 @@ fn bench_echo_runs_a_small_matrix_with_an_outside_server() {
         "{:?}",
         starved.warnings
     );
+    assert_eq!(starved.status, harness::results::RunStatus::Partial);
+    assert!(starved.rank_exclusion().is_some());
+    for run in file
+        .runs
+        .iter()
+        .filter(|r| r.runtime != "threadpool" || r.connections == 1)
+    {
+        assert_eq!(run.status, harness::results::RunStatus::Complete, "{run:?}");
+        assert_eq!(run.buffer_bytes, Some(2048), "{run:?}");
+        assert!(run.client_cpu_us_per_msg.is_some(), "{run:?}");
+    }
     assert!(stdout.contains("msg/s median"), "{stdout}");
 }
 

@@ -12,9 +12,12 @@
 
 pub mod info;
 pub mod net;
+pub mod proc;
+pub mod python;
 pub mod results;
 pub mod runtime;
 pub mod task;
+pub mod units;
 
 pub use info::{RuntimeConfig, RuntimeInfo};
 pub use net::{Listener, Stream};

@@ -16,6 +16,7 @@ pub use harness::results::ResultsFile;
 
 mod charts;
 pub mod compare;
+pub mod echo_text;
 pub mod html;
 pub mod latency;
 pub mod matrix;
