@@ -1,13 +1,15 @@
 //! `loopbench run` (also what `loopbench` with no arguments does): the quick default suite —
-//! conformance on every runtime, the echo benchmark at 1 to 10,000 connections with short
-//! durations, a quick pass of the micro-benchmarks — then the HTML report.
+//! conformance on every runtime; the echo stage (the equal-load comparison of every runtime,
+//! the epoll floor and, when Python is there, the seeds' asyncio and uvloop servers, then a
+//! short closed-loop curve); a quick pass of the micro-benchmarks — then the HTML report,
+//! which leads with the equal-load table.
 //!
 //! Each stage is a child `loopbench` process, so a stage that crashes costs that stage only:
 //! the report is still written from what the others produced, and the failure is named.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use harness::results::{Environment, MicroResult, ResultsFile};
@@ -15,21 +17,28 @@ use harness::results::{Environment, MicroResult, ResultsFile};
 /// Arguments of `loopbench run`.
 #[derive(clap::Args)]
 #[command(
-    after_help = "Examples:\n  cargo run --release                       # the default suite, ends with the report path\n  loopbench run --out /tmp/lb --skip-echo\n  loopbench run --connections 1,100 --duration 2s"
+    after_help = "Examples:\n  cargo run --release                       # the default suite, ends with the report path\n  loopbench run --out /tmp/lb --skip-echo\n  loopbench run --connections 1,100 --duration 2s --no-python"
 )]
 pub struct Args {
     /// Directory for the results files and the report.
     #[arg(long, default_value = "loopbench-out")]
     pub out: PathBuf,
-    /// Echo benchmark connection counts.
-    #[arg(long, default_value = "1,100,1000,10000")]
+    /// Connection counts of the closed-loop curve.
+    #[arg(long, default_value = "100,10000")]
     pub connections: String,
-    /// Echo benchmark measured duration per point.
-    #[arg(long, default_value = "1s")]
+    /// Connections of the equal-load comparison.
+    #[arg(long, default_value = "100")]
+    pub equal_connections: String,
+    /// Measured duration per point (the equal-load points get 1.5 times as long).
+    #[arg(long, default_value = "700ms")]
     pub duration: String,
-    /// Echo benchmark warm-up per point.
-    #[arg(long, default_value = "500ms")]
+    /// Warm-up per point.
+    #[arg(long, default_value = "300ms")]
     pub warmup: String,
+    /// Leave out the Python servers (asyncio, uvloop); by default they run when Python is
+    /// there, uvloop installed from PyPI into target/loopbench-python the first time.
+    #[arg(long)]
+    pub no_python: bool,
     /// Echo benchmark connections opened per second (10,000 connections open in 1 s; the
     /// `blocking` baseline's backlog overflows either way, which it reports).
     #[arg(long, default_value_t = 10_000)]
@@ -92,10 +101,47 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         );
     }
     if !args.skip_echo {
-        next("echo benchmark: every runtime and baseline, interleaved");
+        next("echo: equal load (every server at one rate), then a short closed-loop curve");
+        let echo_start = Instant::now();
+        let python: &[&str] = if args.no_python {
+            &[]
+        } else {
+            &["--with-python"]
+        };
+        let equal_duration = harness::units::parse_duration(
+            &args.duration,
+            Duration::from_millis(10)..=Duration::from_secs(3600),
+        )
+        .map_err(|e| crate::util::usage(format!("--duration: {e}")))?
+        .mul_f64(1.5);
+        let mut servers: Vec<&str> = runtimes::runtime_ids();
+        servers.push(benches::echo::baselines::epoll_floor::ID);
+        let equal_path = args.out.join("equal.json");
+        let status = launch::Launch::loopbench(&exe)
+            .args(["bench", "equal", "--runtime", &servers.join(",")])
+            .args(python)
+            .args(["--connections", &args.equal_connections])
+            .args(["--probe-duration", &args.duration, "--warmup", &args.warmup])
+            .args(["--duration", &format!("{}ms", equal_duration.as_millis())])
+            .args(["--connect-rate", &args.connect_rate.to_string()])
+            .arg("--json")
+            .arg(&equal_path)
+            .status()?;
+        collect(
+            &equal_path,
+            status.code(),
+            "equal load",
+            &mut inputs,
+            &mut problems,
+        );
+        // The curve: runtimes, the floor and the thread-per-connection baseline (the
+        // blocking and threadpool baselines starve beyond 1 and 5 connections by design:
+        // `bench echo --runtime blocking,threadpool` shows it, marked partial).
+        servers.push(benches::echo::baselines::threads::ID);
         let path = args.out.join("echo.json");
         let status = launch::Launch::loopbench(&exe)
-            .args(["bench", "echo", "--runtime", "all"])
+            .args(["bench", "echo", "--runtime", &servers.join(",")])
+            .args(python)
             .args(["--connections", &args.connections])
             .args(["--duration", &args.duration, "--warmup", &args.warmup])
             .args(["--connect-rate", &args.connect_rate.to_string()])
@@ -105,10 +151,11 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         collect(
             &path,
             status.code(),
-            "echo benchmark",
+            "echo curve",
             &mut inputs,
             &mut problems,
         );
+        eprintln!("echo stage: {:.0} s", echo_start.elapsed().as_secs_f64());
     }
     if !args.skip_micro {
         next("micro-benchmarks (quick pass)");
@@ -176,6 +223,8 @@ fn merge(inputs: Vec<ResultsFile>) -> ResultsFile {
         merged.results.extend(file.results);
         merged.runs.extend(file.runs);
         merged.micro.extend(file.micro);
+        merged.capacity.extend(file.capacity);
+        merged.equal_load.extend(file.equal_load);
     }
     merged.environment.command_line = std::env::args().collect();
     merged

@@ -7,7 +7,7 @@ use std::fmt::Write as _;
 
 use harness::results::{CellStatus, ConformanceCell, MicroResult};
 
-use super::{conformance, echo, empty_section, esc, Figures};
+use super::{conformance, echo, empty_section, equal_load, esc, Figures};
 use crate::charts::{si, Axis, Dot, DotPlot, DotSeries, Scale};
 use crate::merge::{LabelledMicro, MergedResults};
 use crate::stats::Spread;
@@ -15,13 +15,16 @@ use crate::ReportError;
 
 const CSS: &str = include_str!("report.css");
 
-const SECTIONS: [(&str, &str); 9] = [
+const SECTIONS: [(&str, &str); 12] = [
     ("summary", "Summary"),
+    ("equal-load", "Equal load"),
+    ("capacity", "Capacity"),
     ("environment", "Environment"),
     ("conformance", "Conformance matrix"),
     ("throughput", "Echo throughput"),
     ("latency", "Latency percentile spectrum"),
     ("resources", "Server CPU and memory"),
+    ("memory", "Memory: buffer and runtime"),
     ("open-loop", "Open-loop latency"),
     ("micro", "Micro-benchmarks"),
     ("echo-table", "Echo figures"),
@@ -50,10 +53,18 @@ pub(super) fn render(merged: &MergedResults, figures: &mut Figures) -> Result<St
     out.push_str("</ol></nav>\n<main>\n");
 
     let names = merged.series_names();
-    let runs = merged.labelled(&names);
+    let all_runs = merged.labelled(&names);
+    // The curves show curve points only; probes and equal-load points have their sections.
+    let runs: Vec<_> = all_runs
+        .iter()
+        .filter(|r| r.run.purpose == harness::results::RunPurpose::Curve)
+        .copied()
+        .collect();
     let cells = merged.display_cells();
     let micro_results = merged.labelled_micro();
     summary(&mut out, merged, &cells);
+    equal_load::section(&mut out, &all_runs, &file.equal_load);
+    equal_load::capacity(&mut out, &file.capacity);
     environment(&mut out, merged);
     conformance::section(&mut out, &cells);
     let micro_ids: Vec<&str> = micro_results.iter().map(|m| m.runtime.as_str()).collect();
@@ -61,6 +72,7 @@ pub(super) fn render(merged: &MergedResults, figures: &mut Figures) -> Result<St
     echo::throughput(&mut out, figures, &runs, &palette)?;
     echo::latency(&mut out, figures, &runs, &palette)?;
     echo::resources(&mut out, figures, &runs, &palette)?;
+    equal_load::memory(&mut out, &runs);
     echo::open_loop(&mut out, figures, &runs, &palette)?;
     micro(&mut out, figures, &micro_results, &palette)?;
     echo::figures_table(&mut out, &runs);
@@ -110,14 +122,17 @@ fn summary(out: &mut String, merged: &MergedResults, cells: &[ConformanceCell]) 
         out.push_str("</tbody></table>\n");
     }
     let names = merged.series_names();
+    // Only points that may be ranked: complete, every connection, no error, not starved,
+    // not client-bound (EchoRun::rank_exclusion).
     let closed: Vec<(&String, f64, u64)> = names
         .iter()
         .zip(&file.runs)
-        .filter(|(_, r)| r.mode == "closed")
+        .filter(|(_, r)| r.mode == "closed" && r.purpose == harness::results::RunPurpose::Curve)
+        .filter(|(_, r)| r.rank_exclusion().is_none())
         .map(|(n, r)| (n, r.throughput_msgs_per_s, r.connections))
         .collect();
     match closed.iter().map(|c| c.2).max() {
-        None => out.push_str("<p>No closed-loop echo runs.</p>\n"),
+        None => out.push_str("<p>No closed-loop echo point that may be ranked (each was client-bound, partial, starved or had errors; see the echo figures).</p>\n"),
         Some(max_conn) => {
             let mut by: BTreeMap<&String, Vec<f64>> = BTreeMap::new();
             for (n, t, _) in closed.iter().filter(|c| c.2 == max_conn) {
