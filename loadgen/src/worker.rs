@@ -31,8 +31,12 @@ use crate::{Shared, TrafficStart};
 
 /// Event data of the timerfd (connections use their index).
 const TIMER_KEY: u64 = u64::MAX;
-/// How often in-progress connects and in-flight messages are checked for time-outs.
-const SCAN_EVERY: Duration = Duration::from_millis(50);
+/// How often in-progress connects and in-flight messages are checked for time-out
+/// `limit`: a tenth of it (so a scan of 10,000 connections stays a small cost per message),
+/// between 10 and 500 ms.
+fn scan_every(limit: Duration) -> Duration {
+    (limit / 10).clamp(Duration::from_millis(10), Duration::from_millis(500))
+}
 /// Safety net: `epoll_wait` never sleeps longer than this even if the timer were lost.
 const MAX_WAIT: Timespec = Timespec {
     tv_sec: 0,
@@ -40,6 +44,8 @@ const MAX_WAIT: Timespec = Timespec {
 };
 /// Highest last octet of the 127.0.0.x source addresses used when ports run short.
 const LAST_SOURCE_OCTET: u8 = 254;
+/// Congestion control of the load generator's sockets (best effort).
+const CLIENT_CONGESTION: &str = "reno";
 /// Read buffer shared by the worker's connections.
 const SCRATCH: usize = 64 * 1024;
 /// Open loop: sends are scheduled on a grid of this step from the traffic start, so one
@@ -171,6 +177,7 @@ impl Worker {
             from: t0 + Duration::from_secs(3600 * 24),
             to: t0,
             grid: t0,
+            open: false,
         };
         let mut opened = 0usize;
         let mut next_scan = t0;
@@ -181,7 +188,7 @@ impl Worker {
                 opened += 1;
             }
             if now >= next_scan {
-                next_scan = now + SCAN_EVERY;
+                next_scan = now + scan_every(self.plan.connect_timeout);
                 self.expire_connects(now);
             }
             if opened == self.ids.len() && self.in_progress == 0 {
@@ -232,6 +239,10 @@ impl Worker {
                 None,
             )?;
             let _ = rustix::net::sockopt::set_tcp_nodelay(&fd, true);
+            // The cheapest congestion control per ACK: with a few messages in flight no
+            // congestion window is ever reached, so it changes only the client's own cost
+            // (BBR, a common default, costs the sender several percent per message).
+            let _ = rustix::net::sockopt::set_tcp_congestion(&fd, CLIENT_CONGESTION);
             if self.source > 0 {
                 let ip = Ipv4Addr::new(127, 0, 0, self.source + 1);
                 match rustix::net::bind(&fd, &SocketAddr::V4(SocketAddrV4::new(ip, 0))) {
@@ -294,6 +305,7 @@ impl Worker {
             from: start.measure_from,
             to: start.measure_to,
             grid: start.at,
+            open: start.interval.is_some(),
         };
         let mut heap = Schedule::new();
         let now = Instant::now();
@@ -319,7 +331,8 @@ impl Worker {
                 }
             }
         }
-        let mut next_scan = now + SCAN_EVERY;
+        let scan = scan_every(self.plan.message_timeout);
+        let mut next_scan = now + scan;
         loop {
             let now = Instant::now();
             self.publish_lost(shared, now);
@@ -341,7 +354,7 @@ impl Worker {
                 }
             }
             if now >= next_scan {
-                next_scan = now + SCAN_EVERY;
+                next_scan = now + scan;
                 self.expire_messages(now);
             }
             let mut deadline = next_scan.min(win.to);

@@ -234,7 +234,9 @@ pub fn capacity_table(results: &[CapacityResult]) -> String {
             vec![
                 c.runtime.clone(),
                 c.connections.to_string(),
-                format!("{} us", si(c.p99_bound_us)),
+                harness::units::format_duration(std::time::Duration::from_secs_f64(
+                    c.p99_bound_us.max(0.0) / 1e6,
+                )),
                 match (c.capacity_msgs_per_s, c.client_limited) {
                     (Some(v), true) => format!(">= {}", si(v)),
                     (Some(v), false) => si(v),

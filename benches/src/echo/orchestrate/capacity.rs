@@ -15,8 +15,10 @@ use loadgen::LoadMode;
 
 use super::{progress, Bench, Point, ServerSpec};
 
-/// Shrinking or growing steps before bisection gives up finding a bracket.
+/// Growing steps before bisection gives up finding a failing rate.
 const BRACKET_STEPS: u32 = 4;
+/// Halving steps before it gives up finding a passing rate (down to 1/256 of the first).
+const SHRINK_STEPS: u32 = 8;
 /// Re-runs of the edge rate when it fails the second time.
 const EDGE_RETRIES: u32 = 2;
 
@@ -70,6 +72,7 @@ pub fn run(
                 conns,
                 steps: Vec::new(),
                 passing: Vec::new(),
+                unconfirmed: false,
                 bar: &bar,
             };
             let (result, probe) = search.run();
@@ -96,6 +99,8 @@ struct Search<'a> {
     steps: Vec<CapacityStep>,
     /// The last run at each passing rate.
     passing: Vec<EchoRun>,
+    /// No rate passed twice at the edge.
+    unconfirmed: bool,
     bar: &'a indicatif::ProgressBar,
 }
 
@@ -187,7 +192,7 @@ impl Search<'_> {
         } else {
             hi = Some(first);
             let mut r = first;
-            for _ in 0..BRACKET_STEPS {
+            for _ in 0..SHRINK_STEPS {
                 r = (r * 0.5).max(1.0);
                 if self.step(r) {
                     lo = Some(r);
@@ -226,7 +231,20 @@ impl Search<'_> {
                 candidate *= 1.0 - 2.0 * self.plan.precision;
                 passes = 0;
             }
-            lo = confirmed;
+            match confirmed {
+                Some(c) => lo = Some(c),
+                None => {
+                    // No rate passed twice: keep the best single pass, said to be unconfirmed
+                    // (the machine's noise is near the bound).
+                    self.unconfirmed = true;
+                    lo = self
+                        .steps
+                        .iter()
+                        .filter(|s| s.passed)
+                        .map(|s| s.rate)
+                        .max_by(f64::total_cmp);
+                }
+            }
             hi = Some(h);
         }
         self.finish(&mut result, lo, hi, &probe);
