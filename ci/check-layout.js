@@ -11,6 +11,9 @@
 //   box that runs out of its cell, or two text boxes that overlap; checked with the folded
 //   rows shown and hidden, and with each cell's detail panel open, which must fit the
 //   viewport too;
+// - filter: the matrix's filters (radio buttons cg-* for groups, cs-* for statuses, the fold
+//   checkbox cf): every combination shows exactly the rows it should, and one fold line
+//   where passing rows are folded;
 // - chart: every inline SVG chart has a title (.chart-title), x and y axis titles
 //   (.axis-title.x/.y), tick labels on both axes (.tick.x/.y) and a legend (.legend-entry),
 //   each inside the chart, and no two of its texts overlap.
@@ -180,6 +183,56 @@
     return n;
   }
 
+  // Every combination of group, status and fold shows the rows whose classes match it.
+  function checkFilters(problems) {
+    const grid = document.querySelector("table.grid");
+    if (!grid) return 0;
+    const rows = Array.from(grid.querySelectorAll("tbody tr.r"));
+    const folds = Array.from(grid.querySelectorAll("tbody tr.fold"));
+    const shown = (list) => list.filter((r) => getComputedStyle(r).display !== "none");
+    const groups = Array.from(document.querySelectorAll("input[name=cg]"));
+    const statuses = Array.from(document.querySelectorAll("input[name=cs]"));
+    const fold = document.getElementById("cf");
+    const label = (input) => {
+      const l = document.querySelector(`label[for="${input.id}"]`);
+      return l ? quote(l.textContent) : input.id;
+    };
+    let n = 0;
+    for (const open of fold ? [false, true] : [false]) {
+      if (fold) fold.checked = open;
+      for (const g of groups) {
+        for (const st of statuses) {
+          g.checked = true;
+          st.checked = true;
+          const group = g.id === "cg-all" ? null : g.id.replace("cg-", "g-");
+          const status = st.id.replace("cs-", "");
+          const inGroup = rows.filter((r) => !group || r.classList.contains(group));
+          const expect = inGroup.filter((r) => {
+            const pass = r.classList.contains("allpass");
+            if (status === "any") return open || !pass;
+            if (status === "pass") return pass;
+            return r.classList.contains("s-" + status);
+          });
+          const got = shown(rows);
+          const wantFold = status === "any" && inGroup.some((r) => r.classList.contains("allpass")) ? 1 : 0;
+          const gotFold = shown(folds).length;
+          const state = `group ${label(g)}, status ${label(st)}${open ? ", folded rows open" : ""}`;
+          if (got.length !== expect.length || got.some((r) => !expect.includes(r))) {
+            problems.push(`filter: ${state} shows ${got.length} rows, expected ${expect.length}`);
+          }
+          if (gotFold !== wantFold) {
+            problems.push(`filter: ${state} shows ${gotFold} fold lines, expected ${wantFold}`);
+          }
+          n++;
+        }
+      }
+    }
+    if (groups.length) groups[0].checked = true;
+    if (statuses.length) statuses[0].checked = true;
+    if (fold) fold.checked = false;
+    return n;
+  }
+
   function chartName(svg) {
     const fig = svg.closest("figure");
     const file = fig && fig.querySelector("a.file");
@@ -246,6 +299,7 @@
     }
     const panels = checkPanels(problems);
     for (const c of toggles) c.checked = false;
+    const filters = checkFilters(problems);
     const charts = checkCharts(problems);
     const grid = document.querySelector("table.grid");
     if (grid) {
@@ -253,7 +307,7 @@
       const rows = grid.querySelectorAll("tbody tr.r").length;
       info.push(`matrix: ${rows} rows x ${cols} runtimes, ${Math.round(grid.getBoundingClientRect().width)} px wide`);
     }
-    info.push(`checked: ${document.body.querySelectorAll("*").length} elements, ${boxes} text boxes, ${panels} detail panels, ${charts} charts`);
+    info.push(`checked: ${document.body.querySelectorAll("*").length} elements, ${boxes} text boxes, ${panels} detail panels, ${filters} filter states, ${charts} charts`);
     const pre = document.createElement("pre");
     pre.id = "layout-findings";
     const unique = Array.from(new Set(problems));

@@ -28,7 +28,8 @@ use crate::stats::{server_kind, ServerKind, Spread};
 pub struct Summary {
     /// The lines, in display order.
     pub lines: Vec<SummaryLine>,
-    /// Every echo point left out of a ranking, with its reason, in results order.
+    /// Every echo point of a ranked kind (closed loop, today) that the rule left out, with
+    /// its reason, in results order.
     pub excluded: Vec<Excluded>,
 }
 
@@ -209,6 +210,7 @@ impl Summary {
         let runs: Vec<(&str, &EchoRun)> = runs.into_iter().collect();
         let excluded: Vec<Excluded> = runs
             .iter()
+            .filter(|(_, run)| run.mode == "closed")
             .filter_map(|(series, run)| {
                 let reason = rankability(run).err()?;
                 Some(Excluded {
@@ -628,6 +630,18 @@ mod tests {
         assert_eq!(s.excluded.len(), 1);
         assert_eq!(s.excluded[0].series, "threadpool");
         assert_eq!(s.excluded[0].connections, 10_000);
+        // Open-loop points are not ranked by these lines, so not listed as left out.
+        let mut open = warned(
+            point("a", 100, 1e5, 500.0),
+            "offered rate 200000 msg/s not reached",
+        );
+        open.mode = "open".into();
+        let s = Summary::new(&[], [("a", &open)]);
+        assert!(s.excluded.is_empty());
+        assert_eq!(
+            line(&s, "throughput"),
+            "no closed-loop echo points in these results"
+        );
     }
 
     #[test]
