@@ -7,7 +7,6 @@ use std::time::Duration;
 
 use anyhow::Context;
 use harness::results::{ConformanceCell, Environment, ResultsFile};
-use indicatif::{ProgressBar, ProgressStyle};
 use scenarios::ScenarioDef;
 
 use crate::util::{runtime_list, usage};
@@ -101,16 +100,7 @@ pub fn run_matrix(
     quiet: bool,
 ) -> anyhow::Result<Vec<ConformanceCell>> {
     let total = (runtimes.len() * defs.len()) as u64;
-    let bar = if quiet {
-        ProgressBar::hidden()
-    } else {
-        ProgressBar::new(total)
-    };
-    bar.set_style(
-        ProgressStyle::with_template("conformance [{bar:30}] {pos}/{len} {msg}")
-            .expect("static template")
-            .progress_chars("=> "),
-    );
+    let bar = crate::cmd::run::stage_bar("conformance", total, quiet);
     let mut cells = Vec::with_capacity(total as usize);
     for def in defs {
         for rt in runtimes {
