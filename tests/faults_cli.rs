@@ -403,6 +403,25 @@ case!(
     ["it is a FIFO"]
 );
 
+case!(
+    report_same_label_twice,
+    [
+        "report",
+        "--input",
+        "{d}/micro_a.json",
+        "--input",
+        "{d}/micro_b.json",
+        "--label",
+        "x",
+        "--label",
+        "x",
+        "--out",
+        "{d}/r"
+    ],
+    2,
+    ["--label 'x' is given twice"]
+);
+
 // Output paths checked before any work: a path under a regular file cannot be created,
 // even by root.
 case!(

@@ -44,6 +44,19 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             inputs.len()
         )));
     }
+    for (i, label) in args.label.iter().enumerate() {
+        if label.trim().is_empty() {
+            return Err(usage(format!(
+                "--label {} is empty; labels tell the inputs apart",
+                i + 1
+            )));
+        }
+        if args.label[..i].contains(label) {
+            return Err(usage(format!(
+                "--label '{label}' is given twice; labels tell the inputs apart"
+            )));
+        }
+    }
     if inputs
         .iter()
         .all(|f| f.results.is_empty() && f.runs.is_empty() && f.micro.is_empty())
