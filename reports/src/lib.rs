@@ -22,6 +22,7 @@ pub mod matrix;
 pub mod merge;
 pub mod rules;
 pub mod stats;
+pub mod summary;
 pub mod terminal;
 
 pub use compare::{compare, Comparison};

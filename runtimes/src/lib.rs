@@ -50,10 +50,13 @@ pub fn runtime_ids() -> Vec<&'static str> {
 }
 
 /// Runs `visitor` with the runtime named `id`; `None` when no compiled-in runtime has it.
+/// Besides [`runtime_ids`], this knows [`MUTANT_ID`] in builds with the `mutants` feature.
 pub fn with_runtime<V: RuntimeVisitor>(id: &str, visitor: V) -> Option<V::Output> {
     Some(match id {
         #[cfg(feature = "evloop")]
         evloop::Evloop::ID => visitor.visit::<evloop::Evloop>(),
+        #[cfg(feature = "mutants")]
+        evloop::EvloopMutant::ID => visitor.visit::<evloop::EvloopMutant>(),
         #[cfg(feature = "tokio")]
         tokio_rt::TokioCt::ID => visitor.visit::<tokio_rt::TokioCt>(),
         #[cfg(feature = "tokio")]
@@ -66,6 +69,43 @@ pub fn with_runtime<V: RuntimeVisitor>(id: &str, visitor: V) -> Option<V::Output
         smol_rt::SmolMt::ID => visitor.visit::<smol_rt::SmolMt>(),
         _ => return None,
     })
+}
+
+/// Id of the runtime whose fault is chosen by `EVLOOP_MUTANT` (`mutants` feature only).
+pub const MUTANT_ID: &str = "evloop-mutant";
+
+/// The environment variable naming an `evloop-mutant`'s fault.
+pub const MUTANT_ENV: &str = "EVLOOP_MUTANT";
+
+/// A deliberately broken evloop: its name (the value of [`MUTANT_ENV`]), the rule it breaks,
+/// and what it breaks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Mutant {
+    /// `snake_case` name, e.g. `lifo_ready_queue`.
+    pub name: &'static str,
+    /// Reference rule it breaks first of all.
+    pub rule: &'static str,
+    /// One line.
+    pub description: &'static str,
+}
+
+/// Every mutant compiled in: all of evloop's faults with the `mutants` feature, none without.
+pub fn mutants() -> Vec<Mutant> {
+    #[cfg(feature = "mutants")]
+    {
+        evloop::mutants::FAULTS
+            .iter()
+            .map(|m| Mutant {
+                name: m.name,
+                rule: m.rule,
+                description: m.description,
+            })
+            .collect()
+    }
+    #[cfg(not(feature = "mutants"))]
+    {
+        Vec::new()
+    }
 }
 
 /// Builds the runtime `id` with the default configuration and returns its description.

@@ -8,7 +8,6 @@ use std::time::Duration;
 use anyhow::Context;
 use harness::journal::{CellJournal, Selection};
 use harness::results::{ConformanceCell, Environment, ResultsFile};
-use indicatif::{ProgressBar, ProgressStyle};
 use scenarios::ScenarioDef;
 
 use crate::util::{runtime_list, usage};
@@ -113,16 +112,7 @@ pub fn run_matrix(
     mut journal: Option<&mut CellJournal>,
 ) -> anyhow::Result<Vec<ConformanceCell>> {
     let total = (runtimes.len() * defs.len()) as u64;
-    let bar = if quiet {
-        ProgressBar::hidden()
-    } else {
-        ProgressBar::new(total)
-    };
-    bar.set_style(
-        ProgressStyle::with_template("conformance [{bar:30}] {pos}/{len} {msg}")
-            .expect("static template")
-            .progress_chars("=> "),
-    );
+    let bar = crate::cmd::run::stage_bar("conformance", total, quiet);
     let mut cells = Vec::with_capacity(total as usize);
     for def in defs {
         for rt in runtimes {

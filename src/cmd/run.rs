@@ -4,6 +4,9 @@
 //!
 //! Each stage is a child `loopbench` process, so a stage that crashes costs that stage only:
 //! the report is still written from what the others produced, and the failure is named.
+//! Every stage shows a progress bar with its elapsed and remaining time on stderr (the
+//! children draw their own), hidden when stderr is not a terminal or with `--quiet`; the end
+//! prints the summary's lines (`reports::summary`) and the report's path.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -12,6 +15,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use harness::results::{Environment, MicroResult, ResultsFile};
+use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::checked::{self, format_duration, Counts};
 use crate::util::{usage, yield_if_interrupted};
@@ -48,7 +52,14 @@ pub struct Args {
     /// Skip the conformance matrix.
     #[arg(long)]
     pub skip_conformance: bool,
+    /// No progress bars (they are hidden anyway when stderr is not a terminal).
+    #[arg(long)]
+    pub quiet: bool,
 }
+
+/// The progress bar template of every stage: done/total, elapsed and remaining time.
+pub const PROGRESS_TEMPLATE: &str =
+    "{prefix} [{bar:30}] {pos}/{len} · {elapsed} elapsed · ~{eta} left · {wide_msg}";
 
 /// Iterations and executions per micro workload in the quick pass.
 const MICRO_ITERS: u64 = 200;
@@ -100,6 +111,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 "--json",
             ])
             .arg(&path)
+            .args(args.quiet.then_some("--quiet"))
             .status()?;
         yield_if_interrupted();
         collect(
@@ -121,6 +133,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             .args(["--connect-rate", &args.connect_rate.to_string()])
             .arg("--json")
             .arg(&path)
+            .args(args.quiet.then_some("--quiet"))
             .status()?;
         yield_if_interrupted();
         collect(
@@ -134,7 +147,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     if !args.skip_micro {
         next("micro-benchmarks (quick pass)");
         let path = args.out.join("micro.json");
-        let result = micro_quick(&exe, &path);
+        let result = micro_quick(&exe, &path, args.quiet);
         yield_if_interrupted();
         match result {
             Ok(file) => inputs.push(file),
@@ -147,12 +160,18 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     }
     let merged = merge(inputs);
     let report_dir = args.out.join("report");
-    let index = reports::html::write_report(&[merged], &report_dir)?;
+    let index = reports::html::write_report(std::slice::from_ref(&merged), &report_dir)?;
     for p in &problems {
         eprintln!("loopbench: warning: {p}");
     }
     let index = std::fs::canonicalize(&index).unwrap_or(index);
     eprintln!("\ndone in {:.0} s", start.elapsed().as_secs_f64());
+    println!(
+        "\nsummary (ranked from rankable echo points only; the report says why others are not):"
+    );
+    for line in reports::summary::Summary::of(&merged).lines {
+        println!("  {line}");
+    }
     println!("report: {}", index.display());
     Ok(if problems.is_empty() {
         ExitCode::SUCCESS
@@ -204,36 +223,63 @@ fn merge(inputs: Vec<ResultsFile>) -> ResultsFile {
     merged
 }
 
+/// A progress bar of `len` steps named `prefix`, drawn on stderr unless `quiet` (indicatif
+/// hides it by itself when stderr is not a terminal).
+pub fn stage_bar(prefix: &'static str, len: u64, quiet: bool) -> ProgressBar {
+    let bar = if quiet {
+        ProgressBar::hidden()
+    } else {
+        ProgressBar::new(len)
+    };
+    bar.set_style(
+        ProgressStyle::with_template(PROGRESS_TEMPLATE)
+            .expect("static template")
+            .progress_chars("=> "),
+    );
+    bar.set_prefix(prefix);
+    bar
+}
+
 /// Every micro workload on every runtime, `MICRO_SAMPLES` executions each, interleaved.
-fn micro_quick(exe: &Path, path: &Path) -> anyhow::Result<ResultsFile> {
+fn micro_quick(exe: &Path, path: &Path, quiet: bool) -> anyhow::Result<ResultsFile> {
     let ids = runtimes::runtime_ids();
     let infos = ids
         .iter()
         .map(|id| runtimes::runtime_info(id))
         .collect::<std::io::Result<Vec<_>>>()?;
     let mut file = ResultsFile::new(Environment::capture(infos));
+    let total = benches::micro::WORKLOADS.len() * MICRO_SAMPLES as usize * ids.len();
+    let bar = stage_bar("micro", total as u64, quiet);
     for def in benches::micro::WORKLOADS {
         let mut samples: Vec<Vec<f64>> = vec![Vec::new(); ids.len()];
-        for _ in 0..MICRO_SAMPLES {
+        for sample in 0..MICRO_SAMPLES {
             for (i, rt) in ids.iter().enumerate() {
+                bar.set_message(format!(
+                    "{} on {rt} (execution {}/{MICRO_SAMPLES})",
+                    def.name,
+                    sample + 1
+                ));
                 let ns = crate::util::micro_ns_per_iter(exe, rt, def.name, MICRO_ITERS);
                 yield_if_interrupted();
                 match ns {
                     Ok(ns) => samples[i].push(ns),
-                    Err(e) => eprintln!("  {rt}/{}: {e:#}", def.name),
+                    Err(e) => bar.suspend(|| eprintln!("  {rt}/{}: {e:#}", def.name)),
                 }
+                bar.inc(1);
             }
         }
         for (rt, s) in ids.iter().zip(samples) {
             if s.is_empty() {
                 continue;
             }
-            eprintln!(
-                "  {:<16} {:<10} {:>12.0} ns/iter",
-                def.name,
-                rt,
-                gate::stats::median(&s)
-            );
+            bar.suspend(|| {
+                eprintln!(
+                    "  {:<16} {:<10} {:>12.0} ns/iter",
+                    def.name,
+                    rt,
+                    gate::stats::median(&s)
+                )
+            });
             file.micro.push(MicroResult {
                 runtime: rt.to_string(),
                 bench: def.name.to_string(),
@@ -245,6 +291,7 @@ fn micro_quick(exe: &Path, path: &Path) -> anyhow::Result<ResultsFile> {
             });
         }
     }
+    bar.finish_and_clear();
     file.save(path)?;
     Ok(file)
 }
