@@ -8,7 +8,9 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod checked;
 mod cmd;
+mod resume;
 mod runner;
 mod util;
 
@@ -64,7 +66,10 @@ fn main() -> ExitCode {
     if let Ok(exe) = std::env::current_exe() {
         launch::set_guard(exe);
     }
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(err) => return util::report_clap_error(err),
+    };
     // No subcommand: the default suite, with `run`'s own defaults.
     let command = cli.command.unwrap_or_else(|| {
         Cli::parse_from(["loopbench", "run"])

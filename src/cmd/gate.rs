@@ -14,10 +14,11 @@ use crate::util::usage;
 /// Arguments of `loopbench gate`.
 #[derive(clap::Args)]
 #[command(
-    after_help = "Tiers:\n  1  instruction counts of single-threaded micro workloads under callgrind (deterministic)\n  2  timing ratios to a reference runtime, interleaved, bootstrap CI (needs quiet cores)\n  3  conformance status changes (a change to fail/timeout/crash fails)\n\nExamples:\n  loopbench gate --baseline ci/baseline.json                 # tiers 1 and 3, as CI runs it\n  loopbench gate --baseline ci/baseline.json --tiers 2 --repeats 10\n  loopbench gate --baseline ci/baseline.json --tiers 1,2,3 --update\n\nExit status: 0 no regression; 1 a regression; 2 unusable input (missing or corrupt baseline)."
+    after_help = "Tiers:\n  1  instruction counts of single-threaded micro workloads under callgrind (deterministic)\n  2  timing ratios to a reference runtime, interleaved, bootstrap CI (needs quiet cores)\n  3  conformance status changes (a change to fail/timeout/crash fails)\n\nExamples:\n  loopbench gate --baseline ci/baseline.json                 # tiers 1 and 3, as CI runs it\n  loopbench gate --baseline ci/baseline.json --tiers 2 --repeats 10\n  loopbench gate --baseline ci/baseline.json --tiers 1,2,3 --update\n\nExit status: 0 no regression; 1 a regression; 2 unusable input (bad arguments, a missing or\ncorrupt baseline, an unwritable --update path, valgrind missing for tier 1); 130/143 when\ninterrupted by SIGINT/SIGTERM (the baseline is then left as it was)."
 )]
 pub struct Args {
-    /// The baseline file (JSON, committed under ci/).
+    /// The baseline file (JSON, committed under ci/). With --update, its directory is created
+    /// if missing and checked before anything is measured.
     #[arg(long)]
     pub baseline: PathBuf,
     /// Measure and rewrite the baseline instead of comparing (tiers not run are kept).
@@ -26,17 +27,17 @@ pub struct Args {
     /// Which tiers to run, comma-separated.
     #[arg(long, default_value = "1,3")]
     pub tiers: String,
-    /// Tier 1 threshold, percent of instructions per iteration.
-    #[arg(long, default_value_t = 2.0)]
+    /// Tier 1 threshold, percent of instructions per iteration (above 0, at most 1000).
+    #[arg(long, default_value = "2", value_parser = crate::checked::gate_threshold, allow_negative_numbers = true)]
     pub instr_threshold: f64,
-    /// Tier 2 threshold, percent change of the time ratio.
-    #[arg(long, default_value_t = 10.0)]
+    /// Tier 2 threshold, percent change of the time ratio (above 0, at most 1000).
+    #[arg(long, default_value = "10", value_parser = crate::checked::gate_threshold, allow_negative_numbers = true)]
     pub time_threshold: f64,
-    /// Tier 1 iterations (the baseline's own count is used when comparing).
-    #[arg(long, default_value_t = 2000)]
+    /// Tier 1 iterations, 1 to 500,000 (the baseline's own count is used when comparing).
+    #[arg(long, default_value = "2000", value_parser = crate::checked::gate_iters, allow_negative_numbers = true)]
     pub iters: u64,
-    /// Tier 2 repeats (each runs every runtime once, interleaved).
-    #[arg(long, default_value_t = 7)]
+    /// Tier 2 repeats, 2 to 1000 (each runs every runtime once, interleaved).
+    #[arg(long, default_value = "7", value_parser = crate::checked::gate_repeats, allow_negative_numbers = true)]
     pub repeats: u32,
     /// Tier 2 reference runtime (the denominator of every ratio).
     #[arg(long, default_value = "tokio-ct")]
@@ -69,15 +70,17 @@ fn parse_tiers(arg: &str) -> anyhow::Result<[bool; 3]> {
 /// Runs the gate.
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let tiers = parse_tiers(&args.tiers)?;
-    for (name, v) in [
-        ("--instr-threshold", args.instr_threshold),
-        ("--time-threshold", args.time_threshold),
-    ] {
-        if !(v > 0.0 && v.is_finite()) {
-            return Err(usage(format!(
-                "{name} must be a positive percentage, not {v}"
-            )));
-        }
+    let ids = runtimes::runtime_ids();
+    if tiers[1] && !ids.contains(&args.reference.as_str()) {
+        return Err(usage(format!(
+            "reference runtime '{}' is not compiled in; valid runtimes: {}",
+            args.reference,
+            ids.join(", ")
+        )));
+    }
+    if args.update {
+        harness::paths::check_output_file(&args.baseline)
+            .map_err(|e| usage(format!("--baseline: {e}")))?;
     }
     let old = match Baseline::load(&args.baseline) {
         Ok(b) => Some(b),
@@ -85,7 +88,6 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         Err(e) => return Err(usage(e.to_string())),
     };
     let exe = std::env::current_exe().context("cannot find the loopbench executable")?;
-    let ids = runtimes::runtime_ids();
     let infos = ids
         .iter()
         .map(|id| runtimes::runtime_info(id))
@@ -136,13 +138,6 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         new.instructions = counts;
     }
     if tiers[1] {
-        if !ids.contains(&args.reference.as_str()) {
-            return Err(usage(format!(
-                "reference runtime '{}' is not compiled in; valid runtimes: {}",
-                args.reference,
-                ids.join(", ")
-            )));
-        }
         let samples = tier2(&exe, &ids, &args)?;
         if let Some(old) = &old {
             verdicts.extend(timing::compare(

@@ -14,7 +14,7 @@ use crate::util::usage;
 /// Arguments of `loopbench micro`.
 #[derive(clap::Args)]
 #[command(
-    after_help = "Examples:\n  loopbench micro --list\n  loopbench micro --runtime tokio-ct --bench spawn_many --iters 1000\n  valgrind --tool=callgrind loopbench micro --runtime smol --bench ping_pong --iters 1000"
+    after_help = "Examples:\n  loopbench micro --list\n  loopbench micro --runtime tokio-ct --bench spawn_many --iters 1000\n  valgrind --tool=callgrind loopbench micro --runtime smol --bench ping_pong --iters 1000\n\nExit status: 0 measured; 1 the workload failed; 2 bad arguments or an unusable --json path."
 )]
 pub struct Args {
     /// Runtime id (see `loopbench list`).
@@ -23,10 +23,11 @@ pub struct Args {
     /// Workload name (see `--list`).
     #[arg(long, required_unless_present = "list")]
     bench: Option<String>,
-    /// Iterations to run; what one iteration is depends on the workload.
-    #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u64).range(1..))]
+    /// Iterations to run, 1 to 1,000,000; what one iteration is depends on the workload.
+    #[arg(long, default_value = "1000", value_parser = crate::checked::micro_iters, allow_negative_numbers = true)]
     iters: u64,
-    /// Also write the figure as a results file with one `micro` entry.
+    /// Also write the figure as a results file with one `micro` entry (the path is checked
+    /// before the workload runs; its directory is created if missing).
     #[arg(long, value_name = "PATH")]
     json: Option<PathBuf>,
     /// List the workloads and exit.
@@ -49,6 +50,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             micro::names()
         ))
     })?;
+    if let Some(path) = &args.json {
+        harness::paths::check_output_file(path).map_err(|e| usage(format!("--json: {e}")))?;
+    }
     let iters = args.iters;
     let (info, elapsed) = micro::run_once(&runtime, def, iters)
         .ok_or_else(|| {

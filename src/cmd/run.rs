@@ -10,34 +10,39 @@
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::time::Instant;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use harness::results::{Environment, MicroResult, ResultsFile};
 use indicatif::{ProgressBar, ProgressStyle};
 
+use crate::checked::{self, format_duration, Counts};
+use crate::util::{usage, yield_if_interrupted};
+
 /// Arguments of `loopbench run`.
 #[derive(clap::Args)]
 #[command(
-    after_help = "Examples:\n  cargo run --release                       # the default suite, ends with the report path\n  loopbench run --out /tmp/lb --skip-echo\n  loopbench run --connections 1,100 --duration 2s"
+    after_help = "Examples:\n  cargo run --release                       # the default suite, ends with the report path\n  loopbench run --out /tmp/lb --skip-echo\n  loopbench run --connections 1,100 --duration 2s\n\nEvery value is checked before the first stage starts, by the rules of the stage it is for.\nExit status: 0 every stage succeeded; 1 a stage failed or reported failures (the report is\nstill written from the others); 2 bad arguments or an unusable --out directory;\n130/143 when interrupted by SIGINT/SIGTERM (stage children are stopped; results files are\nwhole or absent; an interrupted conformance stage leaves its journal, see `conformance\n--resume`)."
 )]
 pub struct Args {
-    /// Directory for the results files and the report.
+    /// Directory for the results files and the report (created if missing; checked before
+    /// the first stage).
     #[arg(long, default_value = "loopbench-out")]
     pub out: PathBuf,
-    /// Echo benchmark connection counts.
-    #[arg(long, default_value = "1,100,1000,10000")]
-    pub connections: String,
-    /// Echo benchmark measured duration per point.
-    #[arg(long, default_value = "1s")]
-    pub duration: String,
-    /// Echo benchmark warm-up per point.
-    #[arg(long, default_value = "500ms")]
-    pub warmup: String,
-    /// Echo benchmark connections opened per second (10,000 connections open in 1 s; the
-    /// `blocking` baseline's backlog overflows either way, which it reports).
-    #[arg(long, default_value_t = 10_000)]
-    pub connect_rate: u32,
+    /// Echo benchmark connection counts, comma-separated, each 1 to 1,000,000.
+    #[arg(long, default_value = "1,100,1000,10000", value_parser = checked::connections, allow_negative_numbers = true)]
+    pub connections: Counts,
+    /// Echo benchmark measured duration per point, 1ms to 86400s.
+    #[arg(long, default_value = "1s", value_parser = checked::echo_duration, allow_hyphen_values = true)]
+    pub duration: Duration,
+    /// Echo benchmark warm-up per point, 0 to 86400s.
+    #[arg(long, default_value = "500ms", value_parser = checked::echo_warmup, allow_hyphen_values = true)]
+    pub warmup: Duration,
+    /// Echo benchmark connections opened per second, 1 to 1,000,000 (10,000 connections open
+    /// in 1 s; the `blocking` baseline's backlog overflows either way, which it reports).
+    #[arg(long, default_value = "10000", value_parser = checked::connect_rate, allow_negative_numbers = true)]
+    pub connect_rate: f64,
     /// Skip the echo benchmark.
     #[arg(long)]
     pub skip_echo: bool,
@@ -64,8 +69,18 @@ const MICRO_SAMPLES: u32 = 3;
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let start = Instant::now();
     let exe = std::env::current_exe().context("cannot find the loopbench executable")?;
-    std::fs::create_dir_all(&args.out)
-        .with_context(|| format!("cannot create {}", args.out.display()))?;
+    harness::paths::check_output_dir(&args.out).map_err(|e| usage(format!("--out: {e}")))?;
+    let current = Arc::new(Mutex::new(String::from("start-up")));
+    {
+        let (current, out) = (Arc::clone(&current), args.out.clone());
+        launch::on_interrupt(move || {
+            let stage = current.lock().map(|s| s.clone()).unwrap_or_default();
+            eprintln!(
+                "run: interrupted during the {stage} stage; stages that completed have their results in {}",
+                out.display()
+            );
+        });
+    }
     let stages = 1 + [args.skip_conformance, args.skip_echo, args.skip_micro]
         .iter()
         .filter(|skip| !**skip)
@@ -73,6 +88,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let mut stage = 0;
     let mut next = |name: &str| {
         stage += 1;
+        if let Ok(mut c) = current.lock() {
+            *c = name.split(':').next().unwrap_or(name).to_string();
+        }
         eprintln!(
             "\n[{stage}/{stages}] {name} ({:.0} s elapsed)",
             start.elapsed().as_secs_f64()
@@ -95,6 +113,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             .arg(&path)
             .args(args.quiet.then_some("--quiet"))
             .status()?;
+        yield_if_interrupted();
         collect(
             &path,
             status.code(),
@@ -108,13 +127,15 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         let path = args.out.join("echo.json");
         let status = launch::Launch::loopbench(&exe)
             .args(["bench", "echo", "--runtime", "all"])
-            .args(["--connections", &args.connections])
-            .args(["--duration", &args.duration, "--warmup", &args.warmup])
+            .args(["--connections", &args.connections.to_string()])
+            .args(["--duration", &format_duration(args.duration)])
+            .args(["--warmup", &format_duration(args.warmup)])
             .args(["--connect-rate", &args.connect_rate.to_string()])
             .arg("--json")
             .arg(&path)
             .args(args.quiet.then_some("--quiet"))
             .status()?;
+        yield_if_interrupted();
         collect(
             &path,
             status.code(),
@@ -126,7 +147,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     if !args.skip_micro {
         next("micro-benchmarks (quick pass)");
         let path = args.out.join("micro.json");
-        match micro_quick(&exe, &path, args.quiet) {
+        let result = micro_quick(&exe, &path, args.quiet);
+        yield_if_interrupted();
+        match result {
             Ok(file) => inputs.push(file),
             Err(e) => problems.push(format!("micro-benchmarks: {e:#}")),
         }
@@ -236,7 +259,9 @@ fn micro_quick(exe: &Path, path: &Path, quiet: bool) -> anyhow::Result<ResultsFi
                     def.name,
                     sample + 1
                 ));
-                match crate::util::micro_ns_per_iter(exe, rt, def.name, MICRO_ITERS) {
+                let ns = crate::util::micro_ns_per_iter(exe, rt, def.name, MICRO_ITERS);
+                yield_if_interrupted();
+                match ns {
                     Ok(ns) => samples[i].push(ns),
                     Err(e) => bar.suspend(|| eprintln!("  {rt}/{}: {e:#}", def.name)),
                 }
