@@ -328,3 +328,53 @@ fn tier3(exe: &Path) -> anyhow::Result<Vec<harness::results::ConformanceCell>> {
     })?;
     Ok(file.results)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn gate_figures_name_the_workload_and_keep_the_repeats_spread() {
+        let counts = [InstructionCount {
+            runtime: "evloop".into(),
+            bench: "spawn_many".into(),
+            iters: 2000,
+            instructions_per_iter: 1230.5,
+        }];
+        let m = instruction_metrics(&counts);
+        assert_eq!(m.len(), 1);
+        assert_eq!(m[0].benchmark, "micro/evloop/spawn_many");
+        assert_eq!(m[0].measure.slug(), "instructions");
+        assert_eq!((m[0].value, m[0].lower, m[0].upper), (1230.5, None, None));
+
+        let mut samples = timing::RatioSamples {
+            reference: "tokio-ct".into(),
+            ..Default::default()
+        };
+        samples
+            .ratios
+            .insert(("smol".into(), "ping_pong".into()), vec![1.2, 0.9, 1.0]);
+        samples
+            .ratios
+            .insert(("evloop".into(), "ping_pong".into()), vec![0.8]);
+        let m = ratio_metrics(&samples);
+        assert_eq!(m.len(), 2);
+        let smol = m
+            .iter()
+            .find(|m| m.benchmark == "micro/smol/ping_pong")
+            .unwrap();
+        assert_eq!(smol.measure.slug(), "time-ratio-to-tokio-ct");
+        assert_eq!(
+            (smol.value, smol.lower, smol.upper),
+            (1.0, Some(0.9), Some(1.2))
+        );
+        let evloop = m
+            .iter()
+            .find(|m| m.benchmark == "micro/evloop/ping_pong")
+            .unwrap();
+        assert_eq!(
+            (evloop.value, evloop.lower, evloop.upper),
+            (0.8, None, None)
+        );
+    }
+}
