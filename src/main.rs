@@ -43,6 +43,9 @@ enum Command {
     Bench(cmd::bench::Args),
     /// Write the HTML report (inline SVG charts, no network resources) from results files.
     Report(cmd::report::Args),
+    /// Export a results file for CI services: Bencher Metric Format, github-action-benchmark,
+    /// HdrHistogram interval logs.
+    Export(cmd::export::Args),
     /// Compare two results files: what changed, with ratios.
     Compare(cmd::compare::Args),
     /// Regression gate against a committed baseline: instruction counts, timing, behaviour.
@@ -84,6 +87,7 @@ fn main() -> ExitCode {
         Command::Load(args) => cmd::load::run(args),
         Command::Bench(args) => cmd::bench::run(args),
         Command::Report(args) => cmd::report::run(args),
+        Command::Export(args) => cmd::export::run(args),
         Command::Compare(args) => cmd::compare::run(args),
         Command::Gate(args) => cmd::gate::run(args),
         Command::Run(args) => cmd::run::run(args),

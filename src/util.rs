@@ -23,7 +23,21 @@ pub fn usage(msg: impl Into<String>) -> anyhow::Error {
     anyhow::Error::new(UsageError(msg.into()))
 }
 
-/// Prints `err` as one line and returns exit status 2 for usage errors, 1 otherwise.
+/// An error that ends the program with its own exit status (`export`'s 3: nothing to
+/// export), after its one line.
+#[derive(Debug)]
+pub struct ExitWith(pub u8, pub String);
+
+impl std::fmt::Display for ExitWith {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.1)
+    }
+}
+
+impl std::error::Error for ExitWith {}
+
+/// Prints `err` as one line and returns exit status 2 for usage errors, an [`ExitWith`]'s
+/// own, 1 otherwise.
 pub fn report_error(err: &anyhow::Error) -> ExitCode {
     let mut parts: Vec<String> = Vec::new();
     for e in err.chain() {
@@ -45,6 +59,8 @@ pub fn report_error(err: &anyhow::Error) -> ExitCode {
     eprintln!("loopbench: error: {line}");
     if err.downcast_ref::<UsageError>().is_some() {
         ExitCode::from(2)
+    } else if let Some(ExitWith(code, _)) = err.downcast_ref::<ExitWith>() {
+        ExitCode::from(*code)
     } else {
         ExitCode::from(1)
     }
