@@ -35,7 +35,7 @@ enum Command {
     Conformance(cmd::conformance::Args),
     /// Run one micro-benchmark workload once on one runtime (for callgrind); `--list` lists them.
     Micro(cmd::micro::Args),
-    /// Echo server on one runtime or baseline (blocking, threads, threadpool, epoll-floor).
+    /// Echo server on one runtime or baseline (blocking, threads, threadpool, epoll-floor, uring-floor).
     Serve(cmd::serve::Args),
     /// Echo load generator against any echo server (every byte verified).
     Load(cmd::load::Args),
