@@ -4,36 +4,10 @@
 
 mod common;
 
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Child, Stdio};
+use std::time::Duration;
 
-use common::{alive, loopbench, wait_for_descendants};
-
-/// Sends `sig` to `parent`, reaps it, and asserts every process in `children` is gone
-/// within 2 s.
-fn kill_and_expect_no_survivor(mut parent: Child, sig: i32, children: &[(u32, String)]) {
-    let status = Command::new("kill")
-        .arg(format!("-{sig}"))
-        .arg(parent.id().to_string())
-        .status()
-        .unwrap();
-    assert!(status.success());
-    let _ = parent.wait();
-    let start = Instant::now();
-    loop {
-        let left: Vec<_> = children.iter().filter(|(p, _)| alive(*p)).collect();
-        if left.is_empty() {
-            return;
-        }
-        if start.elapsed() > Duration::from_secs(2) {
-            for (p, _) in &left {
-                let _ = Command::new("kill").args(["-9", &p.to_string()]).status();
-            }
-            panic!("survived the parent by 2 s: {left:?}");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
+use common::{kill_and_expect_no_survivor, loopbench, wait_for_descendants};
 
 fn hung_conformance() -> Child {
     loopbench()

@@ -11,7 +11,9 @@
 //! adapter must not paper over them.
 
 pub mod info;
+pub mod journal;
 pub mod net;
+pub mod paths;
 pub mod proc;
 pub mod python;
 pub mod results;
@@ -21,5 +23,5 @@ pub mod units;
 
 pub use info::{RuntimeConfig, RuntimeInfo};
 pub use net::{Listener, Stream};
-pub use runtime::{Runtime, RuntimeHandle};
+pub use runtime::{Capability, Runtime, RuntimeHandle};
 pub use task::{JoinError, TaskHandle};

@@ -5,14 +5,24 @@
 //! [`with_runtime`] and a [`RuntimeVisitor`], so `cfg(feature)` is decided here and never
 //! leaks into callers.
 
+// `unsafe` is allowed only in evloop's io_uring system-call module; everything else is
+// checked safe.
+#![deny(unsafe_code)]
+
 use harness::Runtime;
 
 #[cfg(feature = "async-std")]
 pub mod async_std_rt;
-#[cfg(feature = "tokio")]
+#[cfg(any(feature = "tokio", feature = "monoio"))]
 mod compat;
+#[cfg(feature = "compio")]
+pub mod compio_rt;
 #[cfg(feature = "evloop")]
 pub mod evloop;
+#[cfg(feature = "monoio")]
+pub mod monoio_rt;
+#[cfg(any(feature = "compio", feature = "monoio"))]
+pub mod percore;
 #[cfg(feature = "smol")]
 pub mod smol_rt;
 #[cfg(feature = "tokio")]
@@ -25,6 +35,8 @@ pub(crate) mod versions {
     pub const ASYNC_STD: Option<&str> = option_env!("LOOPBENCH_VERSION_ASYNC_STD");
     pub const SMOL: Option<&str> = option_env!("LOOPBENCH_VERSION_SMOL");
     pub const ASYNC_EXECUTOR: Option<&str> = option_env!("LOOPBENCH_VERSION_ASYNC_EXECUTOR");
+    pub const COMPIO: Option<&str> = option_env!("LOOPBENCH_VERSION_COMPIO");
+    pub const MONOIO: Option<&str> = option_env!("LOOPBENCH_VERSION_MONOIO");
 }
 
 /// Something generic over a runtime, run for a runtime picked by id.
@@ -46,14 +58,21 @@ pub fn runtime_ids() -> Vec<&'static str> {
     ids.push(async_std_rt::AsyncStd::ID);
     #[cfg(feature = "smol")]
     ids.extend([smol_rt::Smol::ID, smol_rt::SmolMt::ID]);
+    #[cfg(feature = "compio")]
+    ids.push(compio_rt::Compio::ID);
+    #[cfg(feature = "monoio")]
+    ids.push(monoio_rt::Monoio::ID);
     ids
 }
 
 /// Runs `visitor` with the runtime named `id`; `None` when no compiled-in runtime has it.
+/// Besides [`runtime_ids`], this knows [`MUTANT_ID`] in builds with the `mutants` feature.
 pub fn with_runtime<V: RuntimeVisitor>(id: &str, visitor: V) -> Option<V::Output> {
     Some(match id {
         #[cfg(feature = "evloop")]
         evloop::Evloop::ID => visitor.visit::<evloop::Evloop>(),
+        #[cfg(feature = "mutants")]
+        evloop::EvloopMutant::ID => visitor.visit::<evloop::EvloopMutant>(),
         #[cfg(feature = "tokio")]
         tokio_rt::TokioCt::ID => visitor.visit::<tokio_rt::TokioCt>(),
         #[cfg(feature = "tokio")]
@@ -64,8 +83,49 @@ pub fn with_runtime<V: RuntimeVisitor>(id: &str, visitor: V) -> Option<V::Output
         smol_rt::Smol::ID => visitor.visit::<smol_rt::Smol>(),
         #[cfg(feature = "smol")]
         smol_rt::SmolMt::ID => visitor.visit::<smol_rt::SmolMt>(),
+        #[cfg(feature = "compio")]
+        compio_rt::Compio::ID => visitor.visit::<compio_rt::Compio>(),
+        #[cfg(feature = "monoio")]
+        monoio_rt::Monoio::ID => visitor.visit::<monoio_rt::Monoio>(),
         _ => return None,
     })
+}
+
+/// Id of the runtime whose fault is chosen by `EVLOOP_MUTANT` (`mutants` feature only).
+pub const MUTANT_ID: &str = "evloop-mutant";
+
+/// The environment variable naming an `evloop-mutant`'s fault.
+pub const MUTANT_ENV: &str = "EVLOOP_MUTANT";
+
+/// A deliberately broken evloop: its name (the value of [`MUTANT_ENV`]), the rule it breaks,
+/// and what it breaks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Mutant {
+    /// `snake_case` name, e.g. `lifo_ready_queue`.
+    pub name: &'static str,
+    /// Reference rule it breaks first of all.
+    pub rule: &'static str,
+    /// One line.
+    pub description: &'static str,
+}
+
+/// Every mutant compiled in: all of evloop's faults with the `mutants` feature, none without.
+pub fn mutants() -> Vec<Mutant> {
+    #[cfg(feature = "mutants")]
+    {
+        evloop::mutants::FAULTS
+            .iter()
+            .map(|m| Mutant {
+                name: m.name,
+                rule: m.rule,
+                description: m.description,
+            })
+            .collect()
+    }
+    #[cfg(not(feature = "mutants"))]
+    {
+        Vec::new()
+    }
 }
 
 /// Builds the runtime `id` with the default configuration and returns its description.

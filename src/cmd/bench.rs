@@ -53,7 +53,7 @@ pub enum What {
 #[derive(clap::Args)]
 pub struct Common {
     /// Runtimes and baselines: comma-separated ids, or `all` (`bench echo` default: every
-    /// runtime and baseline; `equal`/`capacity`: every runtime and epoll-floor; none when
+    /// runtime and baseline; `equal`/`capacity`: every runtime, epoll-floor and uring-floor; none when
     /// --server is given).
     #[arg(long)]
     pub runtime: Option<String>,
@@ -113,7 +113,8 @@ pub struct Common {
   loopbench bench echo --server asyncio='python3 benches/servers/asyncio_echo.py {port}'
 
 `all` is every compiled-in runtime plus the baselines blocking, threads, threadpool
-(5 threads: starves beyond 5 connections, reported as data) and epoll-floor.
+(5 threads: starves beyond 5 connections, reported as data), epoll-floor and uring-floor
+(io_uring; where it is unavailable its points fail with the reason, as not measured).
 Points where the load generator used >= 85% of its cores are marked client-bound (`*`).
 
 Exit status: 0 every point measured whole without errors; 1 some point measured with errors or
@@ -293,10 +294,12 @@ fn server_info(spec: &ServerSpec) -> Option<RuntimeInfo> {
     }
 }
 
-/// The runtimes and the floor: what equal-load and capacity compare by default.
+/// The runtimes and the floors (epoll and io_uring): what equal-load and capacity compare
+/// by default.
 fn runtimes_and_floor() -> Vec<&'static str> {
     let mut ids = runtimes::runtime_ids();
     ids.push(baselines::epoll_floor::ID);
+    ids.push(baselines::uring_floor::ID);
     ids
 }
 
@@ -307,7 +310,8 @@ fn prepare(
     max_conns: u64,
 ) -> anyhow::Result<(Bench, Environment)> {
     if let Some(path) = &common.json {
-        harness::results::check_writable(path).map_err(|e| usage(e.to_string()))?;
+        harness::paths::check_output_file(path)
+            .map_err(|e| usage(format!("cannot write results to {}: {e}", path.display())))?;
     }
     let settings = Settings {
         exe: std::env::current_exe()?,

@@ -118,7 +118,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let plan = plan_from(&args)?;
     plan.validate().map_err(|e| usage(e.to_string()))?;
     if let Some(path) = &args.json {
-        harness::results::check_writable(path).map_err(|e| usage(e.to_string()))?;
+        harness::paths::check_output_file(path)
+            .map_err(|e| usage(format!("cannot write results to {}: {e}", path.display())))?;
     }
     let report = match loadgen::run(&plan, &mut print_event) {
         Ok(r) => r,

@@ -1,48 +1,58 @@
 //! `loopbench run` (also what `loopbench` with no arguments does): the quick default suite —
 //! conformance on every runtime; the echo stage (the equal-load comparison of every runtime,
-//! the epoll floor and, when Python is there, the seeds' asyncio and uvloop servers, then a
+//! the epoll and io_uring floors and, when Python is there, the seeds' asyncio and uvloop servers, then a
 //! short closed-loop curve); a quick pass of the micro-benchmarks — then the HTML report,
 //! which leads with the equal-load table.
 //!
 //! Each stage is a child `loopbench` process, so a stage that crashes costs that stage only:
 //! the report is still written from what the others produced, and the failure is named.
+//! Every stage shows a progress bar with its elapsed and remaining time on stderr (the
+//! children draw their own), hidden when stderr is not a terminal or with `--quiet`; the end
+//! prints the summary's lines (`reports::summary`) and the report's path.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use harness::results::{Environment, MicroResult, ResultsFile};
+use indicatif::{ProgressBar, ProgressStyle};
+
+use crate::checked::{self, format_duration, Counts};
+use crate::util::{usage, yield_if_interrupted};
 
 /// Arguments of `loopbench run`.
 #[derive(clap::Args)]
 #[command(
-    after_help = "Examples:\n  cargo run --release                       # the default suite, ends with the report path\n  loopbench run --out /tmp/lb --skip-echo\n  loopbench run --connections 1,100 --duration 2s --no-python"
+    after_help = "Examples:\n  cargo run --release                       # the default suite, ends with the report path\n  loopbench run --out /tmp/lb --skip-echo\n  loopbench run --connections 1,100 --duration 2s --no-python\n\nEvery value is checked before the first stage starts, by the rules of the stage it is for.\nExit status: 0 every stage succeeded; 1 a stage failed or reported failures (the report is\nstill written from the others); 2 bad arguments or an unusable --out directory;\n130/143 when interrupted by SIGINT/SIGTERM (stage children are stopped; results files are\nwhole or absent; an interrupted conformance stage leaves its journal, see `conformance\n--resume`)."
 )]
 pub struct Args {
-    /// Directory for the results files and the report.
+    /// Directory for the results files and the report (created if missing; checked before
+    /// the first stage).
     #[arg(long, default_value = "loopbench-out")]
     pub out: PathBuf,
-    /// Connection counts of the closed-loop curve.
-    #[arg(long, default_value = "100,10000")]
-    pub connections: String,
-    /// Connections of the equal-load comparison.
-    #[arg(long, default_value = "100")]
-    pub equal_connections: String,
-    /// Measured duration per point (the equal-load points get 1.5 times as long).
-    #[arg(long, default_value = "700ms")]
-    pub duration: String,
-    /// Warm-up per point.
-    #[arg(long, default_value = "300ms")]
-    pub warmup: String,
+    /// Connection counts of the closed-loop curve, comma-separated, each 1 to 1,000,000.
+    #[arg(long, default_value = "100,10000", value_parser = checked::connections, allow_negative_numbers = true)]
+    pub connections: Counts,
+    /// Connections of the equal-load comparison, comma-separated, each 1 to 1,000,000.
+    #[arg(long, default_value = "100", value_parser = checked::connections, allow_negative_numbers = true)]
+    pub equal_connections: Counts,
+    /// Measured duration per point, 1ms to 86400s (the equal-load points get 1.5 times as
+    /// long).
+    #[arg(long, default_value = "700ms", value_parser = checked::echo_duration, allow_hyphen_values = true)]
+    pub duration: Duration,
+    /// Warm-up per point, 0 to 86400s.
+    #[arg(long, default_value = "300ms", value_parser = checked::echo_warmup, allow_hyphen_values = true)]
+    pub warmup: Duration,
     /// Leave out the Python servers (asyncio, uvloop); by default they run when Python is
     /// there, uvloop installed from PyPI into target/loopbench-python the first time.
     #[arg(long)]
     pub no_python: bool,
-    /// Echo benchmark connections opened per second (10,000 connections open in 1 s; the
-    /// `blocking` baseline's backlog overflows either way, which it reports).
-    #[arg(long, default_value_t = 10_000)]
-    pub connect_rate: u32,
+    /// Echo benchmark connections opened per second, 1 to 1,000,000 (10,000 connections open
+    /// in 1 s; the `blocking` baseline's backlog overflows either way, which it reports).
+    #[arg(long, default_value = "10000", value_parser = checked::connect_rate, allow_negative_numbers = true)]
+    pub connect_rate: f64,
     /// Skip the echo benchmark.
     #[arg(long)]
     pub skip_echo: bool,
@@ -52,7 +62,14 @@ pub struct Args {
     /// Skip the conformance matrix.
     #[arg(long)]
     pub skip_conformance: bool,
+    /// No progress bars (they are hidden anyway when stderr is not a terminal).
+    #[arg(long)]
+    pub quiet: bool,
 }
+
+/// The progress bar template of every stage: done/total, elapsed and remaining time.
+pub const PROGRESS_TEMPLATE: &str =
+    "{prefix} [{bar:30}] {pos}/{len} · {elapsed} elapsed · ~{eta} left · {wide_msg}";
 
 /// Iterations and executions per micro workload in the quick pass.
 const MICRO_ITERS: u64 = 200;
@@ -62,8 +79,18 @@ const MICRO_SAMPLES: u32 = 3;
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let start = Instant::now();
     let exe = std::env::current_exe().context("cannot find the loopbench executable")?;
-    std::fs::create_dir_all(&args.out)
-        .with_context(|| format!("cannot create {}", args.out.display()))?;
+    harness::paths::check_output_dir(&args.out).map_err(|e| usage(format!("--out: {e}")))?;
+    let current = Arc::new(Mutex::new(String::from("start-up")));
+    {
+        let (current, out) = (Arc::clone(&current), args.out.clone());
+        launch::on_interrupt(move || {
+            let stage = current.lock().map(|s| s.clone()).unwrap_or_default();
+            eprintln!(
+                "run: interrupted during the {stage} stage; stages that completed have their results in {}",
+                out.display()
+            );
+        });
+    }
     let stages = 1 + [args.skip_conformance, args.skip_echo, args.skip_micro]
         .iter()
         .filter(|skip| !**skip)
@@ -71,6 +98,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let mut stage = 0;
     let mut next = |name: &str| {
         stage += 1;
+        if let Ok(mut c) = current.lock() {
+            *c = name.split(':').next().unwrap_or(name).to_string();
+        }
         eprintln!(
             "\n[{stage}/{stages}] {name} ({:.0} s elapsed)",
             start.elapsed().as_secs_f64()
@@ -91,7 +121,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 "--json",
             ])
             .arg(&path)
+            .args(args.quiet.then_some("--quiet"))
             .status()?;
+        yield_if_interrupted();
         collect(
             &path,
             status.code(),
@@ -108,25 +140,24 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         } else {
             &["--with-python"]
         };
-        let equal_duration = harness::units::parse_duration(
-            &args.duration,
-            Duration::from_millis(10)..=Duration::from_secs(3600),
-        )
-        .map_err(|e| crate::util::usage(format!("--duration: {e}")))?
-        .mul_f64(1.5);
+        let equal_duration = args.duration.mul_f64(1.5);
         let mut servers: Vec<&str> = runtimes::runtime_ids();
         servers.push(benches::echo::baselines::epoll_floor::ID);
+        servers.push(benches::echo::baselines::uring_floor::ID);
         let equal_path = args.out.join("equal.json");
         let status = launch::Launch::loopbench(&exe)
             .args(["bench", "equal", "--runtime", &servers.join(",")])
             .args(python)
-            .args(["--connections", &args.equal_connections])
-            .args(["--probe-duration", &args.duration, "--warmup", &args.warmup])
-            .args(["--duration", &format!("{}ms", equal_duration.as_millis())])
+            .args(["--connections", &args.equal_connections.to_string()])
+            .args(["--probe-duration", &format_duration(args.duration)])
+            .args(["--warmup", &format_duration(args.warmup)])
+            .args(["--duration", &format_duration(equal_duration)])
             .args(["--connect-rate", &args.connect_rate.to_string()])
             .arg("--json")
             .arg(&equal_path)
+            .args(args.quiet.then_some("--quiet"))
             .status()?;
+        yield_if_interrupted();
         collect(
             &equal_path,
             status.code(),
@@ -143,12 +174,15 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         let path = args.out.join("echo.json");
         let status = launch::Launch::loopbench(&exe)
             .args(["bench", "echo", "--runtime", &servers.join(",")])
-            .args(["--connections", &args.connections])
-            .args(["--duration", &args.duration, "--warmup", &args.warmup])
+            .args(["--connections", &args.connections.to_string()])
+            .args(["--duration", &format_duration(args.duration)])
+            .args(["--warmup", &format_duration(args.warmup)])
             .args(["--connect-rate", &args.connect_rate.to_string()])
             .arg("--json")
             .arg(&path)
+            .args(args.quiet.then_some("--quiet"))
             .status()?;
+        yield_if_interrupted();
         collect(
             &path,
             status.code(),
@@ -161,7 +195,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     if !args.skip_micro {
         next("micro-benchmarks (quick pass)");
         let path = args.out.join("micro.json");
-        match micro_quick(&exe, &path) {
+        let result = micro_quick(&exe, &path, args.quiet);
+        yield_if_interrupted();
+        match result {
             Ok(file) => inputs.push(file),
             Err(e) => problems.push(format!("micro-benchmarks: {e:#}")),
         }
@@ -172,12 +208,18 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     }
     let merged = merge(inputs);
     let report_dir = args.out.join("report");
-    let index = reports::html::write_report(&[merged], &report_dir)?;
+    let index = reports::html::write_report(std::slice::from_ref(&merged), &report_dir)?;
     for p in &problems {
         eprintln!("loopbench: warning: {p}");
     }
     let index = std::fs::canonicalize(&index).unwrap_or(index);
     eprintln!("\ndone in {:.0} s", start.elapsed().as_secs_f64());
+    println!(
+        "\nsummary (ranked from rankable echo points only; the report says why others are not):"
+    );
+    for line in reports::summary::Summary::of(&merged).lines {
+        println!("  {line}");
+    }
     println!("report: {}", index.display());
     Ok(if problems.is_empty() {
         ExitCode::SUCCESS
@@ -231,34 +273,63 @@ fn merge(inputs: Vec<ResultsFile>) -> ResultsFile {
     merged
 }
 
+/// A progress bar of `len` steps named `prefix`, drawn on stderr unless `quiet` (indicatif
+/// hides it by itself when stderr is not a terminal).
+pub fn stage_bar(prefix: &'static str, len: u64, quiet: bool) -> ProgressBar {
+    let bar = if quiet {
+        ProgressBar::hidden()
+    } else {
+        ProgressBar::new(len)
+    };
+    bar.set_style(
+        ProgressStyle::with_template(PROGRESS_TEMPLATE)
+            .expect("static template")
+            .progress_chars("=> "),
+    );
+    bar.set_prefix(prefix);
+    bar
+}
+
 /// Every micro workload on every runtime, `MICRO_SAMPLES` executions each, interleaved.
-fn micro_quick(exe: &Path, path: &Path) -> anyhow::Result<ResultsFile> {
+fn micro_quick(exe: &Path, path: &Path, quiet: bool) -> anyhow::Result<ResultsFile> {
     let ids = runtimes::runtime_ids();
     let infos = ids
         .iter()
         .map(|id| runtimes::runtime_info(id))
         .collect::<std::io::Result<Vec<_>>>()?;
     let mut file = ResultsFile::new(Environment::capture(infos));
+    let total = benches::micro::WORKLOADS.len() * MICRO_SAMPLES as usize * ids.len();
+    let bar = stage_bar("micro", total as u64, quiet);
     for def in benches::micro::WORKLOADS {
         let mut samples: Vec<Vec<f64>> = vec![Vec::new(); ids.len()];
-        for _ in 0..MICRO_SAMPLES {
+        for sample in 0..MICRO_SAMPLES {
             for (i, rt) in ids.iter().enumerate() {
-                match crate::util::micro_ns_per_iter(exe, rt, def.name, MICRO_ITERS) {
+                bar.set_message(format!(
+                    "{} on {rt} (execution {}/{MICRO_SAMPLES})",
+                    def.name,
+                    sample + 1
+                ));
+                let ns = crate::util::micro_ns_per_iter(exe, rt, def.name, MICRO_ITERS);
+                yield_if_interrupted();
+                match ns {
                     Ok(ns) => samples[i].push(ns),
-                    Err(e) => eprintln!("  {rt}/{}: {e:#}", def.name),
+                    Err(e) => bar.suspend(|| eprintln!("  {rt}/{}: {e:#}", def.name)),
                 }
+                bar.inc(1);
             }
         }
         for (rt, s) in ids.iter().zip(samples) {
             if s.is_empty() {
                 continue;
             }
-            eprintln!(
-                "  {:<16} {:<10} {:>12.0} ns/iter",
-                def.name,
-                rt,
-                gate::stats::median(&s)
-            );
+            bar.suspend(|| {
+                eprintln!(
+                    "  {:<16} {:<10} {:>12.0} ns/iter",
+                    def.name,
+                    rt,
+                    gate::stats::median(&s)
+                )
+            });
             file.micro.push(MicroResult {
                 runtime: rt.to_string(),
                 bench: def.name.to_string(),
@@ -270,6 +341,7 @@ fn micro_quick(exe: &Path, path: &Path) -> anyhow::Result<ResultsFile> {
             });
         }
     }
+    bar.finish_and_clear();
     file.save(path)?;
     Ok(file)
 }

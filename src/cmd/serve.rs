@@ -17,11 +17,11 @@ use crate::util::usage;
 /// Arguments of `loopbench serve`.
 #[derive(clap::Args)]
 #[command(
-    after_help = "Examples:\n  loopbench serve --runtime tokio-ct                  listen on 127.0.0.1:7878\n  loopbench serve --runtime epoll-floor --addr 127.0.0.1:0\n  echo hello | nc -q1 127.0.0.1 7878\n\nBaselines: blocking, threads, threadpool, epoll-floor (see `loopbench bench echo --help`).\nEvery server reads into a buffer of --buffer bytes per connection (16 B to 1 MiB)."
+    after_help = "Examples:\n  loopbench serve --runtime tokio-ct                  listen on 127.0.0.1:7878\n  loopbench serve --runtime epoll-floor --addr 127.0.0.1:0\n  echo hello | nc -q1 127.0.0.1 7878\n\nBaselines: blocking, threads, threadpool, epoll-floor, uring-floor (see `loopbench bench echo --help`).\nEvery server reads into a buffer of --buffer bytes per connection (16 B to 1 MiB)."
 )]
 pub struct Args {
     /// Runtime id (see `loopbench list`) or baseline: blocking, threads, threadpool,
-    /// epoll-floor.
+    /// epoll-floor, uring-floor.
     #[arg(long, required_unless_present = "fault")]
     pub runtime: Option<String>,
     /// Address to listen on, HOST:PORT; port 0 picks a free port (printed).
@@ -75,6 +75,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         )));
     }
     let addr = parse_addr(&args.addr)?;
+    if args.fault.is_none() && baselines::is_baseline(id) {
+        baselines::preflight(id).with_context(|| format!("{id} cannot start"))?;
+    }
     harness::proc::raise_nofile();
     let listener = harness::net::bind_listener(addr)?;
     let local = listener

@@ -1,170 +1,29 @@
-//! Helpers the end-to-end tests share: running the `loopbench` binary with every process
-//! of the run marked (an environment variable its children inherit), finding processes
-//! that survived it, checking output files are whole, and starting servers.
+//! Process helpers shared by the end-to-end tests: the live process table, the descendants
+//! of a process, and runs of `loopbench` tagged so that every process of the run — direct
+//! children, their children, anything re-parented to PID 1 — can be found afterwards.
 //!
-//! A run is marked with `LOOPBENCH_TEST_MARK=<unique>`; every descendant inherits it (the
-//! launcher passes the environment through, and so does the guard and `sh -c`), so after
-//! the run `/proc/*/environ` tells exactly which processes of *that* run are left, whatever
-//! process group they moved to or parent they were re-parented to.
+//! A tagged run carries `LOOPBENCH_TEST_RUN=<tag>` in its environment; the launcher passes
+//! the environment on, so every process of the run has it in `/proc/PID/environ` (which
+//! does not change when a process is re-parented or moves to another process group).
 
 #![allow(dead_code)]
 
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
-/// The variable that marks every process of a test run.
-pub const MARK_ENV: &str = "LOOPBENCH_TEST_MARK";
+/// The variable that tags every process of a run.
+pub const TAG_ENV: &str = "LOOPBENCH_TEST_RUN";
 
-/// The binary under test.
-pub fn exe() -> &'static str {
-    env!("CARGO_BIN_EXE_loopbench")
-}
-
-/// A command for the binary.
+/// The `loopbench` binary under test.
 pub fn loopbench() -> Command {
-    Command::new(exe())
+    Command::new(env!("CARGO_BIN_EXE_loopbench"))
 }
 
-/// A fresh mark, unique in this machine for this test process.
-pub fn new_mark() -> String {
-    static N: AtomicU64 = AtomicU64::new(0);
-    format!(
-        "{}-{}",
-        std::process::id(),
-        N.fetch_add(1, Ordering::Relaxed)
-    )
-}
-
-/// What a marked run did.
-#[derive(Debug)]
-pub struct Outcome {
-    /// Exit code (`None`: killed by a signal).
-    pub code: Option<i32>,
-    pub stdout: String,
-    pub stderr: String,
-    /// Its mark.
-    pub mark: String,
-    /// Wall time.
-    pub elapsed: Duration,
-}
-
-impl Outcome {
-    /// The lines of stderr that are not blank.
-    pub fn stderr_lines(&self) -> Vec<&str> {
-        self.stderr
-            .lines()
-            .filter(|l| !l.trim().is_empty())
-            .collect()
-    }
-
-    /// Asserts the exit code, that stderr is exactly one line containing every one of
-    /// `needles`, and that no process of the run survives it.
-    pub fn expect(&self, code: i32, needles: &[&str]) {
-        assert_eq!(self.code, Some(code), "exit code; {self:#?}");
-        let lines = self.stderr_lines();
-        assert_eq!(lines.len(), 1, "stderr is not one line: {self:#?}");
-        for n in needles {
-            assert!(
-                lines[0].contains(n),
-                "stderr lacks {n:?}: {:?}\nstdout: {}",
-                lines[0],
-                self.stdout
-            );
-        }
-        assert_no_survivors(&self.mark);
-    }
-}
-
-/// Runs `loopbench ARGS` marked, to completion (killed after `limit`), and returns what it
-/// did.
-pub fn run_marked(args: &[&str], limit: Duration) -> Outcome {
-    let mark = new_mark();
-    let start = Instant::now();
-    let mut child = loopbench()
-        .args(args)
-        .env(MARK_ENV, &mark)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start loopbench");
-    let out = drain(child.stdout.take());
-    let err = drain(child.stderr.take());
-    let status = loop {
-        if let Some(st) = child.try_wait().unwrap() {
-            break st;
-        }
-        if start.elapsed() > limit {
-            let _ = child.kill();
-            let _ = child.wait();
-            kill_marked(&mark);
-            panic!("loopbench {args:?} ran past {limit:?}: hung");
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    };
-    Outcome {
-        code: status.code(),
-        stdout: out.join().unwrap_or_default(),
-        stderr: err.join().unwrap_or_default(),
-        mark,
-        elapsed: start.elapsed(),
-    }
-}
-
-fn drain(pipe: Option<impl std::io::Read + Send + 'static>) -> std::thread::JoinHandle<String> {
-    std::thread::spawn(move || {
-        let mut s = String::new();
-        if let Some(mut p) = pipe {
-            let _ = std::io::Read::read_to_string(&mut p, &mut s);
-        }
-        s
-    })
-}
-
-/// Live processes (not zombies) whose environment holds `MARK_ENV=mark`, with their
-/// command lines.
-pub fn marked(mark: &str) -> Vec<(u32, String)> {
-    let needle = format!("{MARK_ENV}={mark}\0");
-    processes()
-        .into_iter()
-        .filter(|(pid, _, _)| {
-            std::fs::read(format!("/proc/{pid}/environ"))
-                .map(|env| {
-                    let env = String::from_utf8_lossy(&env).into_owned() + "\0";
-                    env.contains(&needle)
-                })
-                .unwrap_or(false)
-        })
-        .map(|(pid, _, cmd)| (pid, cmd))
-        .collect()
-}
-
-/// Asserts that within 2 s no process of the run marked `mark` is left.
-pub fn assert_no_survivors(mark: &str) {
-    let start = Instant::now();
-    loop {
-        let left = marked(mark);
-        if left.is_empty() {
-            return;
-        }
-        if start.elapsed() > Duration::from_secs(2) {
-            kill_marked(mark);
-            panic!("processes of the run survived it by 2 s: {left:?}");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
-fn kill_marked(mark: &str) {
-    for (pid, _) in marked(mark) {
-        let _ = Command::new("kill").args(["-9", &pid.to_string()]).status();
-    }
-}
-
-/// `(pid, ppid, command line)` of every live process.
+/// `(pid, ppid, command line)` of every live (not zombie) process.
 pub fn processes() -> Vec<(u32, u32, String)> {
     let mut out = Vec::new();
     let Ok(dir) = std::fs::read_dir("/proc") else {
@@ -235,6 +94,237 @@ pub fn wait_for_descendants(root: u32, needles: &[&str], limit: Duration) -> Vec
 /// Whether `pid` is alive (and not a zombie).
 pub fn alive(pid: u32) -> bool {
     processes().iter().any(|(p, _, _)| *p == pid)
+}
+
+/// Sends signal `sig` to `pid` (with kill(1): the tests use no `unsafe`).
+pub fn signal(pid: u32, sig: i32) {
+    let status = Command::new("kill")
+        .arg(format!("-{sig}"))
+        .arg(pid.to_string())
+        .status()
+        .unwrap();
+    assert!(status.success(), "kill -{sig} {pid}");
+}
+
+/// Sends `sig` to `parent`, reaps it, and asserts every process in `children` is gone
+/// within 2 s.
+pub fn kill_and_expect_no_survivor(mut parent: Child, sig: i32, children: &[(u32, String)]) {
+    signal(parent.id(), sig);
+    let _ = parent.wait();
+    let start = Instant::now();
+    loop {
+        let left: Vec<_> = children.iter().filter(|(p, _)| alive(*p)).collect();
+        if left.is_empty() {
+            return;
+        }
+        if start.elapsed() > Duration::from_secs(2) {
+            for (p, _) in &left {
+                let _ = Command::new("kill").args(["-9", &p.to_string()]).status();
+            }
+            panic!("survived the parent by 2 s: {left:?}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// A fresh tag for one run (unique in this test process and across test processes).
+pub fn new_tag(name: &str) -> String {
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    format!(
+        "{name}-{}-{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+/// `loopbench` with `args`, tagged with `tag`, output captured.
+pub fn tagged(tag: &str, args: &[&str]) -> Command {
+    let mut cmd = loopbench();
+    cmd.args(args)
+        .env(TAG_ENV, tag)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    cmd
+}
+
+/// Live processes whose environment carries `tag`.
+pub fn tagged_processes(tag: &str) -> Vec<(u32, String)> {
+    let needle = format!("{TAG_ENV}={tag}");
+    processes()
+        .into_iter()
+        .filter(|(pid, _, _)| {
+            std::fs::read(format!("/proc/{pid}/environ"))
+                .is_ok_and(|env| env.split(|b| *b == 0).any(|var| var == needle.as_bytes()))
+        })
+        .map(|(pid, _, cmd)| (pid, cmd))
+        .collect()
+}
+
+/// Asserts that within 2 s no process of the run tagged `tag` is left (killing any that
+/// is, so one failure does not leak into other tests).
+pub fn assert_no_survivor(tag: &str) {
+    let start = Instant::now();
+    loop {
+        let left = tagged_processes(tag);
+        if left.is_empty() {
+            return;
+        }
+        if start.elapsed() > Duration::from_secs(2) {
+            for (p, _) in &left {
+                let _ = Command::new("kill").args(["-9", &p.to_string()]).status();
+            }
+            panic!("processes of run {tag} survived it by 2 s: {left:?}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// What one tagged run did.
+#[derive(Debug)]
+pub struct Run {
+    pub code: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+/// Runs `loopbench args` tagged, in `cwd`, with a time limit (a hang fails the test
+/// instead of hanging it), then asserts no process of the run survives.
+pub fn run(args: &[&str], cwd: &Path, limit: Duration) -> Run {
+    let tag = new_tag("run");
+    let child = tagged(&tag, args)
+        .current_dir(cwd)
+        .spawn()
+        .expect("loopbench starts");
+    let out = wait_with_limit(child, limit, &format!("loopbench {}", args.join(" ")));
+    assert_no_survivor(&tag);
+    Run {
+        code: out.status.code(),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// Waits for `child` (output piped) at most `limit`; past it kills it and fails.
+pub fn wait_with_limit(mut child: Child, limit: Duration, what: &str) -> Output {
+    let start = Instant::now();
+    loop {
+        if child.try_wait().unwrap().is_some() {
+            return child.wait_with_output().unwrap();
+        }
+        if start.elapsed() > limit {
+            let _ = child.kill();
+            let out = child.wait_with_output().unwrap();
+            panic!(
+                "`{what}` hung: still running after {limit:?}; stderr: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// Asserts stderr is exactly one line, starting `loopbench: error: ` when `error`, and
+/// containing every one of `needles`.
+pub fn assert_one_line(stderr: &str, error: bool, needles: &[&str]) {
+    assert_eq!(
+        stderr.lines().count(),
+        1,
+        "not one line on stderr: {stderr:?}"
+    );
+    if error {
+        assert!(stderr.starts_with("loopbench: error: "), "{stderr:?}");
+    }
+    for n in needles {
+        assert!(stderr.contains(n), "{n:?} not in {stderr:?}");
+    }
+}
+
+/// Asserts `dir` (recursively) holds no half-written file: no temporary file of an atomic
+/// write, and every `.json` is a whole results file.
+pub fn assert_no_partial_file(dir: &Path) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if path.is_dir() {
+            assert_no_partial_file(&path);
+            continue;
+        }
+        assert!(
+            !name.ends_with(".tmp") && !name.starts_with(".loopbench-probe"),
+            "left behind: {}",
+            path.display()
+        );
+        if name.ends_with(".json") {
+            if let Err(e) = harness::results::ResultsFile::load(&path) {
+                panic!("half-written results file {}: {e}", path.display());
+            }
+        }
+    }
+}
+
+/// The binary under test, as a path (for command lines handed to `--server-cmd`).
+pub fn exe() -> &'static str {
+    env!("CARGO_BIN_EXE_loopbench")
+}
+
+/// What a tagged run did, with its tag and wall time.
+#[derive(Debug)]
+pub struct Outcome {
+    /// Exit code (`None`: killed by a signal).
+    pub code: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
+    /// Its tag.
+    pub tag: String,
+    /// Wall time.
+    pub elapsed: Duration,
+}
+
+impl Outcome {
+    /// The lines of stderr that are not blank.
+    pub fn stderr_lines(&self) -> Vec<&str> {
+        self.stderr
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+            .collect()
+    }
+
+    /// Asserts the exit code, that stderr is exactly one line containing every one of
+    /// `needles`, and that no process of the run survives it.
+    pub fn expect(&self, code: i32, needles: &[&str]) {
+        assert_eq!(self.code, Some(code), "exit code; {self:#?}");
+        let lines = self.stderr_lines();
+        assert_eq!(lines.len(), 1, "stderr is not one line: {self:#?}");
+        for n in needles {
+            assert!(
+                lines[0].contains(n),
+                "stderr lacks {n:?}: {:?}\nstdout: {}",
+                lines[0],
+                self.stdout
+            );
+        }
+        assert_no_survivor(&self.tag);
+    }
+}
+
+/// Runs `loopbench ARGS` tagged, to completion (killed after `limit`, which fails the
+/// test), and returns what it did; survivors are checked by [`Outcome::expect`].
+pub fn run_marked(args: &[&str], limit: Duration) -> Outcome {
+    let tag = new_tag("marked");
+    let start = Instant::now();
+    let child = tagged(&tag, args).spawn().expect("start loopbench");
+    let out = wait_with_limit(child, limit, &format!("loopbench {}", args.join(" ")));
+    Outcome {
+        code: out.status.code(),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        tag,
+        elapsed: start.elapsed(),
+    }
 }
 
 /// Asserts that `path` either does not exist or is a whole results file, and that no

@@ -3,11 +3,16 @@
 //!
 //! Invariants: at most `max_threads` jobs run at once (asyncio T2); a job's result reaches
 //! the loop through its join state, whose waker re-enters the loop by the cross-thread path;
-//! after shutdown, queued jobs still run and new ones are refused.
+//! after shutdown, queued jobs still run and new ones are refused, and `shutdown` returns
+//! once every worker has exited, so dropping the loop waits for the jobs in flight (as
+//! `asyncio.run` waits for its default executor, and tokio's runtime drop for its blocking
+//! threads).
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::Duration;
+
+use super::mutants::{self, Fault};
 
 /// A unit of blocking work.
 pub(crate) type Job = Box<dyn FnOnce() + Send>;
@@ -26,6 +31,8 @@ struct PoolInner {
     state: Mutex<PoolState>,
     /// Signalled when a job is queued or the pool shuts down.
     work: Condvar,
+    /// Signalled when a worker exits.
+    exited: Condvar,
     /// Upper bound on worker threads.
     max_threads: usize,
 }
@@ -49,6 +56,7 @@ impl BlockingPool {
             inner: Arc::new(PoolInner {
                 state: Mutex::default(),
                 work: Condvar::new(),
+                exited: Condvar::new(),
                 max_threads: max_threads.max(1),
             }),
         }
@@ -70,7 +78,9 @@ impl BlockingPool {
         if state.queue.len() <= state.idle {
             // An idle worker (not yet woken by an earlier job) will take it.
             self.inner.work.notify_one();
-        } else if state.threads < self.inner.max_threads {
+        } else if state.threads < self.inner.max_threads
+            || mutants::active(Fault::BlockingUnbounded)
+        {
             state.threads += 1;
             let inner = self.inner.clone();
             let spawned = std::thread::Builder::new()
@@ -84,10 +94,21 @@ impl BlockingPool {
         Ok(())
     }
 
-    /// Refuses new jobs; workers finish the queue, then exit.
+    /// Refuses new jobs; workers finish the queue, then exit. Returns once they all have.
     pub(crate) fn shutdown(&self) {
-        self.inner.lock().shutdown = true;
+        let mut state = self.inner.lock();
+        state.shutdown = true;
         self.inner.work.notify_all();
+        if mutants::active(Fault::ShutdownAbandonsJobs) {
+            return;
+        }
+        while state.threads > 0 {
+            state = self
+                .inner
+                .exited
+                .wait(state)
+                .unwrap_or_else(|e| e.into_inner());
+        }
     }
 }
 
@@ -120,5 +141,6 @@ impl PoolInner {
             }
         }
         state.threads -= 1;
+        self.exited.notify_all();
     }
 }

@@ -87,6 +87,9 @@ pub(crate) struct DebugSink {
 impl DebugSink {
     /// Records and prints a report.
     pub(crate) fn report(&self, report: DebugReport) {
+        if super::mutants::active(super::mutants::Fault::DebugSilent) {
+            return;
+        }
         eprintln!("evloop debug: {report}");
         self.reports
             .lock()

@@ -12,6 +12,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll, Wake, Waker};
 
 use super::handle::Shared;
+use super::mutants::{self, Fault};
 use super::scheduler::{self, Core, ROOT_KEY};
 
 /// The future `block_on` drives, seen by the loop.
@@ -48,7 +49,8 @@ impl Enter {
     /// or another loop runs on this thread (asyncio's "cannot run the event loop while
     /// another loop is running": a nested run would block the outer loop).
     pub(crate) fn new(core: &Rc<Core>) -> Self {
-        let other_running = scheduler::with_current(|c| c.is_some_and(|c| c.id() != core.id()));
+        let other_running = scheduler::with_current(|c| c.is_some_and(|c| c.id() != core.id()))
+            && !mutants::active(Fault::NestedRunAllowed);
         assert!(
             !other_running,
             "evloop: cannot run the event loop while another loop is running"
@@ -82,7 +84,17 @@ impl Enter {
         while !root.done {
             self.core.run_once(false, Some(&mut root));
         }
+        #[cfg(feature = "mutants")]
+        if mutants::active(Fault::BlockOnWaitsForAll) {
+            while self.core.task_count() > 0 {
+                self.core.run_once(false, Some(&mut root));
+            }
+        }
         drop(root);
+        #[cfg(feature = "mutants")]
+        if mutants::active(Fault::StopDropsQueued) {
+            self.core.drop_queued_callbacks();
+        }
         output.expect("root future completed")
     }
 
@@ -94,6 +106,10 @@ impl Enter {
             if self.core.take_stop() {
                 break;
             }
+        }
+        #[cfg(feature = "mutants")]
+        if mutants::active(Fault::StopDropsQueued) {
+            self.core.drop_queued_callbacks();
         }
     }
 }

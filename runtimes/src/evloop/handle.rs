@@ -21,6 +21,7 @@ use harness::{JoinError, RuntimeHandle};
 
 use super::blocking::BlockingPool;
 use super::debug::{DebugReport, DebugSink};
+use super::mutants::{self, Fault};
 use super::net::{EvListener, EvStream};
 use super::scheduler::{self, Callback};
 use super::sys::EventFd;
@@ -84,6 +85,12 @@ impl Shared {
                 queue.push(msg);
                 drop(queue);
                 if !self.notified.swap(true, Ordering::SeqCst) {
+                    #[cfg(feature = "mutants")]
+                    if mutants::active(Fault::LostWakeup) && mutants::first_time() {
+                        // The write is "forgotten"; the next message notifies.
+                        self.notified.store(false, Ordering::SeqCst);
+                        return;
+                    }
                     self.notifier.notify();
                 }
                 return;
@@ -161,14 +168,24 @@ impl RuntimeHandle for EvloopHandle {
     {
         let state = JoinState::new(self.shared.clone());
         let job_state = state.clone();
-        let job = Box::new(move || {
+        let job: super::blocking::Job = Box::new(move || {
             if job_state.is_aborted() {
                 job_state.complete(Err(JoinError::Cancelled));
                 return;
             }
             let result = std::panic::catch_unwind(AssertUnwindSafe(f));
-            job_state.complete(result.map_err(JoinError::from_panic));
+            job_state.complete(result.map_err(|payload| {
+                if mutants::active(Fault::PanicPayloadLost) {
+                    JoinError::Cancelled
+                } else {
+                    JoinError::from_panic(payload)
+                }
+            }));
         });
+        if mutants::active(Fault::BlockingInline) {
+            job();
+            return JoinHandle::from_state(state);
+        }
         if self.shared.pool.spawn(job).is_err() {
             state.complete(Err(JoinError::Cancelled));
         }
@@ -180,10 +197,31 @@ impl RuntimeHandle for EvloopHandle {
         F: FnOnce() + Send + 'static,
     {
         let name = std::any::type_name::<F>();
+        #[cfg(feature = "mutants")]
+        if mutants::active(Fault::CallbacksInParallel) {
+            std::thread::spawn(f);
+            return;
+        }
+        #[cfg(feature = "mutants")]
+        if mutants::active(Fault::CallSoonInline)
+            && scheduler::with_current(|core| core.is_some_and(|c| c.id() == self.shared.id))
+        {
+            f();
+            return;
+        }
         scheduler::with_current(|core| match core {
             Some(core) if core.id() == self.shared.id => core.call_soon(Callback::new(f)),
             _ => self.shared.inject(Message::Call(Box::new(f), name)),
         });
+    }
+
+    fn now(&self) -> Instant {
+        #[cfg(feature = "mutants")]
+        if mutants::active(Fault::ClockStepsBack) && mutants::every_other() {
+            let now = Instant::now();
+            return now.checked_sub(Duration::from_millis(1)).unwrap_or(now);
+        }
+        Instant::now()
     }
 
     fn sleep(&self, duration: Duration) -> Sleep {

@@ -17,6 +17,9 @@
 //!   run the batch of ready items in FIFO order; `driver`: the runs made of iterations.
 //! - `handle`: the thread-safe side ([`EvloopHandle`]); `blocking`: the `spawn_blocking`
 //!   pool; `net`: TCP; `event_loop`: asyncio's API ([`EventLoop`]); `debug`: debug mode.
+//! - `mutants`: deliberate faults, one hook each where they strike, compiled in only with
+//!   the `mutants` feature ([`EvloopMutant`]); in the default build every hook is a
+//!   `const false` and folds away.
 //!
 //! # Wake paths
 //! On the loop thread a waker finds the loop through a thread-local and pushes the task's
@@ -36,11 +39,16 @@ mod debug;
 mod driver;
 mod event_loop;
 mod handle;
+pub(crate) mod mutants;
 mod net;
 mod reactor;
 mod scheduler;
 mod slab;
 mod sys;
+// The only module of the workspace with `unsafe` (io_uring submission and its memory).
+#[cfg(feature = "evloop-uring")]
+#[allow(unsafe_code)]
+pub mod sys_uring;
 mod task;
 mod timer;
 
@@ -182,6 +190,53 @@ impl Evloop {
 impl Drop for Evloop {
     fn drop(&mut self) {
         self.event_loop.core.shutdown();
+    }
+}
+
+/// An evloop with one deliberate fault, named by the environment variable
+/// `EVLOOP_MUTANT` when it is built (`EVLOOP_MUTANT=lifo_ready_queue`). It exists only
+/// in builds with the `mutants` feature, and is never part of `--runtime all`: the
+/// conformance runner uses it to prove that each scenario can fail.
+#[cfg(feature = "mutants")]
+pub struct EvloopMutant {
+    /// The broken loop.
+    inner: Evloop,
+    /// Its fault.
+    fault: &'static mutants::MutantInfo,
+}
+
+#[cfg(feature = "mutants")]
+impl Runtime for EvloopMutant {
+    type Handle = EvloopHandle;
+    const ID: &'static str = "evloop-mutant";
+
+    fn build(config: &RuntimeConfig) -> io::Result<Self> {
+        let fault = mutants::choose_from_env()?;
+        Ok(Self {
+            inner: <Evloop as Runtime>::build(config)?,
+            fault,
+        })
+    }
+
+    fn debug_reports(&self) -> Option<Vec<String>> {
+        Runtime::debug_reports(&self.inner)
+    }
+
+    fn info(&self) -> RuntimeInfo {
+        let mut info = self.inner.info();
+        info.id = Self::ID.into();
+        info.flavour = format!("evloop with fault {}", self.fault.name);
+        info.notes
+            .push(format!("mutant: {}", self.fault.description));
+        info
+    }
+
+    fn handle(&self) -> EvloopHandle {
+        self.inner.handle()
+    }
+
+    fn block_on<F: Future>(&self, fut: F) -> F::Output {
+        self.inner.block_on(fut)
     }
 }
 

@@ -17,6 +17,7 @@ use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
+use super::mutants::{self, Fault};
 use super::reactor::{Direction, Reactor};
 use super::scheduler;
 use super::slab::Key;
@@ -86,19 +87,57 @@ pub struct EvStream {
     fd: OwnedFd,
     /// Its registration with the loop.
     io: Registration,
+    /// [`Fault::NoBackpressure`]: bytes accepted by `poll_write` but not sent yet.
+    #[cfg(feature = "mutants")]
+    unsent: Vec<u8>,
 }
 
 impl EvStream {
+    /// A stream over a connected (or connecting) socket.
+    fn new(fd: OwnedFd, initially_ready: bool) -> Self {
+        Self {
+            fd,
+            io: Registration::new(initially_ready),
+            #[cfg(feature = "mutants")]
+            unsent: Vec::new(),
+        }
+    }
+
+    /// [`Fault::NoBackpressure`]: sends buffered bytes until the socket would block (`all`:
+    /// `Pending` until everything is sent).
+    #[cfg(feature = "mutants")]
+    fn flush_unsent(&mut self, cx: &mut Context<'_>, all: bool) -> Poll<io::Result<()>> {
+        let EvStream { fd, io, unsent, .. } = self;
+        let fd = fd.as_fd();
+        while !unsent.is_empty() {
+            let sent = io.with_reactor(fd, |reactor, key| {
+                reactor.poll_io(
+                    key,
+                    Direction::Write,
+                    cx,
+                    || sys::send(fd, unsent),
+                    |_| false,
+                )
+            });
+            match sent {
+                Poll::Ready(Ok(n)) => {
+                    unsent.drain(..n);
+                }
+                Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+                Poll::Pending if all => return Poll::Pending,
+                Poll::Pending => break,
+            }
+        }
+        Poll::Ready(Ok(()))
+    }
+
     /// Connects to `addr`: nonblocking `connect`, completed when the socket turns writable,
     /// outcome read from `SO_ERROR` (so a refused connection fails promptly).
     pub(crate) async fn connect(addr: SocketAddr) -> io::Result<EvStream> {
         let (fd, in_progress) = sys::tcp_connect(addr)?;
-        let mut stream = EvStream {
-            fd,
-            io: Registration::new(!in_progress),
-        };
+        let mut stream = EvStream::new(fd, !in_progress);
         if in_progress {
-            let EvStream { fd, io } = &mut stream;
+            let EvStream { fd, io, .. } = &mut stream;
             poll_fn(|cx| {
                 io.with_reactor(fd.as_fd(), |reactor, key| {
                     match reactor.poll_ready(key, Direction::Write, cx) {
@@ -112,8 +151,10 @@ impl EvStream {
                 })
             })
             .await?;
-            sys::take_socket_error(fd.as_fd())
-                .map_err(|e| io::Error::new(e.kind(), format!("connect to {addr}: {e}")))?;
+            if !mutants::active(Fault::ConnectErrorIgnored) {
+                sys::take_socket_error(fd.as_fd())
+                    .map_err(|e| io::Error::new(e.kind(), format!("connect to {addr}: {e}")))?;
+            }
         }
         harness::net::configure_stream(&stream)?;
         Ok(stream)
@@ -138,7 +179,12 @@ impl futures_io::AsyncRead for EvStream {
         cx: &mut Context<'_>,
         buf: &mut [u8],
     ) -> Poll<io::Result<usize>> {
-        let EvStream { fd, io } = self.get_mut();
+        #[cfg(feature = "mutants")]
+        if mutants::active(Fault::ForcedYield) && forced_yield_now() {
+            cx.waker().wake_by_ref();
+            return Poll::Pending;
+        }
+        let EvStream { fd, io, .. } = self.get_mut();
         let fd = fd.as_fd();
         io.with_reactor(fd, |reactor, key| {
             let wanted = buf.len();
@@ -155,18 +201,66 @@ impl futures_io::AsyncWrite for EvStream {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        let EvStream { fd, io } = self.get_mut();
+        let this = self.get_mut();
+        #[cfg(feature = "mutants")]
+        if mutants::active(Fault::NoBackpressure) {
+            if let Poll::Ready(Err(e)) = this.flush_unsent(cx, false) {
+                return Poll::Ready(Err(e));
+            }
+            if !this.unsent.is_empty() {
+                this.unsent.extend_from_slice(buf);
+                return Poll::Ready(Ok(buf.len()));
+            }
+        }
+        let EvStream { fd, io, .. } = this;
         let fd = fd.as_fd();
-        io.with_reactor(fd, |reactor, key| {
+        let written = io.with_reactor(fd, |reactor, key| {
             reactor.poll_io(key, Direction::Write, cx, || sys::send(fd, buf), |_| false)
-        })
+        });
+        #[cfg(feature = "mutants")]
+        {
+            if written.is_pending() && mutants::active(Fault::NoBackpressure) {
+                this.unsent.extend_from_slice(buf);
+                return Poll::Ready(Ok(buf.len()));
+            }
+            if matches!(written, Poll::Ready(Ok(n)) if n < buf.len())
+                && mutants::active(Fault::PartialWriteLost)
+            {
+                return Poll::Ready(Ok(buf.len()));
+            }
+        }
+        written
     }
 
     fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        #[cfg(feature = "mutants")]
+        if mutants::active(Fault::NoBackpressure) {
+            return self.get_mut().flush_unsent(_cx, true);
+        }
         Poll::Ready(Ok(()))
     }
 
     fn poll_close(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        #[cfg(feature = "mutants")]
+        {
+            if mutants::active(Fault::NoBackpressure) {
+                let this = self.get_mut();
+                if this.flush_unsent(_cx, true).is_pending() {
+                    return Poll::Pending;
+                }
+                return Pin::new(this).poll_close_now();
+            }
+            if mutants::active(Fault::HalfCloseIgnored) {
+                return Poll::Ready(Ok(()));
+            }
+        }
+        self.poll_close_now()
+    }
+}
+
+impl EvStream {
+    /// Shuts the write side down.
+    fn poll_close_now(self: Pin<&mut Self>) -> Poll<io::Result<()>> {
         match sys::shutdown_write(self.fd.as_fd()) {
             Err(e) if e.kind() == io::ErrorKind::NotConnected => Poll::Ready(Ok(())),
             result => Poll::Ready(result),
@@ -217,10 +311,7 @@ impl harness::Listener for EvListener {
             })
         })
         .await?;
-        let stream = EvStream {
-            fd: conn,
-            io: Registration::new(true),
-        };
+        let stream = EvStream::new(conn, true);
         harness::net::configure_stream(&stream)?;
         Ok((stream, addr))
     }
@@ -228,4 +319,12 @@ impl harness::Listener for EvListener {
     fn local_addr(&self) -> io::Result<SocketAddr> {
         sys::local_addr(self.fd.as_fd())
     }
+}
+
+/// [`Fault::ForcedYield`]: true for every 16th read.
+#[cfg(feature = "mutants")]
+fn forced_yield_now() -> bool {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static READS: AtomicU64 = AtomicU64::new(0);
+    READS.fetch_add(1, Ordering::Relaxed) % 16 == 15
 }

@@ -28,6 +28,7 @@ use std::os::fd::{AsFd, BorrowedFd};
 use std::task::{Context, Poll, Waker};
 use std::time::Instant;
 
+use super::mutants::{self, Fault};
 use super::slab::{reserved_token, Key, Slab};
 use super::sys::{Epoll, EventFd, Events, TimerFd};
 
@@ -65,6 +66,9 @@ struct Source {
 pub(crate) struct WaitOutcome {
     /// The eventfd fired: another thread queued something.
     pub notified: bool,
+    /// Some socket became ready ([`Fault::IoStarvesTimers`]).
+    #[cfg(feature = "mutants")]
+    pub sockets_ready: bool,
 }
 
 /// epoll plus the readiness table; owned by the loop, used only on its thread.
@@ -139,7 +143,8 @@ impl Reactor {
             return Poll::Ready(Err(not_registered()));
         };
         let d = dir as usize;
-        while source.ready[d] || source.closed[d] {
+        let sticky = !mutants::active(Fault::EofNotSticky);
+        while source.ready[d] || (sticky && source.closed[d]) {
             match op() {
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => source.ready[d] = false,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
@@ -203,6 +208,13 @@ impl Reactor {
                 NOTIFY_TOKEN => outcome.notified = true,
                 TIMER_TOKEN => self.armed.set(None),
                 token => {
+                    #[cfg(feature = "mutants")]
+                    {
+                        if outcome.sockets_ready && mutants::active(Fault::EventsTruncated) {
+                            continue;
+                        }
+                        outcome.sockets_ready = true;
+                    }
                     let Some(source) = Key::from_u64(token).and_then(|k| sources.get_mut(k)) else {
                         continue; // a source deregistered since the event was queued
                     };

@@ -35,6 +35,7 @@ use harness::JoinError;
 use super::debug::{DebugConfig, DebugReport};
 use super::driver::Root;
 use super::handle::{Message, Shared};
+use super::mutants::{self, Fault};
 use super::reactor::Reactor;
 use super::slab::{reserved_token, Key, Slab};
 use super::task::{TaskRun, TaskSlot};
@@ -78,7 +79,12 @@ pub(crate) fn wake_task(shared: &Shared, key: u64) {
         return; // not placed yet: its first poll is queued anyway
     }
     with_current(|core| match core {
-        Some(core) if core.id() == shared.id => core.schedule(key),
+        Some(core) if core.id() == shared.id => {
+            if mutants::active(Fault::WakePollsInline) && core.try_run_inline(key) {
+                return;
+            }
+            core.schedule(key)
+        }
         _ => shared.inject(Message::Wake(key)),
     });
 }
@@ -140,6 +146,9 @@ pub(crate) struct Core {
     busy_iterations: Cell<u32>,
     /// Debug-mode settings.
     debug: DebugConfig,
+    /// Whether the batch of ready items is running (so a mutant may poll a task inline).
+    #[cfg(feature = "mutants")]
+    in_batch: Cell<bool>,
 }
 
 impl Core {
@@ -157,6 +166,8 @@ impl Core {
             root_scheduled: Cell::new(false),
             busy_iterations: Cell::new(0),
             debug,
+            #[cfg(feature = "mutants")]
+            in_batch: Cell::new(false),
         })
     }
 
@@ -202,6 +213,51 @@ impl Core {
         let key = self.tasks.borrow_mut().insert(slot);
         header.set_key(key);
         self.ready.borrow_mut().push_back(Runnable::Task(key));
+        if mutants::active(Fault::SpawnRunsInline) {
+            self.try_run_inline(key.to_u64());
+        }
+    }
+
+    /// [`Fault::WakePollsInline`], [`Fault::SpawnRunsInline`]: polls task `key` now, inside
+    /// the caller, if the batch is running and the task is not the one being polled. Returns
+    /// whether it did.
+    #[cfg(feature = "mutants")]
+    fn try_run_inline(&self, key: u64) -> bool {
+        if !self.in_batch.get() {
+            return false;
+        }
+        let Some(key) = Key::from_u64(key) else {
+            return false;
+        };
+        let runnable = self
+            .tasks
+            .borrow()
+            .get(key)
+            .is_some_and(|slot| slot.run.is_some());
+        if runnable {
+            self.run_task(key);
+        }
+        runnable
+    }
+
+    #[cfg(not(feature = "mutants"))]
+    #[inline(always)]
+    fn try_run_inline(&self, _key: u64) -> bool {
+        false
+    }
+
+    /// [`Fault::StopDropsQueued`]: drops the callbacks still queued.
+    #[cfg(feature = "mutants")]
+    pub(crate) fn drop_queued_callbacks(&self) {
+        let dropped: Vec<Runnable> = {
+            let mut ready = self.ready.borrow_mut();
+            let (calls, rest): (Vec<_>, Vec<_>) = ready
+                .drain(..)
+                .partition(|r| matches!(r, Runnable::Call(_)));
+            ready.extend(rest);
+            calls
+        };
+        drop_quietly(dropped);
     }
 
     /// Queues a callback (asyncio `call_soon`).
@@ -230,14 +286,18 @@ impl Core {
     }
 
     /// One iteration (see the module doc). `poll_only` never blocks in the I/O wait.
-    pub(crate) fn run_once(&self, poll_only: bool, mut root: Option<&mut Root<'_>>) {
+    pub(crate) fn run_once(&self, poll_only: bool, root: Option<&mut Root<'_>>) {
         let busy = !self.ready.borrow().is_empty();
         let skip_io = busy && self.busy_iterations.get() + 1 < BUSY_IO_INTERVAL;
         if skip_io {
             self.busy_iterations.set(self.busy_iterations.get() + 1);
         } else {
             self.busy_iterations.set(0);
-            let deadline = self.timers.borrow_mut().next_deadline();
+            let deadline = self
+                .timers
+                .borrow_mut()
+                .next_deadline()
+                .map(mutants::wake_for_timer);
             let block = !poll_only && !busy && deadline.is_none_or(|d| d > Instant::now());
             let outcome = self
                 .reactor
@@ -246,12 +306,28 @@ impl Core {
             if outcome.notified {
                 self.take_messages();
             }
+            #[cfg(feature = "mutants")]
+            if outcome.sockets_ready && mutants::active(Fault::IoStarvesTimers) {
+                self.run_batch(root);
+                return;
+            }
         }
         self.expire_timers();
+        self.run_batch(root);
+    }
 
+    /// Step 4 of an iteration: runs the items that were ready when it began.
+    fn run_batch(&self, mut root: Option<&mut Root<'_>>) {
+        #[cfg(feature = "mutants")]
+        self.in_batch.set(true);
         let batch = self.ready.borrow().len();
         for _ in 0..batch {
-            let Some(item) = self.ready.borrow_mut().pop_front() else {
+            let next = if mutants::active(Fault::LifoReadyQueue) {
+                self.ready.borrow_mut().pop_back()
+            } else {
+                self.ready.borrow_mut().pop_front()
+            };
+            let Some(item) = next else {
                 break;
             };
             match item {
@@ -265,6 +341,8 @@ impl Core {
                 }
             }
         }
+        #[cfg(feature = "mutants")]
+        self.in_batch.set(false);
     }
 
     fn take_messages(&self) {
@@ -285,7 +363,8 @@ impl Core {
         if self.timers.borrow().len() == 0 {
             return; // the common I/O-only iteration does not even read the clock
         }
-        let now = Instant::now();
+        let now = mutants::timer_clock(Instant::now());
+        let queued_before = self.ready.borrow().len();
         loop {
             let Some(action) = self.timers.borrow_mut().pop_expired(now) else {
                 break;
@@ -294,6 +373,11 @@ impl Core {
                 TimerAction::Wake(waker) => waker.wake(),
                 TimerAction::Call(cb) => self.call_soon(cb),
             }
+        }
+        if mutants::active(Fault::TimersBeforeReady) {
+            let mut ready = self.ready.borrow_mut();
+            let due = ready.len().saturating_sub(queued_before);
+            ready.rotate_right(due);
         }
     }
 
@@ -343,6 +427,9 @@ impl Core {
             }
             Ok(Poll::Ready(())) => (Some(run), None),
             Err(payload) => {
+                if mutants::active(Fault::PanicEscapes) {
+                    std::panic::resume_unwind(payload);
+                }
                 let message = panic_message(payload.as_ref());
                 drop_quietly(payload);
                 (Some(run), Some(message))
@@ -352,7 +439,12 @@ impl Core {
         let (run, panicked) = finished;
         drop_quietly(run);
         if let (Some(slot), Some(message)) = (&slot, panicked) {
-            slot.header.fail(JoinError::Panicked(message));
+            slot.header
+                .fail(if mutants::active(Fault::PanicPayloadLost) {
+                    JoinError::Cancelled
+                } else {
+                    JoinError::Panicked(message)
+                });
         }
         drop_quietly(slot);
     }
@@ -397,8 +489,12 @@ impl Core {
             }
         }
         let tasks = self.tasks.borrow_mut().take_all();
-        for slot in tasks {
-            self.drop_task(Some(slot));
+        if mutants::active(Fault::ShutdownLeaksTasks) {
+            std::mem::forget(tasks);
+        } else {
+            for slot in tasks {
+                self.drop_task(Some(slot));
+            }
         }
         let ready = std::mem::take(&mut *self.ready.borrow_mut());
         drop_quietly(ready);

@@ -19,6 +19,7 @@ use std::task::{Context, Poll, Wake, Waker};
 use harness::{JoinError, TaskHandle};
 
 use super::handle::Shared;
+use super::mutants::{self, Fault};
 use super::scheduler;
 use super::slab::{reserved_token, Key};
 
@@ -70,7 +71,7 @@ impl<T> JoinState<T> {
     pub(crate) fn complete(&self, outcome: Result<T, JoinError>) {
         let awaiter = {
             let mut inner = self.lock();
-            if inner.finished {
+            if inner.finished && !mutants::active(Fault::OutcomeOverwritten) {
                 return;
             }
             inner.finished = true;
@@ -165,7 +166,7 @@ impl TaskSlot {
             scheduled: false,
             polled: false,
         };
-        (slot, JoinHandle { state })
+        (slot, JoinHandle::from_state(state))
     }
 }
 
@@ -181,12 +182,47 @@ impl Drop for TaskSlot {
 pub struct JoinHandle<T> {
     /// Shared with the task.
     state: Arc<JoinState<T>>,
+    /// [`Fault::DropHandleCancels`]: set by `detach`, which must keep the task running.
+    #[cfg(feature = "mutants")]
+    detached: bool,
 }
 
 impl<T> JoinHandle<T> {
     /// A handle onto `state` (blocking jobs build theirs directly).
     pub(crate) fn from_state(state: Arc<JoinState<T>>) -> Self {
-        Self { state }
+        Self {
+            state,
+            #[cfg(feature = "mutants")]
+            detached: false,
+        }
+    }
+
+    /// Asks the loop to drop the task at its next turn (see `TaskHandle::abort`).
+    fn request_abort(&self) {
+        if self.state.lock().finished {
+            return;
+        }
+        if mutants::active(Fault::CancelIgnored) {
+            // Reports the task cancelled, and leaves it running.
+            self.state.complete(Err(JoinError::Cancelled));
+            return;
+        }
+        self.state.aborted.store(true, Ordering::Release);
+        // Queue the task so the loop sees the flag even if it waits on I/O.
+        scheduler::wake_task(&self.state.shared, self.state.key.load(Ordering::Acquire));
+    }
+}
+
+#[cfg(feature = "mutants")]
+impl<T> Drop for JoinHandle<T> {
+    fn drop(&mut self) {
+        if mutants::active(Fault::DropHandleCancels)
+            && !self.detached
+            && !self.state.lock().finished
+        {
+            self.state.aborted.store(true, Ordering::Release);
+            scheduler::wake_task(&self.state.shared, self.state.key.load(Ordering::Acquire));
+        }
     }
 }
 
@@ -212,15 +248,16 @@ impl<T: Send + 'static> Future for JoinHandle<T> {
 
 impl<T: Send + 'static> TaskHandle<T> for JoinHandle<T> {
     fn abort(&mut self) {
-        if self.state.lock().finished {
-            return;
-        }
-        self.state.aborted.store(true, Ordering::Release);
-        // Queue the task so the loop sees the flag even if it waits on I/O.
-        scheduler::wake_task(&self.state.shared, self.state.key.load(Ordering::Acquire));
+        self.request_abort();
     }
 
-    fn detach(self) {}
+    #[allow(unused_mut)] // `mut` is used by the `mutants` build
+    fn detach(mut self) {
+        #[cfg(feature = "mutants")]
+        {
+            self.detached = true;
+        }
+    }
 
     fn is_finished(&self) -> bool {
         self.state.lock().finished

@@ -17,6 +17,7 @@ use std::pin::Pin;
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
+use super::mutants::{self, Fault};
 use super::scheduler::{self, Callback};
 use super::slab::{Key, Slab};
 
@@ -30,6 +31,10 @@ pub(crate) enum TimerAction {
 
 #[derive(PartialEq, Eq, PartialOrd, Ord)]
 struct HeapEntry {
+    /// [`Fault::TimersInsertionOrder`]: the insertion number, which then orders the heap
+    /// before the deadline does (0 otherwise).
+    #[cfg(feature = "mutants")]
+    rank: u64,
     deadline: Instant,
     seq: u64,
     key: Key,
@@ -52,6 +57,12 @@ impl TimerQueue {
         let key = self.live.insert(action);
         self.next_seq += 1;
         self.heap.push(Reverse(HeapEntry {
+            #[cfg(feature = "mutants")]
+            rank: if mutants::active(Fault::TimersInsertionOrder) {
+                self.next_seq
+            } else {
+                0
+            },
             deadline,
             seq: self.next_seq,
             key,
@@ -154,8 +165,18 @@ impl Future for Sleep {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         let this = self.get_mut();
-        if Instant::now() >= this.deadline {
-            if !std::mem::replace(&mut this.polled, true) {
+        #[cfg(feature = "mutants")]
+        if mutants::active(Fault::ShortSleepsBlock) {
+            let left = this.deadline.saturating_duration_since(Instant::now());
+            if left <= std::time::Duration::from_millis(20) {
+                std::thread::sleep(left);
+                this.cancel();
+                return Poll::Ready(());
+            }
+        }
+        if mutants::timer_clock(Instant::now()) >= this.deadline {
+            if !std::mem::replace(&mut this.polled, true) && !mutants::active(Fault::SleepZeroReady)
+            {
                 // Due already: yield once through the ready queue, like `YieldNow`.
                 cx.waker().wake_by_ref();
                 return Poll::Pending;

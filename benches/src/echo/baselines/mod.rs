@@ -1,6 +1,7 @@
 //! The non-async baselines, selectable like runtime ids by `serve` and `bench` (never by
-//! conformance): the seed's `blocking`, `threads` and `threadpool` servers, and
-//! `epoll-floor`, the leanest epoll echo loop every runtime is measured against.
+//! conformance): the seed's `blocking`, `threads` and `threadpool` servers, `epoll-floor`,
+//! the leanest epoll echo loop every runtime is measured against, and `uring-floor`, its
+//! io_uring counterpart.
 
 use std::io;
 use std::io::{Read, Write};
@@ -12,9 +13,16 @@ pub mod blocking;
 pub mod epoll_floor;
 pub mod threadpool;
 pub mod threads;
+pub mod uring_floor;
 
 /// Ids of the baselines, in display order.
-pub const IDS: [&str; 4] = [blocking::ID, threads::ID, threadpool::ID, epoll_floor::ID];
+pub const IDS: [&str; 5] = [
+    blocking::ID,
+    threads::ID,
+    threadpool::ID,
+    epoll_floor::ID,
+    uring_floor::ID,
+];
 
 /// Whether `id` names a baseline.
 pub fn is_baseline(id: &str) -> bool {
@@ -22,16 +30,26 @@ pub fn is_baseline(id: &str) -> bool {
 }
 
 /// Serves echo on `listener` with baseline `id` until the process ends, with a read buffer
-/// of `buffer` bytes per connection (the policy every server shares); `None` when `id` is
-/// not a baseline.
+/// of `buffer` bytes per connection (the policy every server shares; the io_uring floor's
+/// provided buffers are `buffer` bytes each); `None` when `id` is not a baseline.
 pub fn serve(id: &str, listener: TcpListener, buffer: usize) -> Option<io::Result<()>> {
     Some(match id {
         blocking::ID => blocking::serve(listener, buffer),
         threads::ID => threads::serve(listener, buffer),
         threadpool::ID => threadpool::serve(listener, buffer),
         epoll_floor::ID => epoll_floor::serve(listener, buffer),
+        uring_floor::ID => uring_floor::serve(listener, buffer),
         _ => return None,
     })
+}
+
+/// Checks, before the server says it is listening, that baseline `id` can run here: the
+/// io_uring floor fails with one clear reason where io_uring is unavailable.
+pub fn preflight(id: &str) -> io::Result<()> {
+    match id {
+        uring_floor::ID => uring_floor::preflight(),
+        _ => Ok(()),
+    }
 }
 
 /// How a baseline describes itself in results, like a runtime's `RuntimeInfo`.
@@ -56,6 +74,11 @@ pub fn info(id: &str) -> Option<RuntimeInfo> {
             "level-triggered epoll, one thread, no tasks",
             1,
             "the floor: no runtime can do less work per message",
+        ),
+        uring_floor::ID => (
+            "io_uring, one thread, no tasks: multishot accept and receive, provided buffers",
+            1,
+            "the io_uring floor: one submit_and_wait per iteration, received buffers sent back without a copy",
         ),
         _ => return None,
     };

@@ -168,7 +168,7 @@ pub(crate) fn progress(quiet: bool, what: &str, total: u64) -> indicatif::Progre
     };
     bar.set_style(
         indicatif::ProgressStyle::with_template(&format!(
-            "{what} [{{bar:30}}] {{pos}}/{{len}} {{elapsed}} {{msg}}"
+            "{what} [{{bar:30}}] {{pos}}/{{len}} · {{elapsed}} elapsed · ~{{eta}} left · {{wide_msg}}"
         ))
         .expect("static template")
         .progress_chars("=> "),
