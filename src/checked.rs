@@ -7,13 +7,11 @@
 //! (`invalid value '0' for '--iters <ITERS>': must be a whole number from 1 to 1,000,000`).
 //! The ranges are constants here, so a command that passes a value on to a child (`run` to
 //! `bench echo`) checks it by the same rule the child does. Durations use the one duration
-//! grammar, [`benches::echo::plan::parse_seconds`] (`3s`, `500ms`, `2m`, a bare number of
-//! seconds).
+//! grammar, [`harness::units::parse_duration`] (`3s`, `500ms`, `2m`, a bare number of
+//! seconds), the one the echo commands' own flags use.
 
 use std::fmt;
 use std::time::Duration;
-
-use benches::echo::plan::parse_seconds;
 
 /// An inclusive range of durations.
 #[derive(Clone, Copy, Debug)]
@@ -184,15 +182,21 @@ impl fmt::Display for NumberRange {
 impl DurationRange {
     /// Parses `text` and checks it is in the range.
     pub fn parse(&self, text: &str) -> Result<Duration, String> {
-        let secs = parse_seconds(text).map_err(|e| format!("{e}; must be {self}"))?;
-        let out_of_range = || format!("must be {self}");
-        if !(secs >= self.min.as_secs_f64() && secs <= self.max.as_secs_f64()) {
-            return Err(out_of_range());
+        // The grammar is harness::units' (over a range wide enough for any flag here); the
+        // flag's own range is checked after, so the message names it.
+        const ANY: std::ops::RangeInclusive<Duration> =
+            Duration::ZERO..=Duration::from_secs(100 * 365 * 86_400);
+        let d = harness::units::parse_duration(text, ANY).map_err(|e| {
+            if e.contains("out of range") {
+                format!("must be {self}")
+            } else {
+                format!("{e}; must be {self}")
+            }
+        })?;
+        if d < self.min || d > self.max {
+            return Err(format!("must be {self}"));
         }
-        let d = Duration::try_from_secs_f64(secs).map_err(|_| out_of_range())?;
-        // Rounding at the edges (1e-4 s against a 100 ms minimum is caught above; this is
-        // for values within a nanosecond of a bound).
-        Ok(d.clamp(self.min, self.max))
+        Ok(d)
     }
 }
 

@@ -11,7 +11,14 @@ use harness::results::ResultsFile;
 fn run_writes_the_report_and_prints_its_path() {
     let out = tempfile::tempdir().unwrap();
     let output = Command::new(env!("CARGO_BIN_EXE_loopbench"))
-        .args(["run", "--skip-conformance", "--skip-micro", "--quiet"])
+        .args([
+            "run",
+            "--skip-conformance",
+            "--skip-micro",
+            "--no-python",
+            "--quiet",
+        ])
+        .args(["--equal-connections", "10"])
         .args([
             "--connections",
             "1,10",
@@ -55,5 +62,11 @@ fn run_writes_the_report_and_prints_its_path() {
         assert!(html.contains(id), "{id} missing from the report");
     }
     assert!(echo.runs.iter().all(|r| r.errors.mismatches == 0));
+    // The equal-load table leads the echo sections of the report.
+    let equal = ResultsFile::load(&out.path().join("equal.json")).unwrap();
+    assert_eq!(equal.equal_load.len(), 1);
+    assert!(equal.equal_load[0].rate > 0.0, "{:?}", equal.equal_load);
+    let first_echo = html.find("id=\"equal-load\"").expect("equal-load section");
+    assert!(first_echo < html.find("id=\"throughput\"").unwrap());
     ResultsFile::load(&out.path().join("report/results.json")).unwrap();
 }

@@ -14,9 +14,12 @@ pub mod info;
 pub mod journal;
 pub mod net;
 pub mod paths;
+pub mod proc;
+pub mod python;
 pub mod results;
 pub mod runtime;
 pub mod task;
+pub mod units;
 
 pub use info::{RuntimeConfig, RuntimeInfo};
 pub use net::{Listener, Stream};

@@ -31,6 +31,12 @@ pub struct ResultsFile {
     /// Micro-benchmark figures, one per runtime × workload.
     #[serde(default)]
     pub micro: Vec<MicroResult>,
+    /// Capacity searches (`bench capacity`), one per server × connection count.
+    #[serde(default)]
+    pub capacity: Vec<CapacityResult>,
+    /// How each equal-load rate was chosen (`bench equal`), one per connection count.
+    #[serde(default)]
+    pub equal_load: Vec<EqualLoadBasis>,
 }
 
 /// The machine, toolchain and command a results file came from.
@@ -187,6 +193,72 @@ impl EchoErrors {
     pub fn total(&self) -> u64 {
         self.connect_failures + self.mismatches + self.resets + self.timeouts + self.other
     }
+
+    /// The non-zero counters in words: `3 mismatched, 10 reset`.
+    pub fn describe(&self) -> String {
+        let parts: Vec<String> = [
+            (self.connect_failures, "connect failures"),
+            (self.mismatches, "mismatched"),
+            (self.resets, "reset"),
+            (self.timeouts, "timed out"),
+            (self.other, "other"),
+        ]
+        .iter()
+        .filter(|(n, _)| *n > 0)
+        .map(|(n, what)| format!("{n} {what}"))
+        .collect();
+        if parts.is_empty() {
+            "no errors".into()
+        } else {
+            parts.join(", ")
+        }
+    }
+}
+
+/// Whether a point was measured whole.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RunStatus {
+    /// The whole planned window was measured with every connection asked for (errors, if
+    /// any, are counted in `errors`).
+    #[default]
+    Complete,
+    /// Something was measured, but not all of what was planned: the window was cut short
+    /// (server died, every connection lost), connections were short or lost, or the offered
+    /// rate was not reached. `status_reason` says which.
+    Partial,
+    /// Nothing was measured; `status_reason` says why.
+    Failed,
+}
+
+impl RunStatus {
+    /// `complete`, `partial` or `failed`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunStatus::Complete => "complete",
+            RunStatus::Partial => "partial",
+            RunStatus::Failed => "failed",
+        }
+    }
+}
+
+impl fmt::Display for RunStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What a point was run for.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RunPurpose {
+    /// A point of a closed- or open-loop curve (`bench echo`).
+    #[default]
+    Curve,
+    /// A short run to estimate a server's capacity before an equal-load comparison.
+    Probe,
+    /// The equal-load comparison: every server at one offered rate (`bench equal`).
+    EqualLoad,
 }
 
 /// One echo benchmark point: one runtime (or baseline, or external server) at one
@@ -202,6 +274,15 @@ pub struct EchoRun {
     pub established: u64,
     /// `closed` or `open`.
     pub mode: String,
+    /// What the point was run for.
+    #[serde(default)]
+    pub purpose: RunPurpose,
+    /// Whether it was measured whole.
+    #[serde(default)]
+    pub status: RunStatus,
+    /// Why it is partial or failed (absent when complete).
+    #[serde(default)]
+    pub status_reason: Option<String>,
     /// Offered total rate in messages per second (open loop only).
     #[serde(default)]
     pub offered_rate: Option<f64>,
@@ -210,11 +291,19 @@ pub struct EchoRun {
     pub pipeline: u64,
     /// Message size in bytes.
     pub message_size: u64,
+    /// The server's read buffer per connection, bytes (`--buffer`), when loopbench started
+    /// the server with that policy.
+    #[serde(default)]
+    pub buffer_bytes: Option<u64>,
     /// Which repeat (0-based) this point is.
     #[serde(default)]
     pub repeat: u32,
-    /// Measured duration in seconds (warm-up excluded).
+    /// Measured duration in seconds (warm-up excluded): where the measurement stopped,
+    /// which is before the planned end when the window was cut short.
     pub duration_s: f64,
+    /// The planned measured duration in seconds.
+    #[serde(default)]
+    pub planned_duration_s: Option<f64>,
     /// Echoed messages per second over the measured duration.
     pub throughput_msgs_per_s: f64,
     /// Latency percentiles; in open loop corrected for coordinated omission (from the
@@ -232,6 +321,12 @@ pub struct EchoRun {
     pub connect_ms: Percentiles,
     /// Error counters.
     pub errors: EchoErrors,
+    /// Established connections that never received a complete echo (a starved server).
+    #[serde(default)]
+    pub unserved_connections: u64,
+    /// Established connections lost during the run (reset, closed, timed out).
+    #[serde(default)]
+    pub lost_connections: u64,
     /// Server CPU time (user + system) per echoed message, microseconds; absent for external
     /// servers whose process loopbench cannot see.
     #[serde(default)]
@@ -242,11 +337,192 @@ pub struct EchoRun {
     /// (RSS with connections open − RSS before connecting) / established.
     #[serde(default)]
     pub rss_per_connection_bytes: Option<f64>,
+    /// The runtime's own share of `rss_per_connection_bytes`: minus the epoll floor's RSS
+    /// per connection at the same connection count in the same run (the floor holds the same
+    /// buffer per connection and nothing else), so the buffer policy cancels out.
+    #[serde(default)]
+    pub runtime_rss_per_connection_bytes: Option<f64>,
     /// Load generator CPU use in percent of one core over the measured interval.
     pub client_cpu_pct: f64,
+    /// Load-generator threads (each can use one core; 0 in older files: unknown).
+    #[serde(default)]
+    pub client_threads: u32,
+    /// Load generator CPU time per echoed message, microseconds.
+    #[serde(default)]
+    pub client_cpu_us_per_msg: Option<f64>,
+    /// The load generator used at least [`CLIENT_BOUND_PCT`] % of its cores: the figure
+    /// measures the client as much as the server, and is never ranked.
+    #[serde(default)]
+    pub client_bound: bool,
     /// Things a reader must know: rate not reached, connections short, client saturated.
     #[serde(default)]
     pub warnings: Vec<String>,
+}
+
+/// Share of its cores (percent) at or above which the load generator is the bottleneck of
+/// a point (`client_bound`).
+pub const CLIENT_BOUND_PCT: f64 = 85.0;
+
+impl EchoRun {
+    /// Messages measured (throughput × measured duration).
+    pub fn messages(&self) -> f64 {
+        self.throughput_msgs_per_s * self.duration_s
+    }
+
+    /// Whether this point may be ranked against others, and if not, why: not every
+    /// connection established, any error, partial or failed, client-bound, starved
+    /// connections.
+    pub fn rank_exclusion(&self) -> Option<String> {
+        if self.status != RunStatus::Complete {
+            let why = self
+                .status_reason
+                .as_deref()
+                .unwrap_or("no reason recorded");
+            return Some(format!("{}: {why}", self.status));
+        }
+        if self.established < self.connections {
+            return Some(format!(
+                "only {} of {} connections established",
+                self.established, self.connections
+            ));
+        }
+        if self.errors.total() > 0 {
+            return Some(format!("{} errors", self.errors.total()));
+        }
+        if self.unserved_connections > 0 {
+            return Some(format!(
+                "starved: {} of {} connections never got an echo",
+                self.unserved_connections, self.established
+            ));
+        }
+        if self.client_bound {
+            return Some(format!(
+                "client-bound: the load generator used {:.0}% of {} core(s)",
+                self.client_cpu_pct,
+                self.client_threads.max(1)
+            ));
+        }
+        None
+    }
+}
+
+/// The exit status of a set of echo points (`load`, `bench echo`, `bench equal`, `bench
+/// capacity`): 0 every point complete without errors, 1 something measured but with errors
+/// or partial, 3 nothing measured at all; with a one-line summary for the non-zero cases.
+pub fn echo_exit_status(runs: &[EchoRun]) -> (u8, Option<String>) {
+    let bad: Vec<&EchoRun> = runs
+        .iter()
+        .filter(|r| r.status != RunStatus::Complete || r.errors.total() > 0)
+        .collect();
+    if bad.is_empty() && !runs.is_empty() {
+        return (0, None);
+    }
+    let describe = |r: &EchoRun| {
+        let what = match (r.status, &r.status_reason) {
+            (RunStatus::Complete, _) => format!("measured with errors: {}", r.errors.describe()),
+            (s, Some(why)) => format!("{s}: {why}"),
+            (s, None) => s.to_string(),
+        };
+        format!("{} x {} ({}): {what}", r.runtime, r.connections, r.mode)
+    };
+    if runs.iter().all(|r| r.status == RunStatus::Failed) {
+        let first = runs
+            .first()
+            .map(describe)
+            .unwrap_or_else(|| "no point ran".into());
+        return (3, Some(format!("nothing measured: {first}")));
+    }
+    let first = describe(bad[0]);
+    let line = if runs.len() == 1 {
+        first
+    } else {
+        format!(
+            "{} of {} points partial, failed or with errors (first: {first})",
+            bad.len(),
+            runs.len()
+        )
+    };
+    (1, Some(line))
+}
+
+/// How an equal-load rate was chosen: the capacity probes and the fraction taken.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct EqualLoadBasis {
+    /// Connections of the comparison.
+    pub connections: u64,
+    /// The offered rate every server got, messages per second.
+    pub rate: f64,
+    /// Fraction of the slowest server's probe throughput (absent when `--rate` was given).
+    #[serde(default)]
+    pub fraction: Option<f64>,
+    /// The probes: (server, closed-loop throughput, whether the client limited it).
+    #[serde(default)]
+    pub probes: Vec<CapacityProbe>,
+    /// One sentence: where the rate came from.
+    pub basis: String,
+}
+
+/// One server's capacity probe.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct CapacityProbe {
+    /// The server.
+    pub runtime: String,
+    /// Messages per second it carried in the probe (closed loop).
+    pub msgs_per_s: f64,
+    /// The load generator, not the server, was the limit of the probe (then the server's
+    /// capacity is at least this).
+    pub client_bound: bool,
+}
+
+/// One step of a capacity search: an open-loop run at one offered rate.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct CapacityStep {
+    /// Offered rate, messages per second.
+    pub rate: f64,
+    /// Measured rate, messages per second.
+    pub achieved: f64,
+    /// Corrected p99 latency, µs (0 when nothing was measured).
+    pub p99_us: f64,
+    /// Errors of the run.
+    pub errors: u64,
+    /// Status of the run.
+    pub status: RunStatus,
+    /// Load generator CPU, percent of one core.
+    pub client_cpu_pct: f64,
+    /// The load generator was near saturation (the step says nothing about the server).
+    pub client_bound: bool,
+    /// The step met the bound: p99 under it, no error, the rate reached, complete.
+    pub passed: bool,
+}
+
+/// The capacity of one server at one connection count (`bench capacity`).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct CapacityResult {
+    /// The server.
+    pub runtime: String,
+    /// Connections.
+    pub connections: u64,
+    /// Message size, bytes.
+    pub message_size: u64,
+    /// The bound on corrected p99 latency, µs.
+    pub p99_bound_us: f64,
+    /// The highest offered rate that met the bound (twice, at the edge); absent when none
+    /// did.
+    #[serde(default)]
+    pub capacity_msgs_per_s: Option<f64>,
+    /// Corrected p99 at that rate, µs.
+    #[serde(default)]
+    pub p99_us: Option<f64>,
+    /// Server CPU per message at that rate, µs.
+    #[serde(default)]
+    pub server_cpu_us_per_msg: Option<f64>,
+    /// The load generator ran out before the server: the capacity is a lower bound.
+    pub client_limited: bool,
+    /// One sentence on how the search ended.
+    pub note: String,
+    /// Every step, in the order run.
+    #[serde(default)]
+    pub steps: Vec<CapacityStep>,
 }
 
 /// One micro-benchmark workload on one runtime.

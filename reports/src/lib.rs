@@ -17,6 +17,7 @@ pub use harness::results::ResultsFile;
 
 mod charts;
 pub mod compare;
+pub mod echo_text;
 pub mod export;
 pub mod html;
 pub mod latency;

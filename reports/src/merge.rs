@@ -110,6 +110,8 @@ impl MergedResults {
             file.results.extend(input.results.iter().cloned());
             file.runs.extend(input.runs.iter().cloned());
             file.micro.extend(input.micro.iter().cloned());
+            file.capacity.extend(input.capacity.iter().cloned());
+            file.equal_load.extend(input.equal_load.iter().cloned());
             run_input.extend(std::iter::repeat_n(i, input.runs.len()));
             cell_input.extend(std::iter::repeat_n(i, input.results.len()));
             micro_input.extend(std::iter::repeat_n(i, input.micro.len()));

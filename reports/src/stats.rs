@@ -72,6 +72,16 @@ pub struct RunSeries<'a> {
 }
 
 impl RunSeries<'_> {
+    /// Whether most repeats at `x` were client-bound (drawn hollow).
+    pub fn client_bound_at(&self, x: f64) -> bool {
+        self.points
+            .iter()
+            .find(|p| p.0 == x)
+            .is_some_and(|(_, runs)| {
+                2 * runs.iter().filter(|r| r.run.client_bound).count() > runs.len()
+            })
+    }
+
     /// Median/min/max of `metric` over the repeats of each point; points where the metric
     /// is absent from every repeat are left out.
     pub fn spreads(&self, metric: impl Fn(&EchoRun) -> Option<f64>) -> Vec<(f64, Spread)> {

@@ -2,8 +2,10 @@
 //! answer "which runtime, for what", drawn from honest figures only.
 //!
 //! Lines, in order ([`Summary::lines`]):
-//! 1. equal-load and capacity lines, when results carry them (none do yet: see
-//!    [`Summary::new`], where they go first);
+//! 1. equal load (every server at one offered rate: server CPU per message and corrected
+//!    p99, rankable points only) and capacity (the highest rate each server sustains under
+//!    the p99 bound; a client-limited capacity is a lower bound, never ranked), when the
+//!    results carry them;
 //! 2. conformance: the non-pass counts of every runtime, closest to the reference first;
 //! 3. throughput and 4. latency of the closed-loop echo benchmark, from rankable points only.
 //!
@@ -18,7 +20,10 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
-use harness::results::{CellStatus, ConformanceCell, EchoRun, ResultsFile};
+use harness::results::{
+    CapacityResult, CellStatus, ConformanceCell, EchoRun, EqualLoadBasis, ResultsFile, RunPurpose,
+    RunStatus,
+};
 
 use crate::charts::si;
 use crate::stats::{server_kind, ServerKind, Spread};
@@ -126,6 +131,23 @@ pub fn rankability(run: &EchoRun) -> Result<(), Unrankable> {
             .unwrap_or_else(|| "nothing measured".into());
         return Err(Unrankable::Failed(why));
     }
+    // The structured verdict the orchestrator recorded comes next (EchoRun::rank_exclusion):
+    // status, connections short, errors, starved connections, a saturated client.
+    if let Some(why) = run.rank_exclusion() {
+        return Err(match run.status {
+            RunStatus::Failed => Unrankable::Failed(why),
+            // Partial for another reason than connections (the window was cut short, the
+            // rate was not reached): the recorded reason says which.
+            RunStatus::Partial if run.established >= run.connections => Unrankable::Warned(why),
+            _ if run.established < run.connections => Unrankable::Partial {
+                established: run.established,
+                asked: run.connections,
+            },
+            _ if run.errors.total() > 0 => Unrankable::Errors(run.errors.total()),
+            _ if run.unserved_connections > 0 => Unrankable::Starved(why),
+            _ => Unrankable::ClientBound(why),
+        });
+    }
     if run.established < run.connections {
         return Err(Unrankable::Partial {
             established: run.established,
@@ -191,10 +213,30 @@ fn warning_kind(warning: &str) -> &'static str {
 impl Summary {
     /// The summary of a results file, series named by runtime id.
     pub fn of(file: &ResultsFile) -> Self {
-        Self::new(
+        let mut summary = Self::new(
             &file.results,
             file.runs.iter().map(|r| (r.runtime.as_str(), r)),
-        )
+        );
+        let runs: Vec<(&str, &EchoRun)> =
+            file.runs.iter().map(|r| (r.runtime.as_str(), r)).collect();
+        summary.lead_with(&file.equal_load, &file.capacity, &runs);
+        summary
+    }
+
+    /// Puts the equal-load and capacity lines first (the module doc's order): one line per
+    /// equal-load comparison and one per capacity connection count.
+    pub fn lead_with(
+        &mut self,
+        bases: &[EqualLoadBasis],
+        capacity: &[CapacityResult],
+        runs: &[(&str, &EchoRun)],
+    ) {
+        let mut lead: Vec<SummaryLine> = bases
+            .iter()
+            .filter_map(|b| equal_load_line(b, runs))
+            .collect();
+        lead.extend(capacity_lines(capacity));
+        self.lines.splice(0..0, lead);
     }
 
     /// The summary of conformance `cells` and echo `runs`, each run with its series name.
@@ -210,7 +252,7 @@ impl Summary {
         let runs: Vec<(&str, &EchoRun)> = runs.into_iter().collect();
         let excluded: Vec<Excluded> = runs
             .iter()
-            .filter(|(_, run)| run.mode == "closed")
+            .filter(|(_, run)| run.mode == "closed" && run.purpose == RunPurpose::Curve)
             .filter_map(|(series, run)| {
                 let reason = rankability(run).err()?;
                 Some(Excluded {
@@ -222,12 +264,130 @@ impl Summary {
                 })
             })
             .collect();
-        let mut lines = Vec::new();
-        // Equal-load and capacity lines go here, first.
-        lines.push(conformance_line(cells));
+        // Equal-load and capacity lines go first: `lead_with` (which `of` calls).
+        let mut lines = vec![conformance_line(cells)];
         lines.extend(closed_loop_lines(&runs));
         Self { lines, excluded }
     }
+}
+
+/// The equal-load line of one comparison: every series whose every repeat there is
+/// rankable, by server CPU per message (lowest first, median and min–max over repeats), with
+/// its corrected p99; the others named with the reason.
+fn equal_load_line(basis: &EqualLoadBasis, runs: &[(&str, &EchoRun)]) -> Option<SummaryLine> {
+    let mut series: BTreeMap<&str, Vec<&EchoRun>> = BTreeMap::new();
+    for (name, run) in runs {
+        if run.purpose == RunPurpose::EqualLoad && run.connections == basis.connections {
+            series.entry(name).or_default().push(run);
+        }
+    }
+    if series.is_empty() {
+        return None;
+    }
+    let mut ranked: Vec<(&str, Spread, Spread)> = Vec::new();
+    let mut not: Vec<String> = Vec::new();
+    for (name, repeats) in &series {
+        if let Some(e) = repeats.iter().find_map(|r| rankability(r).err()) {
+            not.push(format!("{name} ({})", e.kind()));
+            continue;
+        }
+        let cpu = Spread::of(repeats.iter().filter_map(|r| r.server_cpu_us_per_msg));
+        let p99 = Spread::of(repeats.iter().map(|r| r.latency_us.p99));
+        match (cpu, p99) {
+            (Some(cpu), Some(p99)) => ranked.push((name, cpu, p99)),
+            _ => not.push(format!("{name} (no server CPU figure)")),
+        }
+    }
+    ranked.sort_by(|a, b| a.1.median.total_cmp(&b.1.median));
+    let mut text = format!(
+        "{} connections at {} msg/s each: ",
+        thousands(basis.connections),
+        si(basis.rate)
+    );
+    if ranked.is_empty() {
+        text.push_str("no point may be ranked");
+    } else {
+        let parts: Vec<String> = ranked
+            .iter()
+            .map(|(name, cpu, p99)| {
+                format!(
+                    "{name} {:.2} µs/msg server CPU ({:.2}–{:.2}), p99 {}",
+                    cpu.median,
+                    cpu.min,
+                    cpu.max,
+                    micros(p99.median)
+                )
+            })
+            .collect();
+        text.push_str(&parts.join(" · "));
+    }
+    if !not.is_empty() {
+        text.push_str(&format!("; not ranked: {}", not.join(", ")));
+    }
+    Some(SummaryLine {
+        topic: "equal load",
+        text,
+    })
+}
+
+/// One capacity line per connection count: servers by capacity, highest first; a
+/// client-limited capacity is a lower bound and is named apart, never ranked.
+fn capacity_lines(results: &[CapacityResult]) -> Vec<SummaryLine> {
+    let mut by: BTreeMap<u64, Vec<&CapacityResult>> = BTreeMap::new();
+    for r in results {
+        by.entry(r.connections).or_default().push(r);
+    }
+    by.into_iter()
+        .map(|(conns, rs)| {
+            let mut ranked: Vec<(&str, f64)> = rs
+                .iter()
+                .filter(|r| !r.client_limited)
+                .filter_map(|r| Some((r.runtime.as_str(), r.capacity_msgs_per_s?)))
+                .collect();
+            ranked.sort_by(|a, b| b.1.total_cmp(&a.1));
+            let bound = rs.first().map_or(0.0, |r| r.p99_bound_us);
+            let mut text = format!(
+                "at {} connections, p99 ≤ {}: ",
+                thousands(conns),
+                micros(bound)
+            );
+            if ranked.is_empty() {
+                text.push_str("no server's capacity was found below the client's limit");
+            } else {
+                let parts: Vec<String> = ranked
+                    .iter()
+                    .map(|(n, c)| format!("{n} {} msg/s", si(*c)))
+                    .collect();
+                text.push_str(&parts.join(" · "));
+            }
+            let lower: Vec<String> = rs
+                .iter()
+                .filter(|r| r.client_limited)
+                .map(|r| match r.capacity_msgs_per_s {
+                    Some(c) => format!("{} ≥ {} msg/s", r.runtime, si(c)),
+                    None => r.runtime.clone(),
+                })
+                .collect();
+            if !lower.is_empty() {
+                text.push_str(&format!(
+                    "; client-limited (lower bounds, not ranked): {}",
+                    lower.join(", ")
+                ));
+            }
+            let none: Vec<&str> = rs
+                .iter()
+                .filter(|r| !r.client_limited && r.capacity_msgs_per_s.is_none())
+                .map(|r| r.runtime.as_str())
+                .collect();
+            if !none.is_empty() {
+                text.push_str(&format!("; no passing rate: {}", none.join(", ")));
+            }
+            SummaryLine {
+                topic: "capacity",
+                text,
+            }
+        })
+        .collect()
 }
 
 /// Non-pass counts per runtime, closest to the reference first.
@@ -307,7 +467,10 @@ struct Ranked<'a> {
 
 /// The throughput and latency lines of the closed-loop points.
 fn closed_loop_lines(runs: &[(&str, &EchoRun)]) -> Vec<SummaryLine> {
-    let closed: Vec<&(&str, &EchoRun)> = runs.iter().filter(|(_, r)| r.mode == "closed").collect();
+    let closed: Vec<&(&str, &EchoRun)> = runs
+        .iter()
+        .filter(|(_, r)| r.mode == "closed" && r.purpose == RunPurpose::Curve)
+        .collect();
     if closed.is_empty() {
         let text = "no closed-loop echo points in these results".to_string();
         return vec![
@@ -507,6 +670,78 @@ mod tests {
     use harness::results::EchoErrors;
 
     /// A clean closed-loop point: every connection established, one second measured.
+    #[test]
+    fn equal_load_and_capacity_lead_and_rank_only_what_may_be_ranked() {
+        let equal = |rt: &str, cpu: f64, client_bound: bool| {
+            let mut r = point(rt, 100, 50_000.0, 900.0);
+            r.mode = "open".into();
+            r.purpose = RunPurpose::EqualLoad;
+            r.server_cpu_us_per_msg = Some(cpu);
+            r.client_bound = client_bound;
+            r
+        };
+        let file = ResultsFile {
+            runs: vec![
+                equal("slow", 6.0, false),
+                equal("fast", 4.0, false),
+                equal("fast", 4.2, false),
+                equal("noisy", 1.0, true),
+            ],
+            equal_load: vec![EqualLoadBasis {
+                connections: 100,
+                rate: 50_000.0,
+                ..EqualLoadBasis::default()
+            }],
+            capacity: vec![
+                CapacityResult {
+                    runtime: "a".into(),
+                    connections: 1000,
+                    p99_bound_us: 10_000.0,
+                    capacity_msgs_per_s: Some(120_000.0),
+                    ..CapacityResult::default()
+                },
+                CapacityResult {
+                    runtime: "b".into(),
+                    connections: 1000,
+                    p99_bound_us: 10_000.0,
+                    capacity_msgs_per_s: Some(150_000.0),
+                    ..CapacityResult::default()
+                },
+                CapacityResult {
+                    runtime: "c".into(),
+                    connections: 1000,
+                    p99_bound_us: 10_000.0,
+                    capacity_msgs_per_s: Some(90_000.0),
+                    client_limited: true,
+                    ..CapacityResult::default()
+                },
+            ],
+            ..ResultsFile::default()
+        };
+        let s = Summary::of(&file);
+        assert_eq!(s.lines[0].topic, "equal load");
+        assert_eq!(s.lines[1].topic, "capacity");
+        assert_eq!(s.lines[2].topic, "conformance");
+        let eq = &s.lines[0].text;
+        // Lowest CPU first, the spread of the two repeats shown; the client-bound one named.
+        let (fast, slow) = (eq.find("fast 4.10").unwrap(), eq.find("slow 6.00").unwrap());
+        assert!(fast < slow, "{eq}");
+        assert!(eq.contains("(4.00–4.20)"), "{eq}");
+        assert!(eq.contains("not ranked: noisy (client-bound)"), "{eq}");
+        assert!(!eq.contains("noisy 1.00"), "{eq}");
+        let cap = &s.lines[1].text;
+        assert!(
+            cap.find("b 150").unwrap() < cap.find("a 120").unwrap(),
+            "{cap}"
+        );
+        assert!(
+            cap.contains("client-limited (lower bounds, not ranked): c ≥ 90"),
+            "{cap}"
+        );
+        // Equal-load points are not curve points: no closed-loop ranking from them.
+        assert!(s.excluded.is_empty());
+    }
+
     fn point(runtime: &str, conns: u64, throughput: f64, p99: f64) -> EchoRun {
         let mut run = EchoRun {
             runtime: runtime.into(),

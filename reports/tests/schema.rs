@@ -38,6 +38,21 @@ fn fixtures_and_fresh_files_validate() {
         mode: "closed".into(),
         ..Default::default()
     });
+    fresh.runs.push(harness::results::EchoRun {
+        mode: "open".into(),
+        purpose: harness::results::RunPurpose::EqualLoad,
+        status: harness::results::RunStatus::Partial,
+        status_reason: Some("why".into()),
+        ..Default::default()
+    });
+    fresh.capacity.push(harness::results::CapacityResult {
+        steps: vec![Default::default()],
+        ..Default::default()
+    });
+    fresh.equal_load.push(harness::results::EqualLoadBasis {
+        probes: vec![Default::default()],
+        ..Default::default()
+    });
     let doc = serde_json::to_value(&fresh).unwrap();
     assert_eq!(errors(&v, &doc), Vec::<String>::new());
     let doc = serde_json::to_value(common::results(3, 1.0, "2026-11-21T00:00:00Z")).unwrap();

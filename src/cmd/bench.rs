@@ -1,19 +1,32 @@
-//! `loopbench bench echo`: the C10k echo benchmark over runtimes, baselines and outside
-//! servers; a fresh server and load-generator process per point, a terminal table at the
-//! end and, with `--json`, a results file (saved after every point).
+//! `loopbench bench echo|equal|capacity`: the C10k echo benchmarks over runtimes, baselines
+//! and outside servers; a fresh server and load-generator process per point, results saved
+//! after every point, the terminal tables at the end (printed even when saving failed).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-use benches::echo::orchestrate::{self, BenchError, BenchPlan, ServerSpec};
-use benches::echo::plan::{parse_counts, parse_duration, LoadMode};
-use benches::echo::{baselines, table};
-use harness::results::{Environment, ResultsFile};
+use benches::echo::orchestrate::capacity::{self, CapacityPlan};
+use benches::echo::orchestrate::curve::{self, CurvePlan};
+use benches::echo::orchestrate::equal::{self, EqualPlan, DEFAULT_FRACTION};
+use benches::echo::orchestrate::{Bench, BenchError, ServerSpec, Settings};
+use benches::echo::{baselines, python, server};
+use harness::results::{echo_exit_status, EchoRun, Environment, ResultsFile, RunStatus};
+use harness::units::{count_arg, counts_arg, duration_arg, real_arg, size_arg};
 use harness::RuntimeInfo;
+use loadgen::plan::limits;
+use loadgen::LoadMode;
 
 use crate::cmd::serve::server_ids;
 use crate::util::usage;
+
+/// Comma-separated connection counts.
+#[derive(Clone, Debug)]
+pub struct Counts(pub Vec<u64>);
+
+fn counts(text: &str) -> Result<Counts, String> {
+    counts_arg(limits::CONNECTIONS)(text).map(Counts)
+}
 
 /// Arguments of `loopbench bench`.
 #[derive(clap::Args)]
@@ -25,58 +38,65 @@ pub struct Args {
 /// Benchmarks.
 #[derive(clap::Subcommand)]
 pub enum What {
-    /// C10k echo: throughput, latency distribution, server CPU per message and memory per
-    /// connection, from 1 to 10,000 connections.
+    /// C10k echo curves: throughput, latency distribution, server and client CPU per
+    /// message and memory per connection, from 1 to 10,000 connections.
     Echo(EchoArgs),
+    /// Equal load: every server at one offered rate (probed, or --rate): server CPU per
+    /// message, corrected latency and errors, the client doing identical work for each.
+    Equal(EqualArgs),
+    /// Capacity: per server, the highest offered rate whose corrected p99 stays under a
+    /// bound with no error (bisection over short open-loop runs).
+    Capacity(CapacityArgs),
 }
 
-/// Arguments of `loopbench bench echo`.
+/// What every echo benchmark takes.
 #[derive(clap::Args)]
-#[command(
-    after_help = "Examples:\n  loopbench bench echo --runtime all --connections 1,100,1000,10000 --duration 3s --json /tmp/echo.json\n  loopbench bench echo --runtime evloop,tokio-ct,epoll-floor --mode open --rate 20000 --repeat 3 --pin\n  loopbench bench echo --server-cmd \"python3 benches/servers/asyncio_echo.py {port}\" --server-name asyncio\n  loopbench bench echo --runtime tokio-ct --server-cmd \"python3 -c 'import uvloop' && ...\"\n\n`all` is every compiled-in runtime plus the baselines blocking, threads, threadpool\n(5 threads: starves beyond 5 connections, reported as data), epoll-floor and uring-floor\n(io_uring; where it is unavailable its points fail with the reason, as not measured).\nExit status: 0 when every echoed byte matched; 1 when a server echoed wrong bytes; 2 for bad\narguments."
-)]
-pub struct EchoArgs {
-    /// Runtimes and baselines: comma-separated ids, or `all` (default `all`, or none when
-    /// --server-cmd is given).
+pub struct Common {
+    /// Runtimes and baselines: comma-separated ids, or `all` (`bench echo` default: every
+    /// runtime and baseline; `equal`/`capacity`: every runtime, epoll-floor and uring-floor; none when
+    /// --server is given).
     #[arg(long)]
     pub runtime: Option<String>,
-    /// Connection counts, comma-separated.
-    #[arg(long, default_value = "1,100,1000")]
-    pub connections: String,
-    /// `closed` or `open` (open needs --rate).
-    #[arg(long, default_value = "closed")]
-    pub mode: LoadMode,
-    /// Open loop: total offered rate, messages per second.
-    #[arg(long)]
-    pub rate: Option<f64>,
-    /// Closed loop: messages in flight per connection.
-    #[arg(long, default_value_t = 1)]
-    pub pipeline: u32,
-    /// Measured duration per point: `3s`, `500ms`.
-    #[arg(long, default_value = "5s", value_parser = parse_duration)]
-    pub duration: Duration,
-    /// Warm-up per point (excluded from every figure).
-    #[arg(long, default_value = "1s", value_parser = parse_duration)]
-    pub warmup: Duration,
-    /// Message size in bytes.
-    #[arg(long, default_value_t = 64)]
-    pub size: usize,
-    /// Repeats of the whole matrix (servers interleaved within each).
-    #[arg(long, default_value_t = 1)]
-    pub repeat: u32,
-    /// Connections opened per second.
-    #[arg(long, default_value_t = 2000.0)]
-    pub connect_rate: f64,
-    /// Pin the server and the load generator to separate CPUs.
-    #[arg(long)]
-    pub pin: bool,
-    /// An outside echo server to measure too; `{port}` is replaced by a free port.
+    /// An outside echo server, NAME=COMMAND (repeatable); `{port}` is replaced by a free
+    /// port, `{buffer}` by --buffer.
+    #[arg(long = "server", value_name = "NAME=CMD", value_parser = ServerSpec::parse_named)]
+    pub servers: Vec<ServerSpec>,
+    /// Shorthand for --server NAME=CMD with the name of --server-name.
     #[arg(long)]
     pub server_cmd: Option<String>,
     /// Name recorded for --server-cmd.
     #[arg(long, default_value = "external")]
     pub server_name: String,
-    /// Write the results (schema: schema/results.schema.json) to this file.
+    /// Add the seeds' asyncio and uvloop servers: makes a virtual environment under
+    /// target/loopbench-python and installs uvloop from PyPI into it (once), or says why not.
+    #[arg(long)]
+    pub with_python: bool,
+    /// Message size in bytes (1 B to 1 MiB).
+    #[arg(long, default_value = "64", value_parser = size_arg(limits::MESSAGE_SIZE))]
+    pub size: usize,
+    /// Closed loop: messages in flight per connection (1-1024).
+    #[arg(long, default_value = "1", value_parser = count_arg::<u32>(limits::PIPELINE))]
+    pub pipeline: u32,
+    /// Every server's read buffer per connection, bytes (16 B to 1 MiB; seed 000's 2048).
+    #[arg(long, default_value = "2048", value_parser = size_arg(server::BUFFER_RANGE))]
+    pub buffer: usize,
+    /// Connections opened per second (1 to 1M).
+    #[arg(long, default_value = "2000", value_parser = real_arg(limits::CONNECT_RATE, "connections per second"))]
+    pub connect_rate: f64,
+    /// Load-generator threads (1-256; default: the cores the server is not pinned to).
+    #[arg(long, value_parser = count_arg::<usize>(limits::THREADS))]
+    pub threads: Option<usize>,
+    /// Pin the server and the load generator to separate CPUs.
+    #[arg(long)]
+    pub pin: bool,
+    /// How long a server may take to start accepting (10ms to 10 min).
+    #[arg(long, default_value = "10s", value_parser = duration_arg(Duration::from_millis(10)..=Duration::from_secs(600)))]
+    pub start_timeout: Duration,
+    /// An echo not complete within this is a time-out (1ms to 1h).
+    #[arg(long, default_value = "2s", value_parser = duration_arg(limits::TIMEOUT))]
+    pub timeout: Duration,
+    /// Write the results (schema: schema/results.schema.json) to this file, after every
+    /// point; checked writable before anything runs.
     #[arg(long)]
     pub json: Option<PathBuf>,
     /// No progress bar.
@@ -84,22 +104,139 @@ pub struct EchoArgs {
     pub quiet: bool,
 }
 
+/// Arguments of `loopbench bench echo`.
+#[derive(clap::Args)]
+#[command(after_help = "Examples:
+  loopbench bench echo --runtime all --connections 1,100,1000,10000 --duration 3s --json /tmp/echo.json
+  loopbench bench echo --runtime evloop,tokio-ct,epoll-floor --connections 100,10000 --repeat 5 --pin
+  loopbench bench echo --runtime tokio-ct --with-python
+  loopbench bench echo --server asyncio='python3 benches/servers/asyncio_echo.py {port}'
+
+`all` is every compiled-in runtime plus the baselines blocking, threads, threadpool
+(5 threads: starves beyond 5 connections, reported as data), epoll-floor and uring-floor
+(io_uring; where it is unavailable its points fail with the reason, as not measured).
+Points where the load generator used >= 85% of its cores are marked client-bound (`*`).
+
+Exit status: 0 every point measured whole without errors; 1 some point measured with errors or
+partial (or the results could not be saved); 2 bad input; 3 nothing measured.")]
+pub struct EchoArgs {
+    #[command(flatten)]
+    pub common: Common,
+    /// Connection counts, comma-separated (each 1 to 1,000,000).
+    #[arg(long, default_value = "1,100,1000", value_parser = counts)]
+    pub connections: Counts,
+    /// `closed` or `open` (open needs --rate).
+    #[arg(long, default_value = "closed")]
+    pub mode: LoadMode,
+    /// Open loop: total offered rate, messages per second (1 to 100M).
+    #[arg(long, value_parser = real_arg(limits::RATE, "messages per second"))]
+    pub rate: Option<f64>,
+    /// Measured duration per point (10ms to 1h): `3s`, `500ms`.
+    #[arg(long, default_value = "5s", value_parser = duration_arg(limits::DURATION))]
+    pub duration: Duration,
+    /// Warm-up per point, excluded from every figure (0 to 1h).
+    #[arg(long, default_value = "1s", value_parser = duration_arg(limits::WARMUP))]
+    pub warmup: Duration,
+    /// Repeats of the whole matrix, servers interleaved within each (1-1000).
+    #[arg(long, default_value = "1", value_parser = count_arg::<u32>(1..=1000))]
+    pub repeat: u32,
+}
+
+/// Arguments of `loopbench bench equal`.
+#[derive(clap::Args)]
+#[command(after_help = "Examples:
+  loopbench bench equal --runtime evloop,tokio-ct,epoll-floor --repeat 3 --pin
+  loopbench bench equal --with-python --connections 100,1000
+  loopbench bench equal --runtime all --rate 20k
+
+The rate is --rate, or --fraction (default 0.6) of the slowest server's throughput in a short
+closed-loop probe with the same connections. Every server then gets that rate, open loop.
+
+Exit status: 0 every point measured whole without errors; 1 some point measured with errors or
+partial (or the results could not be saved); 2 bad input; 3 nothing measured.")]
+pub struct EqualArgs {
+    #[command(flatten)]
+    pub common: Common,
+    /// Connection counts, one comparison each.
+    #[arg(long, default_value = "100", value_parser = counts)]
+    pub connections: Counts,
+    /// The offered rate, messages per second (skips the probe).
+    #[arg(long, value_parser = real_arg(limits::RATE, "messages per second"))]
+    pub rate: Option<f64>,
+    /// Share of the slowest server's probed throughput (0.01 to 1).
+    #[arg(long, default_value = "0.6", value_parser = real_arg(0.01..=1.0, ""))]
+    pub fraction: f64,
+    /// Measured window of each probe.
+    #[arg(long, default_value = "1s", value_parser = duration_arg(limits::DURATION))]
+    pub probe_duration: Duration,
+    /// Measured window of each equal-load point.
+    #[arg(long, default_value = "3s", value_parser = duration_arg(limits::DURATION))]
+    pub duration: Duration,
+    /// Warm-up of each point (and probe).
+    #[arg(long, default_value = "500ms", value_parser = duration_arg(limits::WARMUP))]
+    pub warmup: Duration,
+    /// Repeats, servers interleaved within each (1-1000).
+    #[arg(long, default_value = "1", value_parser = count_arg::<u32>(1..=1000))]
+    pub repeat: u32,
+}
+
+/// Arguments of `loopbench bench capacity`.
+#[derive(clap::Args)]
+#[command(after_help = "Examples:
+  loopbench bench capacity --runtime evloop,tokio-ct,epoll-floor --connections 1000
+  loopbench bench capacity --runtime evloop --p99 1ms --with-python
+
+A step passes when the run is complete (the rate reached, every connection kept), without
+errors, and its corrected p99 is at most --p99; the best rate must pass twice. When the load
+generator used >= 85% of its cores at the first failing rate, the capacity is a lower bound
+(shown as `>=`).
+
+Exit status: 0 every server's search ended with a capacity; 1 some search found none or the
+results could not be saved; 2 bad input; 3 nothing measured.")]
+pub struct CapacityArgs {
+    #[command(flatten)]
+    pub common: Common,
+    /// Connection counts, comma-separated.
+    #[arg(long, default_value = "1000", value_parser = counts)]
+    pub connections: Counts,
+    /// The bound on corrected p99 latency (10us to 1 min).
+    #[arg(long, default_value = "10ms", value_parser = duration_arg(Duration::from_micros(10)..=Duration::from_secs(60)))]
+    pub p99: Duration,
+    /// Measured window of each step.
+    #[arg(long, default_value = "1s", value_parser = duration_arg(limits::DURATION))]
+    pub duration: Duration,
+    /// Warm-up of each step.
+    #[arg(long, default_value = "300ms", value_parser = duration_arg(limits::WARMUP))]
+    pub warmup: Duration,
+    /// Bisection stops when the bracket is this tight, relative (0.01 to 0.5).
+    #[arg(long, default_value = "0.05", value_parser = real_arg(0.01..=0.5, ""))]
+    pub precision: f64,
+}
+
 /// Runs `loopbench bench`.
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     match args.what {
         What::Echo(a) => run_echo(a),
+        What::Equal(a) => run_equal(a),
+        What::Capacity(a) => run_capacity(a),
     }
 }
 
-fn resolve_servers(args: &EchoArgs) -> anyhow::Result<Vec<ServerSpec>> {
+/// The servers a benchmark compares: `--runtime` ids (or the default list), then
+/// `--server`s, `--server-cmd`, and the Python ones.
+fn resolve_servers(
+    common: &Common,
+    default: &[&str],
+) -> anyhow::Result<(Vec<ServerSpec>, Option<python::PythonServers>)> {
     let valid = server_ids();
-    let list = match (&args.runtime, &args.server_cmd) {
-        (Some(list), _) => list.clone(),
-        (None, Some(_)) => String::new(),
-        (None, None) => "all".into(),
+    let outside = !common.servers.is_empty() || common.server_cmd.is_some() || common.with_python;
+    let list: Vec<String> = match &common.runtime {
+        Some(list) => list.split(',').map(|s| s.trim().to_string()).collect(),
+        None if outside => Vec::new(),
+        None => default.iter().map(|s| s.to_string()).collect(),
     };
     let mut out: Vec<ServerSpec> = Vec::new();
-    for name in list.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+    for name in list.iter().filter(|s| !s.is_empty()) {
         let ids: Vec<&str> = if name == "all" {
             valid.clone()
         } else if let Some(id) = valid.iter().find(|v| **v == name) {
@@ -116,23 +253,31 @@ fn resolve_servers(args: &EchoArgs) -> anyhow::Result<Vec<ServerSpec>> {
             }
         }
     }
-    if let Some(cmd) = &args.server_cmd {
-        if !cmd.contains("{port}") {
-            return Err(usage(
-                "--server-cmd must contain {port} (replaced by the port to listen on)",
-            ));
+    let mut outside_specs = common.servers.clone();
+    if let Some(cmd) = &common.server_cmd {
+        outside_specs.push(ServerSpec::command(&common.server_name, cmd).map_err(usage)?);
+    }
+    let mut py = None;
+    if common.with_python {
+        let servers = python::python_servers(true, &mut |line| eprintln!("{line}"));
+        for line in &servers.skipped {
+            eprintln!("loopbench: {line}");
         }
-        out.push(ServerSpec::Command {
-            name: args.server_name.clone(),
-            cmd: cmd.clone(),
-        });
+        outside_specs.extend(servers.specs.iter().cloned());
+        py = Some(servers);
+    }
+    for spec in outside_specs {
+        if out.iter().any(|s| s.name() == spec.name()) {
+            return Err(usage(format!("server name '{}' given twice", spec.name())));
+        }
+        out.push(spec);
     }
     if out.is_empty() {
         return Err(usage(
-            "no server to benchmark: give --runtime or --server-cmd",
+            "no server to benchmark: give --runtime, --server or --with-python",
         ));
     }
-    Ok(out)
+    Ok((out, py))
 }
 
 fn server_info(spec: &ServerSpec) -> Option<RuntimeInfo> {
@@ -149,9 +294,88 @@ fn server_info(spec: &ServerSpec) -> Option<RuntimeInfo> {
     }
 }
 
+/// The runtimes and the floors (epoll and io_uring): what equal-load and capacity compare
+/// by default.
+fn runtimes_and_floor() -> Vec<&'static str> {
+    let mut ids = runtimes::runtime_ids();
+    ids.push(baselines::epoll_floor::ID);
+    ids.push(baselines::uring_floor::ID);
+    ids
+}
+
+/// Settings, the bench, the environment, with the output path checked first.
+fn prepare(
+    common: &Common,
+    servers: &[ServerSpec],
+    max_conns: u64,
+) -> anyhow::Result<(Bench, Environment)> {
+    if let Some(path) = &common.json {
+        harness::paths::check_output_file(path)
+            .map_err(|e| usage(format!("cannot write results to {}: {e}", path.display())))?;
+    }
+    let settings = Settings {
+        exe: std::env::current_exe()?,
+        size: common.size,
+        pipeline: common.pipeline,
+        buffer: common.buffer,
+        connect_rate: common.connect_rate,
+        threads: common.threads,
+        pin: common.pin,
+        start_timeout: common.start_timeout,
+        message_timeout: common.timeout,
+        quiet: common.quiet,
+    };
+    let bench = Bench::new(settings, max_conns).map_err(|e| match e {
+        BenchError::FdLimit(msg) => usage(msg),
+    })?;
+    let mut env = Environment::capture(servers.iter().filter_map(server_info).collect());
+    env.nofile_limit = Some(harness::proc::nofile_limit());
+    env.pinning = bench.pinning();
+    Ok((bench, env))
+}
+
+/// Saves `file` when asked; remembers the first failure (reported once at the end).
+struct Saver<'a> {
+    path: Option<&'a PathBuf>,
+    error: Option<String>,
+}
+
+impl Saver<'_> {
+    fn save(&mut self, file: &ResultsFile) {
+        let Some(path) = self.path else { return };
+        if let Err(e) = file.save(path) {
+            self.error.get_or_insert_with(|| e.to_string());
+        }
+    }
+
+    /// Prints where the results are (or why they are not) and gives the exit status of
+    /// `runs` together with the save.
+    fn finish(&self, runs: &[EchoRun], started: Instant) -> ExitCode {
+        println!(
+            "{} points in {:.1} s",
+            runs.len(),
+            started.elapsed().as_secs_f64()
+        );
+        let (code, summary) = echo_exit_status(runs);
+        match (&self.error, self.path) {
+            (Some(e), _) => {
+                eprintln!(
+                    "loopbench: error: the figures are above, but the results were not saved: {e}"
+                );
+                return ExitCode::from(code.max(1));
+            }
+            (None, Some(path)) => println!("results written to {}", path.display()),
+            (None, None) => {}
+        }
+        if let Some(line) = summary {
+            eprintln!("loopbench: {line}");
+        }
+        ExitCode::from(code)
+    }
+}
+
 fn run_echo(args: EchoArgs) -> anyhow::Result<ExitCode> {
-    let servers = resolve_servers(&args)?;
-    let connections = parse_counts(&args.connections).map_err(usage)?;
+    let connections = args.connections.0.clone();
     match (args.mode, args.rate) {
         (LoadMode::Open, None) => return Err(usage("--mode open needs --rate R (messages/s)")),
         (LoadMode::Closed, Some(_)) => {
@@ -161,74 +385,142 @@ fn run_echo(args: EchoArgs) -> anyhow::Result<ExitCode> {
         }
         _ => {}
     }
-    if args.repeat == 0 || args.duration.is_zero() || args.size == 0 || args.pipeline == 0 {
-        return Err(usage(
-            "--repeat, --duration, --size and --pipeline must be positive",
-        ));
-    }
-    let plan = BenchPlan {
-        exe: std::env::current_exe()?,
+    let all = server_ids();
+    let (servers, _python) = resolve_servers(&args.common, &all)?;
+    let max = connections.iter().copied().max().unwrap_or(1);
+    let (bench, env) = prepare(&args.common, &servers, max)?;
+    let plan = CurvePlan {
         servers,
         connections,
         mode: args.mode,
         rate: args.rate,
-        pipeline: args.pipeline,
-        size: args.size,
         warmup: args.warmup,
         duration: args.duration,
-        connect_rate: args.connect_rate,
         repeat: args.repeat,
-        pin: args.pin,
-        quiet: args.quiet,
     };
-    let mut env = Environment::capture(plan.servers.iter().filter_map(server_info).collect());
-    env.nofile_limit = Some(benches::echo::proc::raise_nofile());
-    if plan.pin {
-        env.pinning = Some("requested".into());
-    }
     let started = Instant::now();
-    let save = |runs: &[harness::results::EchoRun], env: &Environment| -> anyhow::Result<()> {
-        if let Some(path) = &args.json {
-            let mut file = ResultsFile::new(env.clone());
-            file.runs = runs.to_vec();
-            file.save(path)?;
-        }
-        Ok(())
+    let mut saver = Saver {
+        path: args.common.json.as_ref(),
+        error: None,
     };
-    let mut save_error = None;
-    let outcome = orchestrate::run(&plan, &mut |runs| {
-        if let Err(e) = save(runs, &env) {
-            save_error.get_or_insert(e);
-        }
+    let mut file = ResultsFile::new(env);
+    let runs = curve::run(&bench, &plan, &mut |runs| {
+        file.runs = runs.to_vec();
+        saver.save(&file);
     });
-    let outcome = match outcome {
-        Ok(o) => o,
-        Err(BenchError::FdLimit(msg)) => return Err(anyhow::anyhow!(msg)),
+    file.runs = runs;
+    saver.save(&file);
+    print!("{}", reports::echo_text::render(&file.runs, &[], &[]));
+    Ok(saver.finish(&file.runs, started))
+}
+
+fn run_equal(args: EqualArgs) -> anyhow::Result<ExitCode> {
+    let connections = args.connections.0.clone();
+    let (servers, _python) = resolve_servers(&args.common, &runtimes_and_floor())?;
+    let max = connections.iter().copied().max().unwrap_or(1);
+    let (bench, env) = prepare(&args.common, &servers, max)?;
+    let plan = EqualPlan {
+        servers,
+        connections,
+        rate: args.rate,
+        fraction: if args.fraction > 0.0 {
+            args.fraction
+        } else {
+            DEFAULT_FRACTION
+        },
+        probe_warmup: args.warmup,
+        probe_duration: args.probe_duration,
+        warmup: args.warmup,
+        duration: args.duration,
+        repeat: args.repeat,
     };
-    if let Some(e) = save_error {
-        return Err(e);
-    }
-    env.pinning = outcome.pinning.clone();
-    save(&outcome.runs, &env)?;
-    print!("{}", table::render(&outcome.runs));
-    println!(
-        "{} points in {:.1} s",
-        outcome.runs.len(),
-        started.elapsed().as_secs_f64()
+    let started = Instant::now();
+    let mut saver = Saver {
+        path: args.common.json.as_ref(),
+        error: None,
+    };
+    let mut file = ResultsFile::new(env);
+    let outcome = equal::run(&bench, &plan, &mut |runs, bases| {
+        file.runs = runs.to_vec();
+        file.equal_load = bases.to_vec();
+        saver.save(&file);
+    });
+    file.runs = outcome.runs;
+    file.equal_load = outcome.bases;
+    saver.save(&file);
+    print!(
+        "{}",
+        reports::echo_text::render(&file.runs, &file.equal_load, &[])
     );
-    if let Some(path) = &args.json {
+    Ok(saver.finish(&file.runs, started))
+}
+
+fn run_capacity(args: CapacityArgs) -> anyhow::Result<ExitCode> {
+    let connections = args.connections.0.clone();
+    let (servers, _python) = resolve_servers(&args.common, &runtimes_and_floor())?;
+    let max = connections.iter().copied().max().unwrap_or(1);
+    let (bench, env) = prepare(&args.common, &servers, max)?;
+    let plan = CapacityPlan {
+        servers,
+        connections,
+        p99_bound: args.p99,
+        probe_warmup: args.warmup,
+        probe_duration: args.duration,
+        warmup: args.warmup,
+        duration: args.duration,
+        precision: args.precision,
+        max_steps: 8,
+    };
+    let started = Instant::now();
+    let mut saver = Saver {
+        path: args.common.json.as_ref(),
+        error: None,
+    };
+    let mut file = ResultsFile::new(env);
+    let outcome = capacity::run(&bench, &plan, &mut |o| {
+        file.runs = o.runs.clone();
+        file.capacity = o.results.clone();
+        saver.save(&file);
+    });
+    file.runs = outcome.runs;
+    file.capacity = outcome.results;
+    saver.save(&file);
+    print!("{}", reports::echo_text::render(&[], &[], &file.capacity));
+    println!("searched in {:.1} s", started.elapsed().as_secs_f64());
+    // The exit status follows the searches: a search without a capacity is "with errors",
+    // and nothing measured when no probe measured anything.
+    let probes_failed = file.runs.iter().all(|r| r.status == RunStatus::Failed);
+    let none = file
+        .capacity
+        .iter()
+        .filter(|c| c.capacity_msgs_per_s.is_none())
+        .count();
+    if let Some(e) = &saver.error {
+        eprintln!("loopbench: error: the figures are above, but the results were not saved: {e}");
+        return Ok(ExitCode::from(1));
+    }
+    if let Some(path) = &args.common.json {
         println!("results written to {}", path.display());
     }
-    let mismatched: Vec<&str> = outcome
-        .runs
-        .iter()
-        .filter(|r| r.errors.mismatches > 0)
-        .map(|r| r.runtime.as_str())
-        .collect();
-    if !mismatched.is_empty() {
+    if probes_failed {
+        let why = file
+            .capacity
+            .first()
+            .map(|c| format!("{} x {}: {}", c.runtime, c.connections, c.note));
+        eprintln!("loopbench: nothing measured: {}", why.unwrap_or_default());
+        return Ok(ExitCode::from(3));
+    }
+    if none > 0 {
+        let first = file
+            .capacity
+            .iter()
+            .find(|c| c.capacity_msgs_per_s.is_none());
         eprintln!(
-            "loopbench: echoed bytes did not match on: {}",
-            mismatched.join(", ")
+            "loopbench: {none} of {} searches found no capacity (first: {})",
+            file.capacity.len(),
+            first
+                .map(|c| format!("{} x {}: {}", c.runtime, c.connections, c.note))
+                .unwrap_or_default()
         );
         return Ok(ExitCode::from(1));
     }

@@ -1,85 +1,101 @@
 //! `loopbench load`: the echo load generator as its own process, usable against any echo
-//! server; prints its progress (`loopbench-load: ...` lines, which `bench echo` reads to
-//! sample the server) and a summary, and with `--json` writes one `EchoRun`.
+//! server. Its flags build a `loadgen::LoadPlan` (or `--plan FILE` gives one whole, as
+//! `bench` does: see `loadgen::child`); it prints its progress (`loopbench-load: ...`
+//! lines) and a summary, and with `--json` writes one `EchoRun`.
 
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use benches::echo::loadgen::{self, LoadError, LoadEvent};
-use benches::echo::orchestrate::EVENT_PREFIX;
-use benches::echo::plan::{parse_duration, LoadMode, LoadPlan};
-use harness::results::{Environment, ResultsFile};
+use harness::results::{echo_exit_status, Environment, ResultsFile};
+use harness::units::{count_arg, duration_arg, real_arg, size_arg};
+use loadgen::plan::limits;
+use loadgen::{child, LoadError, LoadEvent, LoadMode, LoadPlan};
 
 use crate::util::usage;
 
 /// Arguments of `loopbench load`.
 #[derive(clap::Args)]
-#[command(
-    after_help = "Examples:\n  loopbench load --target 127.0.0.1:7878 --connections 100 --duration 5s\n  loopbench load --target 127.0.0.1:7878 --mode open --rate 20000 --connections 1000\n  python3 benches/servers/asyncio_echo.py 9000 &  loopbench load --target 127.0.0.1:9000 --label asyncio\n\nEvery echoed byte is verified; mismatches, resets, time-outs and connect failures are counted\nas errors. Exit status: 0 when connections were established and measured, 1 otherwise, 2 for\nbad arguments."
-)]
+#[command(after_help = "Examples:
+  loopbench load --target 127.0.0.1:7878 --connections 100 --duration 5s
+  loopbench load --target 127.0.0.1:7878 --mode open --rate 20k --connections 1000
+  python3 benches/servers/asyncio_echo.py 9000 &  loopbench load --target 127.0.0.1:9000 --label asyncio
+
+Every echoed byte is verified; mismatches, resets, time-outs and connect failures are counted
+as errors. A run that measured less than planned (every connection lost, connections short,
+the rate not reached) is `partial`, one that measured nothing `failed`, with the reason.
+
+Ranges: --connections 1-1000000, --rate 1-100M msg/s, --connect-rate 1-1M/s, --size 1 B-1 MiB
+(connections x pipeline x size at most 2 GiB), --pipeline 1-1024, --threads 1-256,
+--duration 10ms-1h, --warmup 0-1h, --timeout and --connect-timeout 1ms-1h.
+
+Exit status: 0 all measured without errors; 1 measured with errors or partial; 2 bad input
+(arguments, a path that cannot be written, too few open files); 3 nothing measured.")]
 pub struct Args {
     /// The echo server, HOST:PORT.
-    #[arg(long)]
-    pub target: String,
+    #[arg(long, required_unless_present = "plan")]
+    pub target: Option<String>,
     /// Connections to open.
-    #[arg(long, default_value_t = 100)]
+    #[arg(long, default_value = "100", value_parser = count_arg::<u64>(limits::CONNECTIONS))]
     pub connections: u64,
     /// `closed` (send, await the echo, repeat) or `open` (fixed rate, needs --rate).
     #[arg(long, default_value = "closed")]
     pub mode: LoadMode,
     /// Open loop: total offered rate in messages per second, spread over connections.
-    #[arg(long)]
+    #[arg(long, value_parser = real_arg(limits::RATE, "messages per second"))]
     pub rate: Option<f64>,
     /// Closed loop: messages in flight per connection.
-    #[arg(long, default_value_t = 1)]
+    #[arg(long, default_value = "1", value_parser = count_arg::<u32>(limits::PIPELINE))]
     pub pipeline: u32,
     /// Message size in bytes.
-    #[arg(long, default_value_t = 64)]
+    #[arg(long, default_value = "64", value_parser = size_arg(limits::MESSAGE_SIZE))]
     pub size: usize,
     /// Traffic before measuring (excluded from every figure): `1s`, `500ms`.
-    #[arg(long, default_value = "1s", value_parser = parse_duration)]
+    #[arg(long, default_value = "1s", value_parser = duration_arg(limits::WARMUP))]
     pub warmup: Duration,
     /// Measured duration.
-    #[arg(long, default_value = "5s", value_parser = parse_duration)]
+    #[arg(long, default_value = "5s", value_parser = duration_arg(limits::DURATION))]
     pub duration: Duration,
     /// Connections opened per second.
-    #[arg(long, default_value_t = 2000.0)]
+    #[arg(long, default_value = "2000", value_parser = real_arg(limits::CONNECT_RATE, "connections per second"))]
     pub connect_rate: f64,
     /// A connect not done within this is a connect failure.
-    #[arg(long, default_value = "3s", value_parser = parse_duration)]
+    #[arg(long, default_value = "3s", value_parser = duration_arg(limits::TIMEOUT))]
     pub connect_timeout: Duration,
     /// An echo not complete within this is a time-out (the connection is then closed).
-    #[arg(long, default_value = "2s", value_parser = parse_duration)]
+    #[arg(long, default_value = "2s", value_parser = duration_arg(limits::TIMEOUT))]
     pub timeout: Duration,
-    /// Load-generator threads (each with its own epoll set).
-    #[arg(long, default_value_t = 1)]
-    pub threads: usize,
+    /// Load-generator threads, each with its own epoll set (default: the cores but one,
+    /// at least 1).
+    #[arg(long, value_parser = count_arg::<usize>(limits::THREADS))]
+    pub threads: Option<usize>,
     /// Name recorded as the run's `runtime` (the server being measured).
     #[arg(long, default_value = "external")]
     pub label: String,
     /// Write the run (one `EchoRun` in a results file) to this path.
     #[arg(long)]
     pub json: Option<PathBuf>,
+    /// Read the whole plan from this file (what `bench` gives its load generator).
+    #[arg(long, hide = true)]
+    pub plan: Option<PathBuf>,
 }
 
-fn event_line(ev: LoadEvent) {
-    let text = match ev {
-        LoadEvent::Connected { established, asked } => format!("connected {established}/{asked}"),
-        LoadEvent::MeasureStart => "measure-start".into(),
-        LoadEvent::MeasureEnd => "measure-end".into(),
-    };
+fn print_event(ev: LoadEvent) {
     let mut out = std::io::stdout().lock();
-    let _ = writeln!(out, "{EVENT_PREFIX}{text}");
+    let _ = writeln!(out, "{}", child::event_line(ev));
     let _ = out.flush();
 }
 
-/// Runs `loopbench load`.
-pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let target = crate::cmd::serve::parse_addr(&args.target)?;
-    let plan = LoadPlan {
-        target,
+/// The plan the flags describe.
+fn plan_from(args: &Args) -> anyhow::Result<LoadPlan> {
+    if let Some(path) = &args.plan {
+        return child::read_plan(path).map_err(usage);
+    }
+    let target = args.target.as_deref().unwrap_or_default();
+    Ok(LoadPlan {
+        target: crate::cmd::serve::parse_addr(target)?,
+        label: args.label.clone(),
         connections: args.connections,
         mode: args.mode,
         rate: args.rate,
@@ -90,21 +106,37 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         connect_rate: args.connect_rate,
         connect_timeout: args.connect_timeout,
         message_timeout: args.timeout,
-        threads: args.threads,
-    };
-    plan.validate().map_err(usage)?;
-    let report = match loadgen::run(&plan, &args.label, &mut event_line) {
+        threads: args
+            .threads
+            .unwrap_or_else(|| harness::info::available_cores().saturating_sub(1).max(1)),
+        cpus: Vec::new(),
+    })
+}
+
+/// Runs `loopbench load`.
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let plan = plan_from(&args)?;
+    plan.validate().map_err(|e| usage(e.to_string()))?;
+    if let Some(path) = &args.json {
+        harness::paths::check_output_file(path)
+            .map_err(|e| usage(format!("cannot write results to {}: {e}", path.display())))?;
+    }
+    let report = match loadgen::run(&plan, &mut print_event) {
         Ok(r) => r,
-        Err(LoadError::Plan(msg)) => return Err(usage(msg)),
-        Err(e) => return Err(e.into()),
+        Err(e @ (LoadError::Plan(_) | LoadError::FdLimit(_))) => return Err(usage(e.to_string())),
+        Err(e) => {
+            eprintln!("loopbench: nothing measured: {e}");
+            return Ok(ExitCode::from(3));
+        }
     };
     let run = &report.run;
     println!(
-        "{} x {} ({}): {} established, {:.0} msg/s over {:.1} s, latency p50 {:.0} us p99 {:.0} \
-         us (raw p99 {:.0} us), connect p99 {:.2} ms, client cpu {:.0}%",
+        "{} x {} ({}): {}, {} established, {:.0} msg/s over {:.2} s, latency p50 {:.0} us p99 \
+         {:.0} us (raw p99 {:.0} us), connect p99 {:.2} ms, client cpu {:.0}% ({}), {} us/msg",
         run.runtime,
         run.connections,
         run.mode,
+        run.status,
         run.established,
         run.throughput_msgs_per_s,
         run.duration_s,
@@ -112,7 +144,13 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         run.latency_us.p99,
         run.latency_raw_us.p99,
         run.connect_ms.p99,
-        run.client_cpu_pct
+        run.client_cpu_pct,
+        match run.client_threads {
+            1 => "1 thread".to_string(),
+            n => format!("{n} threads"),
+        },
+        run.client_cpu_us_per_msg
+            .map_or("-".to_string(), |v| format!("{v:.2}"))
     );
     let e = &run.errors;
     println!(
@@ -134,17 +172,25 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     for w in &run.warnings {
         println!("warning: {w}");
     }
+    let (mut code, summary) = echo_exit_status(std::slice::from_ref(run));
     if let Some(path) = &args.json {
         let mut env = Environment::capture(Vec::new());
-        env.nofile_limit = Some(benches::echo::proc::nofile_limit());
+        env.nofile_limit = Some(harness::proc::nofile_limit());
         let mut file = ResultsFile::new(env);
         file.runs.push(run.clone());
-        file.save(path)?;
-        println!("results written to {}", path.display());
+        match file.save(path) {
+            Ok(()) => println!("results written to {}", path.display()),
+            Err(e) => {
+                eprintln!("loopbench: error: the run is above, but {e}");
+                return Ok(ExitCode::from(code.max(1)));
+            }
+        }
     }
-    Ok(if run.duration_s > 0.0 {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(1)
-    })
+    if let Some(line) = summary {
+        eprintln!("loopbench: {line}");
+    }
+    if code == 0 && run.status != harness::results::RunStatus::Complete {
+        code = 1;
+    }
+    Ok(ExitCode::from(code))
 }

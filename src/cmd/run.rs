@@ -1,6 +1,8 @@
 //! `loopbench run` (also what `loopbench` with no arguments does): the quick default suite —
-//! conformance on every runtime, the echo benchmark at 1 to 10,000 connections with short
-//! durations, a quick pass of the micro-benchmarks — then the HTML report.
+//! conformance on every runtime; the echo stage (the equal-load comparison of every runtime,
+//! the epoll and io_uring floors and, when Python is there, the seeds' asyncio and uvloop servers, then a
+//! short closed-loop curve); a quick pass of the micro-benchmarks — then the HTML report,
+//! which leads with the equal-load table.
 //!
 //! Each stage is a child `loopbench` process, so a stage that crashes costs that stage only:
 //! the report is still written from what the others produced, and the failure is named.
@@ -23,22 +25,30 @@ use crate::util::{usage, yield_if_interrupted};
 /// Arguments of `loopbench run`.
 #[derive(clap::Args)]
 #[command(
-    after_help = "Examples:\n  cargo run --release                       # the default suite, ends with the report path\n  loopbench run --out /tmp/lb --skip-echo\n  loopbench run --connections 1,100 --duration 2s\n\nEvery value is checked before the first stage starts, by the rules of the stage it is for.\nExit status: 0 every stage succeeded; 1 a stage failed or reported failures (the report is\nstill written from the others); 2 bad arguments or an unusable --out directory;\n130/143 when interrupted by SIGINT/SIGTERM (stage children are stopped; results files are\nwhole or absent; an interrupted conformance stage leaves its journal, see `conformance\n--resume`)."
+    after_help = "Examples:\n  cargo run --release                       # the default suite, ends with the report path\n  loopbench run --out /tmp/lb --skip-echo\n  loopbench run --connections 1,100 --duration 2s --no-python\n\nEvery value is checked before the first stage starts, by the rules of the stage it is for.\nExit status: 0 every stage succeeded; 1 a stage failed or reported failures (the report is\nstill written from the others); 2 bad arguments or an unusable --out directory;\n130/143 when interrupted by SIGINT/SIGTERM (stage children are stopped; results files are\nwhole or absent; an interrupted conformance stage leaves its journal, see `conformance\n--resume`)."
 )]
 pub struct Args {
     /// Directory for the results files and the report (created if missing; checked before
     /// the first stage).
     #[arg(long, default_value = "loopbench-out")]
     pub out: PathBuf,
-    /// Echo benchmark connection counts, comma-separated, each 1 to 1,000,000.
-    #[arg(long, default_value = "1,100,1000,10000", value_parser = checked::connections, allow_negative_numbers = true)]
+    /// Connection counts of the closed-loop curve, comma-separated, each 1 to 1,000,000.
+    #[arg(long, default_value = "100,10000", value_parser = checked::connections, allow_negative_numbers = true)]
     pub connections: Counts,
-    /// Echo benchmark measured duration per point, 1ms to 86400s.
-    #[arg(long, default_value = "1s", value_parser = checked::echo_duration, allow_hyphen_values = true)]
+    /// Connections of the equal-load comparison, comma-separated, each 1 to 1,000,000.
+    #[arg(long, default_value = "100", value_parser = checked::connections, allow_negative_numbers = true)]
+    pub equal_connections: Counts,
+    /// Measured duration per point, 1ms to 86400s (the equal-load points get 1.5 times as
+    /// long).
+    #[arg(long, default_value = "700ms", value_parser = checked::echo_duration, allow_hyphen_values = true)]
     pub duration: Duration,
-    /// Echo benchmark warm-up per point, 0 to 86400s.
-    #[arg(long, default_value = "500ms", value_parser = checked::echo_warmup, allow_hyphen_values = true)]
+    /// Warm-up per point, 0 to 86400s.
+    #[arg(long, default_value = "300ms", value_parser = checked::echo_warmup, allow_hyphen_values = true)]
     pub warmup: Duration,
+    /// Leave out the Python servers (asyncio, uvloop); by default they run when Python is
+    /// there, uvloop installed from PyPI into target/loopbench-python the first time.
+    #[arg(long)]
+    pub no_python: bool,
     /// Echo benchmark connections opened per second, 1 to 1,000,000 (10,000 connections open
     /// in 1 s; the `blocking` baseline's backlog overflows either way, which it reports).
     #[arg(long, default_value = "10000", value_parser = checked::connect_rate, allow_negative_numbers = true)]
@@ -123,10 +133,47 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         );
     }
     if !args.skip_echo {
-        next("echo benchmark: every runtime and baseline, interleaved");
+        next("echo: equal load (every server at one rate), then a short closed-loop curve");
+        let echo_start = Instant::now();
+        let python: &[&str] = if args.no_python {
+            &[]
+        } else {
+            &["--with-python"]
+        };
+        let equal_duration = args.duration.mul_f64(1.5);
+        let mut servers: Vec<&str> = runtimes::runtime_ids();
+        servers.push(benches::echo::baselines::epoll_floor::ID);
+        servers.push(benches::echo::baselines::uring_floor::ID);
+        let equal_path = args.out.join("equal.json");
+        let status = launch::Launch::loopbench(&exe)
+            .args(["bench", "equal", "--runtime", &servers.join(",")])
+            .args(python)
+            .args(["--connections", &args.equal_connections.to_string()])
+            .args(["--probe-duration", &format_duration(args.duration)])
+            .args(["--warmup", &format_duration(args.warmup)])
+            .args(["--duration", &format_duration(equal_duration)])
+            .args(["--connect-rate", &args.connect_rate.to_string()])
+            .arg("--json")
+            .arg(&equal_path)
+            .args(args.quiet.then_some("--quiet"))
+            .status()?;
+        yield_if_interrupted();
+        collect(
+            &equal_path,
+            status.code(),
+            "equal load",
+            &mut inputs,
+            &mut problems,
+        );
+        // The curve: runtimes, the floor and the thread-per-connection baseline. The
+        // blocking and threadpool baselines starve beyond 1 and 5 connections by design, and
+        // the Python servers cannot serve 10,000 connections within a short window: `bench
+        // echo --runtime blocking,threadpool --with-python` shows it, marked partial. Python
+        // is in the equal-load comparison above.
+        servers.push(benches::echo::baselines::threads::ID);
         let path = args.out.join("echo.json");
         let status = launch::Launch::loopbench(&exe)
-            .args(["bench", "echo", "--runtime", "all"])
+            .args(["bench", "echo", "--runtime", &servers.join(",")])
             .args(["--connections", &args.connections.to_string()])
             .args(["--duration", &format_duration(args.duration)])
             .args(["--warmup", &format_duration(args.warmup)])
@@ -139,10 +186,11 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         collect(
             &path,
             status.code(),
-            "echo benchmark",
+            "echo curve",
             &mut inputs,
             &mut problems,
         );
+        eprintln!("echo stage: {:.0} s", echo_start.elapsed().as_secs_f64());
     }
     if !args.skip_micro {
         next("micro-benchmarks (quick pass)");
@@ -218,6 +266,8 @@ fn merge(inputs: Vec<ResultsFile>) -> ResultsFile {
         merged.results.extend(file.results);
         merged.runs.extend(file.runs);
         merged.micro.extend(file.micro);
+        merged.capacity.extend(file.capacity);
+        merged.equal_load.extend(file.equal_load);
     }
     merged.environment.command_line = std::env::args().collect();
     merged

@@ -8,6 +8,8 @@
 
 #![allow(dead_code)]
 
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
 use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -262,4 +264,128 @@ pub fn assert_no_partial_file(dir: &Path) {
             }
         }
     }
+}
+
+/// The binary under test, as a path (for command lines handed to `--server-cmd`).
+pub fn exe() -> &'static str {
+    env!("CARGO_BIN_EXE_loopbench")
+}
+
+/// What a tagged run did, with its tag and wall time.
+#[derive(Debug)]
+pub struct Outcome {
+    /// Exit code (`None`: killed by a signal).
+    pub code: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
+    /// Its tag.
+    pub tag: String,
+    /// Wall time.
+    pub elapsed: Duration,
+}
+
+impl Outcome {
+    /// The lines of stderr that are not blank.
+    pub fn stderr_lines(&self) -> Vec<&str> {
+        self.stderr
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+            .collect()
+    }
+
+    /// Asserts the exit code, that stderr is exactly one line containing every one of
+    /// `needles`, and that no process of the run survives it.
+    pub fn expect(&self, code: i32, needles: &[&str]) {
+        assert_eq!(self.code, Some(code), "exit code; {self:#?}");
+        let lines = self.stderr_lines();
+        assert_eq!(lines.len(), 1, "stderr is not one line: {self:#?}");
+        for n in needles {
+            assert!(
+                lines[0].contains(n),
+                "stderr lacks {n:?}: {:?}\nstdout: {}",
+                lines[0],
+                self.stdout
+            );
+        }
+        assert_no_survivor(&self.tag);
+    }
+}
+
+/// Runs `loopbench ARGS` tagged, to completion (killed after `limit`, which fails the
+/// test), and returns what it did; survivors are checked by [`Outcome::expect`].
+pub fn run_marked(args: &[&str], limit: Duration) -> Outcome {
+    let tag = new_tag("marked");
+    let start = Instant::now();
+    let child = tagged(&tag, args).spawn().expect("start loopbench");
+    let out = wait_with_limit(child, limit, &format!("loopbench {}", args.join(" ")));
+    Outcome {
+        code: out.status.code(),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        tag,
+        elapsed: start.elapsed(),
+    }
+}
+
+/// Asserts that `path` either does not exist or is a whole results file, and that no
+/// temporary file of an atomic write is left beside it.
+pub fn assert_whole_or_absent(path: &Path) {
+    if path.exists() {
+        harness::results::ResultsFile::load(path)
+            .unwrap_or_else(|e| panic!("{} is half-written: {e}", path.display()));
+    }
+    if let Some(dir) = path.parent().filter(|d| d.is_dir()) {
+        for entry in std::fs::read_dir(dir).unwrap().flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            assert!(!name.ends_with(".tmp"), "temporary file left: {name}");
+        }
+    }
+}
+
+/// A `loopbench serve` child (a runtime, a baseline or `--fault KIND`), killed on drop.
+pub struct Server {
+    pub child: Child,
+    pub addr: SocketAddr,
+}
+
+impl Server {
+    /// Starts `loopbench serve ARGS --addr 127.0.0.1:0` and reads the port it got.
+    pub fn start(args: &[&str]) -> Server {
+        let mut child = loopbench()
+            .arg("serve")
+            .args(args)
+            .args(["--addr", "127.0.0.1:0"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let addr = line
+            .trim()
+            .strip_prefix("listening on ")
+            .unwrap_or_else(|| panic!("serve {args:?}: unexpected first line {line:?}"))
+            .parse()
+            .unwrap();
+        Server { child, addr }
+    }
+
+    /// A fault server of `kind`.
+    pub fn fault(kind: &str) -> Server {
+        Self::start(&["--fault", kind])
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The command line of a fault server for `--server-cmd`.
+pub fn fault_cmd(kind: &str) -> String {
+    format!("{} serve --fault {kind} --addr 127.0.0.1:{{port}}", exe())
 }

@@ -9,34 +9,48 @@ use std::time::Duration;
 use futures::{AsyncReadExt, AsyncWriteExt};
 use harness::{Listener, Runtime, RuntimeConfig, RuntimeHandle, Stream, TaskHandle};
 
-/// Read buffer per connection.
-pub const BUFFER_SIZE: usize = 16 * 1024;
+/// Read buffer per connection unless `--buffer` says otherwise: seed 000's `BUFFER_SIZE`.
+/// Every server (runtimes, baselines, the floor) allocates the same per connection, so
+/// memory per connection compares the servers, not their buffers.
+pub const DEFAULT_BUFFER: usize = 2048;
+
+/// The sizes `--buffer` accepts, bytes.
+pub const BUFFER_RANGE: std::ops::RangeInclusive<u64> = 16..=1 << 20;
 
 /// Pause after an accept error such as "too many open files", so the loop does not spin.
 const ACCEPT_ERROR_PAUSE: Duration = Duration::from_millis(10);
 
-/// Serves echo on `listener` with runtime `R` until the process ends; returns only when the
-/// runtime cannot be built or cannot adopt the listener.
-pub fn serve<R: Runtime>(listener: TcpListener, config: &RuntimeConfig) -> io::Result<()> {
+/// Serves echo on `listener` with runtime `R` and a read buffer of `buffer` bytes per
+/// connection until the process ends; returns only when the runtime cannot be built or
+/// cannot adopt the listener.
+pub fn serve<R: Runtime>(
+    listener: TcpListener,
+    config: &RuntimeConfig,
+    buffer: usize,
+) -> io::Result<()> {
     let runtime = R::build(config)
         .map_err(|e| io::Error::new(e.kind(), format!("cannot build runtime {}: {e}", R::ID)))?;
     let handle = runtime.handle();
-    runtime.block_on(accept_loop(handle, listener))
+    runtime.block_on(accept_loop(handle, listener, buffer))
 }
 
-async fn accept_loop<H: RuntimeHandle>(handle: H, listener: TcpListener) -> io::Result<()> {
+async fn accept_loop<H: RuntimeHandle>(
+    handle: H,
+    listener: TcpListener,
+    buffer: usize,
+) -> io::Result<()> {
     let mut listener = handle.adopt_listener(listener)?;
     loop {
         match listener.accept().await {
-            Ok((stream, _peer)) => handle.spawn(echo_connection(stream)).detach(),
+            Ok((stream, _peer)) => handle.spawn(echo_connection(stream, buffer)).detach(),
             Err(_) => handle.sleep(ACCEPT_ERROR_PAUSE).await,
         }
     }
 }
 
 /// Echoes everything read on `stream` until end-of-stream or an error.
-pub async fn echo_connection<S: Stream>(mut stream: S) {
-    let mut buf = vec![0u8; BUFFER_SIZE];
+pub async fn echo_connection<S: Stream>(mut stream: S, buffer: usize) {
+    let mut buf = vec![0u8; buffer.max(1)];
     loop {
         let n = match stream.read(&mut buf).await {
             Ok(0) | Err(_) => return,
@@ -53,13 +67,18 @@ pub async fn echo_connection<S: Stream>(mut stream: S) {
 /// [`serve`] on the compiled-in runtime `id`; `None` when `id` is not one. (The server's
 /// code for every runtime is generated here, in this crate, with the benchmarks' code
 /// generation settings.)
-pub fn serve_on(id: &str, listener: TcpListener, config: &RuntimeConfig) -> Option<io::Result<()>> {
-    struct Serve<'a>(TcpListener, &'a RuntimeConfig);
+pub fn serve_on(
+    id: &str,
+    listener: TcpListener,
+    config: &RuntimeConfig,
+    buffer: usize,
+) -> Option<io::Result<()>> {
+    struct Serve<'a>(TcpListener, &'a RuntimeConfig, usize);
     impl runtimes::RuntimeVisitor for Serve<'_> {
         type Output = io::Result<()>;
         fn visit<R: Runtime>(self) -> Self::Output {
-            serve::<R>(self.0, self.1)
+            serve::<R>(self.0, self.1, self.2)
         }
     }
-    runtimes::with_runtime(id, Serve(listener, config))
+    runtimes::with_runtime(id, Serve(listener, config, buffer))
 }

@@ -83,8 +83,33 @@ pub fn render_svg(chart: &Chart) -> Result<String, ReportError> {
             }
             if series.markers {
                 let dot = style.color.filled();
-                ctx.draw_series(pts.iter().map(|&p| Circle::new(p, 3, dot)))
-                    .map_err(|e| err(&e))?;
+                let ring = style.color.stroke_width(2);
+                let marks: Vec<((f64, f64), bool)> = series
+                    .points
+                    .iter()
+                    .filter_map(|p| Some(((chart.x.coord(p.x)?, chart.y.coord(p.y)?), p.hollow)))
+                    .collect();
+                ctx.draw_series(
+                    marks
+                        .iter()
+                        .filter(|m| !m.1)
+                        .map(|&(p, _)| Circle::new(p, 3, dot)),
+                )
+                .map_err(|e| err(&e))?;
+                ctx.draw_series(
+                    marks
+                        .iter()
+                        .filter(|m| m.1)
+                        .map(|&(p, _)| Circle::new(p, 5, WHITE.filled())),
+                )
+                .map_err(|e| err(&e))?;
+                ctx.draw_series(
+                    marks
+                        .iter()
+                        .filter(|m| m.1)
+                        .map(|&(p, _)| Circle::new(p, 5, ring)),
+                )
+                .map_err(|e| err(&e))?;
             }
             let whiskers = series.points.iter().filter_map(|p| {
                 let (lo, hi) = p.whisker?;

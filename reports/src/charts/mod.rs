@@ -162,6 +162,9 @@ pub struct Point {
     pub y: f64,
     /// Whisker (min, max), drawn when it differs from the point.
     pub whisker: Option<(f64, f64)>,
+    /// Drawn as a ring instead of a dot: the point is not a clean measurement of the
+    /// server (client-bound).
+    pub hollow: bool,
 }
 
 /// One line of a chart.

@@ -89,6 +89,7 @@ fn metric_series(
                     x,
                     y: s.median,
                     whisker: Some((s.min, s.max)),
+                    hollow: g.client_bound_at(x),
                 })
                 .collect(),
             markers: true,
@@ -109,7 +110,7 @@ fn connections_axis(groups: &[RunSeries<'_>]) -> Axis {
 }
 
 const WHISKERS: &str = "Each point is the median over the repeats; whiskers span their min–max.";
-const STYLES: &str = "Dashed lines: the blocking/threads/threadpool baselines; thick black: epoll-floor, the hand-written epoll server.";
+const STYLES: &str = "Dashed lines: the blocking/threads/threadpool baselines; thick black: epoll-floor, the hand-written epoll server. Hollow rings: client-bound points (the load generator used at least 85% of its cores), which measure the client as much as the server and are never ranked.";
 
 /// Throughput against connections (closed loop).
 pub(super) fn throughput(
@@ -210,6 +211,7 @@ pub(super) fn latency(
                             x: 1.0 / (1.0 - q),
                             y: v.max(1.0),
                             whisker: None,
+                            hollow: false,
                         })
                         .collect(),
                     markers: false,

@@ -7,7 +7,7 @@ use std::fmt::Write as _;
 
 use harness::results::{ConformanceCell, MicroResult};
 
-use super::{conformance, echo, empty_section, esc, Figures};
+use super::{conformance, echo, empty_section, equal_load, esc, Figures};
 use crate::charts::{si, Axis, Dot, DotPlot, DotSeries, Scale};
 use crate::merge::{LabelledMicro, MergedResults};
 use crate::summary::{thousands, Summary};
@@ -15,12 +15,15 @@ use crate::ReportError;
 
 const CSS: &str = include_str!("report.css");
 
-const SECTIONS: [(&str, &str); 9] = [
+const SECTIONS: [(&str, &str); 12] = [
     ("summary", "Summary"),
+    ("equal-load", "Equal load"),
+    ("capacity", "Capacity"),
     ("conformance", "Conformance matrix"),
     ("throughput", "Echo throughput"),
     ("latency", "Latency percentile spectrum"),
     ("resources", "Server CPU and memory"),
+    ("memory", "Memory: buffer and runtime"),
     ("open-loop", "Open-loop latency"),
     ("micro", "Micro-benchmarks"),
     ("echo-table", "Echo figures"),
@@ -50,16 +53,25 @@ pub(super) fn render(merged: &MergedResults, figures: &mut Figures) -> Result<St
     out.push_str("</ol></nav>\n<main>\n");
 
     let names = merged.series_names();
-    let runs = merged.labelled(&names);
+    let all_runs = merged.labelled(&names);
+    // The curves show curve points only; probes and equal-load points have their sections.
+    let runs: Vec<_> = all_runs
+        .iter()
+        .filter(|r| r.run.purpose == harness::results::RunPurpose::Curve)
+        .copied()
+        .collect();
     let cells = merged.display_cells();
     let micro_results = merged.labelled_micro();
     summary(&mut out, merged, &cells);
+    equal_load::section(&mut out, &all_runs, &file.equal_load);
+    equal_load::capacity(&mut out, &file.capacity);
     conformance::section(&mut out, &cells);
     let micro_ids: Vec<&str> = micro_results.iter().map(|m| m.runtime.as_str()).collect();
     let palette = echo::Palette::new(&runs, &micro_ids);
     echo::throughput(&mut out, figures, &runs, &palette)?;
     echo::latency(&mut out, figures, &runs, &palette)?;
     echo::resources(&mut out, figures, &runs, &palette)?;
+    equal_load::memory(&mut out, &runs);
     echo::open_loop(&mut out, figures, &runs, &palette)?;
     micro(&mut out, figures, &micro_results, &palette)?;
     echo::figures_table(&mut out, &runs);
@@ -86,10 +98,13 @@ fn summary(out: &mut String, merged: &MergedResults, cells: &[ConformanceCell]) 
         );
     }
     let names = merged.series_names();
-    let summary = Summary::new(
-        cells,
-        names.iter().map(String::as_str).zip(&merged.file.runs),
-    );
+    let runs: Vec<(&str, &harness::results::EchoRun)> = names
+        .iter()
+        .map(String::as_str)
+        .zip(&merged.file.runs)
+        .collect();
+    let mut summary = Summary::new(cells, runs.iter().copied());
+    summary.lead_with(&merged.file.equal_load, &merged.file.capacity, &runs);
     out.push_str("<ul class=\"summary\">");
     for line in &summary.lines {
         let _ = write!(

@@ -146,6 +146,7 @@ fn run(
         } else {
             vec![]
         },
+        ..EchoRun::default()
     }
 }
 
@@ -190,6 +191,7 @@ fn open_run(rng: &mut Rng, id: &str, rate: f64, repeat: u32, capacity: f64) -> E
         } else {
             vec![]
         },
+        ..EchoRun::default()
     }
 }
 

@@ -8,9 +8,9 @@ use std::net::TcpListener;
 pub const ID: &str = "blocking";
 
 /// Serves one connection at a time, forever.
-pub fn serve(listener: TcpListener) -> io::Result<()> {
+pub fn serve(listener: TcpListener, buffer: usize) -> io::Result<()> {
     listener.set_nonblocking(false)?;
     loop {
-        super::echo_blocking(super::accept_blocking(&listener));
+        super::echo_blocking(super::accept_blocking(&listener), buffer);
     }
 }

@@ -1,7 +1,9 @@
 //! `epoll-floor`: the leanest echo loop there is, and the floor every runtime is measured
 //! against. One thread, level-triggered epoll, no tasks, no wakers, no per-message
-//! allocation: one shared read buffer, and a per-connection pending buffer only when the
-//! kernel takes a write partially (that connection then stops being read until it drains).
+//! allocation: the same per-connection read buffer as every other server (`--buffer`, so
+//! memory per connection compares like with like), written back from where it was read; a
+//! write the kernel takes partially leaves the rest there, and that connection stops being
+//! read until it drains.
 //!
 //! Invariant: a connection's slot is indexed by its fd number, which the kernel keeps
 //! unique while the fd is open; a slot is emptied (fd closed) before the number can be reused.
@@ -28,12 +30,15 @@ const EVENTS_PER_WAIT: usize = 1024;
 struct FloorConn {
     /// The socket; closing it removes it from the epoll set.
     fd: OwnedFd,
-    /// Bytes read but not yet written back (empty unless a write was partial).
-    pending: Vec<u8>,
+    /// Its read buffer (`--buffer` bytes, allocated at accept).
+    buf: Vec<u8>,
+    /// `buf[pending.0..pending.1]` was read but not yet written back (empty unless a write
+    /// was partial).
+    pending: (usize, usize),
 }
 
 /// Serves echo forever on one thread.
-pub fn serve(listener: TcpListener) -> io::Result<()> {
+pub fn serve(listener: TcpListener, buffer: usize) -> io::Result<()> {
     listener.set_nonblocking(true)?;
     let ep = epoll::create(CreateFlags::CLOEXEC)?;
     epoll::add(
@@ -43,7 +48,6 @@ pub fn serve(listener: TcpListener) -> io::Result<()> {
         EventFlags::IN,
     )?;
     let mut conns: Vec<Option<FloorConn>> = Vec::new();
-    let mut buf = vec![0u8; super::BUFFER_SIZE];
     let mut events = Vec::with_capacity(EVENTS_PER_WAIT);
     loop {
         events.clear();
@@ -56,11 +60,11 @@ pub fn serve(listener: TcpListener) -> io::Result<()> {
             let key = ev.data.u64();
             let flags = ev.flags;
             if key == LISTENER_KEY {
-                accept_all(&ep, &listener, &mut conns);
+                accept_all(&ep, &listener, &mut conns, buffer);
             } else {
                 let slot = key as usize;
                 let keep = match conns.get_mut(slot).and_then(Option::as_mut) {
-                    Some(conn) => service(&ep, conn, flags, &mut buf),
+                    Some(conn) => service(&ep, conn, flags),
                     None => continue,
                 };
                 if !keep {
@@ -72,7 +76,12 @@ pub fn serve(listener: TcpListener) -> io::Result<()> {
 }
 
 /// Accepts every pending connection.
-fn accept_all(ep: &OwnedFd, listener: &TcpListener, conns: &mut Vec<Option<FloorConn>>) {
+fn accept_all(
+    ep: &OwnedFd,
+    listener: &TcpListener,
+    conns: &mut Vec<Option<FloorConn>>,
+    buffer: usize,
+) {
     loop {
         let fd = match rustix::net::accept_with(
             listener,
@@ -93,56 +102,60 @@ fn accept_all(ep: &OwnedFd, listener: &TcpListener, conns: &mut Vec<Option<Floor
         }
         conns[slot] = Some(FloorConn {
             fd,
-            pending: Vec::new(),
+            buf: vec![0u8; buffer.max(1)],
+            pending: (0, 0),
         });
     }
 }
 
 /// Serves one readiness event; returns whether the connection stays open.
-fn service(ep: &OwnedFd, conn: &mut FloorConn, flags: EventFlags, buf: &mut [u8]) -> bool {
-    if !conn.pending.is_empty() {
+fn service(ep: &OwnedFd, conn: &mut FloorConn, flags: EventFlags) -> bool {
+    if conn.pending.0 < conn.pending.1 {
         if flags.intersects(EventFlags::ERR | EventFlags::HUP) && !flags.contains(EventFlags::OUT) {
             return false;
         }
         return drain_pending(ep, conn);
     }
-    let n = match rustix::io::read(&conn.fd, &mut *buf) {
+    let n = match rustix::io::read(&conn.fd, &mut conn.buf) {
         Ok(0) => return false,
         Ok(n) => n,
         Err(Errno::AGAIN) | Err(Errno::INTR) => return true,
         Err(_) => return false,
     };
-    let mut written = 0;
-    while written < n {
-        match rustix::io::write(&conn.fd, &buf[written..n]) {
-            Ok(w) => written += w,
+    conn.pending = (0, n);
+    match write_pending(conn) {
+        Ok(true) => true,
+        Ok(false) => {
+            let key = EventData::new_u64(conn.fd.as_raw_fd() as u64);
+            epoll::modify(ep, &conn.fd, key, EventFlags::OUT).is_ok()
+        }
+        Err(()) => false,
+    }
+}
+
+/// Writes `buf[pending]`: `Ok(true)` when all of it is out, `Ok(false)` when the kernel
+/// pushed back (the rest stays pending), `Err` when the connection is broken.
+fn write_pending(conn: &mut FloorConn) -> Result<bool, ()> {
+    while conn.pending.0 < conn.pending.1 {
+        match rustix::io::write(&conn.fd, &conn.buf[conn.pending.0..conn.pending.1]) {
+            Ok(w) => conn.pending.0 += w,
             Err(Errno::INTR) => {}
-            Err(Errno::AGAIN) => {
-                conn.pending.extend_from_slice(&buf[written..n]);
-                let key = EventData::new_u64(conn.fd.as_raw_fd() as u64);
-                return epoll::modify(ep, &conn.fd, key, EventFlags::OUT).is_ok();
-            }
-            Err(_) => return false,
+            Err(Errno::AGAIN) => return Ok(false),
+            Err(_) => return Err(()),
         }
     }
-    true
+    conn.pending = (0, 0);
+    Ok(true)
 }
 
 /// Writes pending bytes; once they are all out, the connection is read again.
 fn drain_pending(ep: &OwnedFd, conn: &mut FloorConn) -> bool {
-    let mut written = 0;
-    while written < conn.pending.len() {
-        match rustix::io::write(&conn.fd, &conn.pending[written..]) {
-            Ok(w) => written += w,
-            Err(Errno::INTR) => {}
-            Err(Errno::AGAIN) => {
-                conn.pending.drain(..written);
-                return true;
-            }
-            Err(_) => return false,
+    match write_pending(conn) {
+        Ok(true) => {
+            let key = EventData::new_u64(conn.fd.as_raw_fd() as u64);
+            epoll::modify(ep, &conn.fd, key, EventFlags::IN).is_ok()
         }
+        Ok(false) => true,
+        Err(()) => false,
     }
-    conn.pending.clear();
-    let key = EventData::new_u64(conn.fd.as_raw_fd() as u64);
-    epoll::modify(ep, &conn.fd, key, EventFlags::IN).is_ok()
 }

@@ -24,24 +24,21 @@ pub const IDS: [&str; 5] = [
     uring_floor::ID,
 ];
 
-/// Read buffer of the blocking baselines (per connection), of the epoll floor (shared) and
-/// of each of the io_uring floor's provided buffers.
-pub const BUFFER_SIZE: usize = 16 * 1024;
-
 /// Whether `id` names a baseline.
 pub fn is_baseline(id: &str) -> bool {
     IDS.contains(&id)
 }
 
-/// Serves echo on `listener` with baseline `id` until the process ends; `None` when `id` is
-/// not a baseline.
-pub fn serve(id: &str, listener: TcpListener) -> Option<io::Result<()>> {
+/// Serves echo on `listener` with baseline `id` until the process ends, with a read buffer
+/// of `buffer` bytes per connection (the policy every server shares; the io_uring floor's
+/// provided buffers are `buffer` bytes each); `None` when `id` is not a baseline.
+pub fn serve(id: &str, listener: TcpListener, buffer: usize) -> Option<io::Result<()>> {
     Some(match id {
-        blocking::ID => blocking::serve(listener),
-        threads::ID => threads::serve(listener),
-        threadpool::ID => threadpool::serve(listener),
-        epoll_floor::ID => epoll_floor::serve(listener),
-        uring_floor::ID => uring_floor::serve(listener, BUFFER_SIZE),
+        blocking::ID => blocking::serve(listener, buffer),
+        threads::ID => threads::serve(listener, buffer),
+        threadpool::ID => threadpool::serve(listener, buffer),
+        epoll_floor::ID => epoll_floor::serve(listener, buffer),
+        uring_floor::ID => uring_floor::serve(listener, buffer),
         _ => return None,
     })
 }
@@ -96,9 +93,9 @@ pub fn info(id: &str) -> Option<RuntimeInfo> {
 }
 
 /// Echoes on a blocking stream until end-of-stream or an error (the blocking baselines).
-fn echo_blocking(mut stream: TcpStream) {
+fn echo_blocking(mut stream: TcpStream, buffer: usize) {
     let _ = harness::net::configure_stream(&stream);
-    let mut buf = vec![0u8; BUFFER_SIZE];
+    let mut buf = vec![0u8; buffer];
     loop {
         match stream.read(&mut buf) {
             Ok(0) => return,

@@ -14,7 +14,7 @@ pub const ID: &str = "threadpool";
 pub const POOL_SIZE: usize = 5;
 
 /// Accepts forever, queueing connections for the pool.
-pub fn serve(listener: TcpListener) -> io::Result<()> {
+pub fn serve(listener: TcpListener, buffer: usize) -> io::Result<()> {
     listener.set_nonblocking(false)?;
     let (tx, rx) = mpsc::channel::<TcpStream>();
     let rx = Arc::new(Mutex::new(rx));
@@ -25,7 +25,7 @@ pub fn serve(listener: TcpListener) -> io::Result<()> {
             .spawn(move || loop {
                 let next = rx.lock().map(|r| r.recv());
                 match next {
-                    Ok(Ok(stream)) => super::echo_blocking(stream),
+                    Ok(Ok(stream)) => super::echo_blocking(stream, buffer),
                     _ => return,
                 }
             })?;

@@ -4,12 +4,13 @@
 //! received buffer sent straight back from where the kernel put it (no copy), then
 //! recycled. Sends and re-arms of an iteration are pushed and submitted together.
 //!
-//! Buffer policy, as `epoll-floor`'s: no read buffer per connection. epoll-floor reads into
-//! one shared buffer and keeps bytes per connection only when a write is partial; here the
-//! receive buffers are the ring's, shared by every connection, and a partly sent buffer is
-//! simply resent from where it stopped (held meanwhile, not copied). The ring has
-//! [`buffer_count`] buffers of `buffer` bytes; when all are in use, a receive ends with
-//! `ENOBUFS` and is armed again once buffers are back.
+//! Buffer policy, `--buffer` as for every server: each provided buffer is `--buffer` bytes,
+//! so a receive takes at most what a runtime's or epoll-floor's read does. The buffers are
+//! the ring's, shared by every connection rather than one per connection (that is what
+//! provided buffers are for); a partly sent buffer is simply resent from where it stopped
+//! (held meanwhile, not copied). The ring has [`buffer_count`] buffers of `buffer` bytes;
+//! when all are in use, a receive ends with `ENOBUFS` and is armed again once buffers are
+//! back.
 //!
 //! Invariant: a connection is closed (its fd dropped, so the number can be reused) only
 //! after its receive has ended and no send of it is in flight, so no completion can arrive

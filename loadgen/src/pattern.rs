@@ -20,42 +20,61 @@ fn seed(conn: u32, seq: u64) -> u64 {
     mix((u64::from(conn) << 40) ^ seq ^ 0x9e37_79b9_7f4a_7c15)
 }
 
+/// The 12 header bytes of message (`conn`, `seq`).
+fn header(conn: u32, seq: u64) -> [u8; HEADER] {
+    let mut h = [0u8; HEADER];
+    h[..4].copy_from_slice(&conn.to_le_bytes());
+    h[4..].copy_from_slice(&seq.to_le_bytes());
+    h
+}
+
+/// Calls `chunk(index, bytes)` for consecutive pieces of the message's bytes at `offset ..
+/// offset + len` (`index` counts from 0 at `offset`): the header's, then whole or partial
+/// 8-byte pattern words, so a message is made or checked a word at a time.
+#[inline]
+fn walk(
+    conn: u32,
+    seq: u64,
+    offset: usize,
+    len: usize,
+    mut chunk: impl FnMut(usize, &[u8]) -> bool,
+) -> bool {
+    let s = seed(conn, seq);
+    let (mut pos, end) = (offset, offset + len);
+    if pos < HEADER {
+        let n = (HEADER - pos).min(len);
+        if !chunk(0, &header(conn, seq)[pos..pos + n]) {
+            return false;
+        }
+        pos += n;
+    }
+    while pos < end {
+        let word = mix(s.wrapping_add((pos / 8) as u64)).to_le_bytes();
+        let start = pos % 8;
+        let n = (8 - start).min(end - pos);
+        if !chunk(pos - offset, &word[start..start + n]) {
+            return false;
+        }
+        pos += n;
+    }
+    true
+}
+
 /// The bytes of message (`conn`, `seq`) at `offset .. offset + out.len()`, written to `out`.
 pub fn fill(conn: u32, seq: u64, offset: usize, out: &mut [u8]) {
-    let s = seed(conn, seq);
-    let mut header = [0u8; HEADER];
-    header[..4].copy_from_slice(&conn.to_le_bytes());
-    header[4..].copy_from_slice(&seq.to_le_bytes());
-    let mut word_index = usize::MAX;
-    let mut word = [0u8; 8];
-    for (i, b) in out.iter_mut().enumerate() {
-        let pos = offset + i;
-        if pos < HEADER {
-            *b = header[pos];
-            continue;
-        }
-        if pos / 8 != word_index {
-            word_index = pos / 8;
-            word = mix(s.wrapping_add(word_index as u64)).to_le_bytes();
-        }
-        *b = word[pos % 8];
-    }
+    let len = out.len();
+    walk(conn, seq, offset, len, |i, bytes| {
+        out[i..i + bytes.len()].copy_from_slice(bytes);
+        true
+    });
 }
 
 /// Whether `got` equals the bytes of message (`conn`, `seq`) at `offset`. Every byte is
 /// compared.
 pub fn verify(conn: u32, seq: u64, offset: usize, got: &[u8]) -> bool {
-    let mut expected = [0u8; 256];
-    let mut done = 0;
-    while done < got.len() {
-        let n = (got.len() - done).min(expected.len());
-        fill(conn, seq, offset + done, &mut expected[..n]);
-        if expected[..n] != got[done..done + n] {
-            return false;
-        }
-        done += n;
-    }
-    true
+    walk(conn, seq, offset, got.len(), |i, bytes| {
+        got[i..i + bytes.len()] == *bytes
+    })
 }
 
 #[cfg(test)]
@@ -75,6 +94,21 @@ mod tests {
         let mut part = vec![0u8; 37];
         fill(7, 42, 301, &mut part);
         assert_eq!(&part[..], &whole[301..338]);
+        // Byte by byte, the layout the module documents.
+        let s = seed(7, 42);
+        for (pos, b) in whole.iter().enumerate().skip(HEADER) {
+            assert_eq!(
+                *b,
+                mix(s.wrapping_add((pos / 8) as u64)).to_le_bytes()[pos % 8]
+            );
+        }
+        for start in 0..20 {
+            for len in 0..20 {
+                let mut p = vec![0u8; len];
+                fill(7, 42, start, &mut p);
+                assert_eq!(&p[..], &whole[start..start + len], "{start}+{len}");
+            }
+        }
     }
 
     #[test]

@@ -1,7 +1,14 @@
 //! One load-generator thread: its own epoll set, its share of the connections, a timerfd for
 //! sub-millisecond send schedules. Two phases: connect (at the paced rate, every attempt
 //! resolved as established or failed), then traffic (closed or open loop) until the end of
-//! the measured window.
+//! the measured window, or until the coordinator says stop.
+//!
+//! Cost per message is kept below an echo server's: one `read` per readiness event (a
+//! short read means drained), one `write` per wake-up and connection however many echoes it
+//! completed, one clock reading per read, and in open loop sends grouped on a
+//! [`SEND_TICK`] grid (the intended time of each message *is* its grid point, so latency
+//! from it stays exact) so that one timer wake-up serves several sends. The timerfd is
+//! edge-triggered and never read: re-arming resets it.
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
@@ -17,15 +24,19 @@ use rustix::io::Errno;
 use rustix::net::{AddressFamily, SocketFlags, SocketType};
 use rustix::time::{Itimerspec, TimerfdClockId, TimerfdFlags, TimerfdTimerFlags, Timespec};
 
-use super::conn::{Completed, Conn, Phase, Tally, Window};
-use super::stats::LatencyHistogram;
-use super::Shared;
-use crate::echo::plan::LoadPlan;
+use crate::conn::{Completed, Conn, Phase, Tally, Window};
+use crate::plan::LoadPlan;
+use crate::stats::LatencyHistogram;
+use crate::{Shared, TrafficStart};
 
 /// Event data of the timerfd (connections use their index).
 const TIMER_KEY: u64 = u64::MAX;
-/// How often in-progress connects and in-flight messages are checked for time-outs.
-const SCAN_EVERY: Duration = Duration::from_millis(50);
+/// How often in-progress connects and in-flight messages are checked for time-out
+/// `limit`: a tenth of it (so a scan of 10,000 connections stays a small cost per message),
+/// between 10 and 500 ms.
+fn scan_every(limit: Duration) -> Duration {
+    (limit / 10).clamp(Duration::from_millis(10), Duration::from_millis(500))
+}
 /// Safety net: `epoll_wait` never sleeps longer than this even if the timer were lost.
 const MAX_WAIT: Timespec = Timespec {
     tv_sec: 0,
@@ -33,15 +44,22 @@ const MAX_WAIT: Timespec = Timespec {
 };
 /// Highest last octet of the 127.0.0.x source addresses used when ports run short.
 const LAST_SOURCE_OCTET: u8 = 254;
+/// Congestion control of the load generator's sockets (best effort).
+const CLIENT_CONGESTION: &str = "reno";
 /// Read buffer shared by the worker's connections.
 const SCRATCH: usize = 64 * 1024;
+/// Open loop: sends are scheduled on a grid of this step from the traffic start, so one
+/// timer wake-up serves every send of its grid point.
+pub(crate) const SEND_TICK: Duration = Duration::from_micros(100);
+/// Events taken per `epoll_wait`.
+const EVENTS_PER_WAIT: usize = 4096;
 
 /// The open loop's send schedule: (intended send time, connection index), earliest first.
 type Schedule = BinaryHeap<Reverse<(Instant, usize)>>;
 
 /// What one worker measured.
 #[derive(Debug, Default)]
-pub(super) struct WorkerOutcome {
+pub(crate) struct WorkerOutcome {
     /// Latencies, error counters, measured echoes.
     pub tally: Tally,
     /// Connect times (microseconds) of the established connections.
@@ -64,7 +82,7 @@ pub(super) struct WorkerOutcome {
 }
 
 /// One worker thread's state.
-pub(super) struct Worker {
+pub(crate) struct Worker {
     /// The run's plan (shared by all workers).
     plan: Arc<LoadPlan>,
     /// Global ids of this worker's connections, in opening order.
@@ -86,6 +104,8 @@ pub(super) struct Worker {
     source: u8,
     /// What this worker has measured so far.
     out: WorkerOutcome,
+    /// Lost connections already subtracted from the shared live count.
+    published_lost: u64,
 }
 
 impl Worker {
@@ -96,7 +116,12 @@ impl Worker {
             TimerfdClockId::Monotonic,
             TimerfdFlags::NONBLOCK | TimerfdFlags::CLOEXEC,
         )?;
-        epoll::add(&ep, &timer, EventData::new_u64(TIMER_KEY), EventFlags::IN)?;
+        epoll::add(
+            &ep,
+            &timer,
+            EventData::new_u64(TIMER_KEY),
+            EventFlags::IN | EventFlags::ET,
+        )?;
         Ok(Self {
             conns: Vec::with_capacity(ids.len()),
             in_progress: 0,
@@ -105,23 +130,22 @@ impl Worker {
             ep,
             timer,
             armed: None,
-            events: Vec::with_capacity(1024),
+            events: Vec::with_capacity(EVENTS_PER_WAIT),
             scratch: vec![0; SCRATCH],
             source: 0,
             out: WorkerOutcome {
                 sources_used: 1,
                 ..WorkerOutcome::default()
             },
+            published_lost: 0,
         })
     }
 
-    /// Runs both phases, meeting the coordinator between them; returns what was measured.
-    pub fn run(mut self, shared: &Shared) -> WorkerOutcome {
-        self.connect_phase(shared);
-        shared.barrier.wait();
-        shared.barrier.wait();
+    /// The traffic phase (when the coordinator published a start), then every connection
+    /// closed; returns what was measured.
+    pub fn traffic(mut self, shared: &Shared) -> WorkerOutcome {
         if let Some(start) = shared.start.get() {
-            self.traffic_phase(start);
+            self.traffic_phase(start, shared);
             self.out.unserved = self
                 .conns
                 .iter()
@@ -129,12 +153,22 @@ impl Worker {
                 .count() as u64;
         }
         for conn in &mut self.conns {
-            conn.kill();
+            let _ = conn.kill();
         }
         self.out
     }
 
-    fn connect_phase(&mut self, shared: &Shared) {
+    /// Tells the coordinator about connections lost since the last call.
+    fn publish_lost(&mut self, shared: &Shared, now: Instant) {
+        let lost = self.out.tally.lost;
+        if lost > self.published_lost {
+            shared.lost(lost - self.published_lost, now);
+            self.published_lost = lost;
+        }
+    }
+
+    /// Opens this worker's connections at the paced rate until every attempt is resolved.
+    pub fn connect_phase(&mut self, shared: &Shared) {
         let t0 = Instant::now();
         let per_conn = Duration::from_secs_f64(self.plan.threads as f64 / self.plan.connect_rate);
         // An empty window (`from` after `to`): nothing is sent or measured while connecting.
@@ -142,6 +176,8 @@ impl Worker {
             size: self.plan.message_size,
             from: t0 + Duration::from_secs(3600 * 24),
             to: t0,
+            grid: t0,
+            open: false,
         };
         let mut opened = 0usize;
         let mut next_scan = t0;
@@ -152,7 +188,7 @@ impl Worker {
                 opened += 1;
             }
             if now >= next_scan {
-                next_scan = now + SCAN_EVERY;
+                next_scan = now + scan_every(self.plan.connect_timeout);
                 self.expire_connects(now);
             }
             if opened == self.ids.len() && self.in_progress == 0 {
@@ -168,6 +204,10 @@ impl Worker {
         shared
             .established
             .fetch_add(self.out.established, Ordering::Relaxed);
+        // Connections lost while others were still connecting never count as live.
+        let live = self.out.established.saturating_sub(self.out.tally.lost);
+        shared.live.fetch_add(live, Ordering::AcqRel);
+        self.published_lost = self.out.tally.lost;
     }
 
     /// Starts a non-blocking connect; an immediate failure is counted at once.
@@ -199,6 +239,10 @@ impl Worker {
                 None,
             )?;
             let _ = rustix::net::sockopt::set_tcp_nodelay(&fd, true);
+            // The cheapest congestion control per ACK: with a few messages in flight no
+            // congestion window is ever reached, so it changes only the client's own cost
+            // (BBR, a common default, costs the sender several percent per message).
+            let _ = rustix::net::sockopt::set_tcp_congestion(&fd, CLIENT_CONGESTION);
             if self.source > 0 {
                 let ip = Ipv4Addr::new(127, 0, 0, self.source + 1);
                 match rustix::net::bind(&fd, &SocketAddr::V4(SocketAddrV4::new(ip, 0))) {
@@ -246,7 +290,7 @@ impl Worker {
         for i in 0..self.conns.len() {
             if let Phase::Connecting(since) = self.conns[i].phase {
                 if now.duration_since(since) >= self.plan.connect_timeout {
-                    self.conns[i].kill();
+                    let _ = self.conns[i].kill();
                     self.in_progress -= 1;
                     self.connect_failed(Errno::TIMEDOUT);
                 }
@@ -254,12 +298,14 @@ impl Worker {
         }
     }
 
-    fn traffic_phase(&mut self, start: &super::TrafficStart) {
+    fn traffic_phase(&mut self, start: &TrafficStart, shared: &Shared) {
         let size = self.plan.message_size;
         let win = Window {
             size,
             from: start.measure_from,
             to: start.measure_to,
+            grid: start.at,
+            open: start.interval.is_some(),
         };
         let mut heap = Schedule::new();
         let now = Instant::now();
@@ -267,8 +313,9 @@ impl Worker {
             None => {
                 for conn in &mut self.conns {
                     for _ in 0..self.plan.pipeline {
-                        conn.send(size, now, now, &mut self.out.tally);
+                        conn.queue(size, now, now);
                     }
+                    conn.flush(&mut self.out.tally);
                 }
             }
             Some(interval) => {
@@ -276,17 +323,20 @@ impl Worker {
                 for (i, conn) in self.conns.iter_mut().enumerate() {
                     if conn.is_ready() {
                         // Phases spread evenly so connections do not send in lock-step.
-                        conn.next_intended =
+                        conn.exact_intended =
                             start.at + interval.mul_f64(f64::from(conn.id) / total);
+                        conn.next_intended = win.snap(conn.exact_intended);
                         heap.push(Reverse((conn.next_intended, i)));
                     }
                 }
             }
         }
-        let mut next_scan = now + SCAN_EVERY;
+        let scan = scan_every(self.plan.message_timeout);
+        let mut next_scan = now + scan;
         loop {
             let now = Instant::now();
-            if now >= win.to {
+            self.publish_lost(shared, now);
+            if now >= win.to || shared.stop.load(Ordering::Acquire) {
                 break;
             }
             while let Some(&Reverse((due, i))) = heap.peek() {
@@ -296,15 +346,15 @@ impl Worker {
                 heap.pop();
                 let conn = &mut self.conns[i];
                 if conn.is_ready() && conn.inflight.is_empty() && conn.next_intended == due {
-                    let sent_at = Instant::now();
-                    if sent_at >= win.from && sent_at < win.to {
-                        self.out.lag.record(sent_at - due);
+                    if now >= win.from && now < win.to {
+                        self.out.lag.record(now - due);
                     }
-                    conn.send(size, due, sent_at, &mut self.out.tally);
+                    conn.queue(size, due, now);
+                    conn.flush(&mut self.out.tally);
                 }
             }
             if now >= next_scan {
-                next_scan = now + SCAN_EVERY;
+                next_scan = now + scan;
                 self.expire_messages(now);
             }
             let mut deadline = next_scan.min(win.to);
@@ -325,19 +375,23 @@ impl Worker {
                     tally.errors.timeouts += 1;
                     tally.first_error.get_or_insert_with(|| {
                         format!(
-                            "connection {}: no echo within {:?}",
-                            conn.id, self.plan.message_timeout
+                            "connection {}: no echo within {}",
+                            conn.id,
+                            harness::units::format_duration(limit)
                         )
                     });
-                    conn.kill();
+                    if conn.kill() {
+                        tally.lost += 1;
+                    }
                 }
             }
         }
     }
 
-    /// Arms the timerfd for `deadline` (if not already) and waits for events.
+    /// Arms the timerfd for `deadline` (unless it is armed for as early or earlier: then
+    /// the wake-up re-arms) and waits for events.
     fn wait(&mut self, deadline: Instant) {
-        if self.armed != Some(deadline) {
+        if self.armed.is_none_or(|a| deadline < a) {
             let rel = deadline
                 .saturating_duration_since(Instant::now())
                 .max(Duration::from_nanos(1));
@@ -368,8 +422,7 @@ impl Worker {
             let ev = self.events[k];
             let (key, flags) = (ev.data.u64(), ev.flags);
             if key == TIMER_KEY {
-                let mut buf = [0u8; 8];
-                let _ = rustix::io::read(&self.timer, &mut buf);
+                // Edge-triggered: no need to read the expiry count (re-arming resets it).
                 self.armed = None;
                 continue;
             }
@@ -393,7 +446,7 @@ impl Worker {
                     }
                     Ok(Ok(())) => continue,
                     Ok(Err(e)) | Err(e) => {
-                        conn.kill();
+                        let _ = conn.kill();
                         self.in_progress -= 1;
                         self.connect_failed(e);
                         continue;
@@ -412,11 +465,7 @@ impl Worker {
             }
             let hangup = flags.intersects(EventFlags::RDHUP | EventFlags::HUP | EventFlags::ERR);
             let done = conn.read_all(&mut self.scratch, hangup, win, &mut self.out.tally);
-            let Completed::Echoes {
-                count,
-                last_intended,
-            } = done
-            else {
+            let Completed::Echoes { count, at: now } = done else {
                 continue;
             };
             if !in_traffic || !conn.is_ready() {
@@ -424,19 +473,21 @@ impl Worker {
             }
             match open.as_mut() {
                 None => {
-                    let now = Instant::now();
+                    // Every echo completed by this read is replaced in one write.
                     for _ in 0..count {
-                        conn.send(win.size, now, now, &mut self.out.tally);
+                        conn.queue(win.size, now, now);
                     }
+                    conn.flush(&mut self.out.tally);
                 }
                 Some((interval, heap)) => {
-                    let next = last_intended + *interval;
+                    conn.exact_intended += *interval;
+                    let next = win.snap(conn.exact_intended);
                     conn.next_intended = next;
-                    let now = Instant::now();
                     if next <= now {
                         // Behind schedule because the echo was late: send at once; its
                         // latency counts from `next`, the intended time.
-                        conn.send(win.size, next, now, &mut self.out.tally);
+                        conn.queue(win.size, next, now);
+                        conn.flush(&mut self.out.tally);
                     } else {
                         heap.push(Reverse((next, i)));
                     }

@@ -12,13 +12,14 @@ use std::time::{Duration, Instant};
 
 use harness::results::EchoErrors;
 use rustix::io::Errno;
+use rustix::net::{RecvFlags, SendFlags};
 
-use super::pattern;
-use super::stats::LatencyHistogram;
+use crate::pattern;
+use crate::stats::LatencyHistogram;
 
 /// Where a connection is in its life.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(super) enum Phase {
+pub(crate) enum Phase {
     /// Non-blocking connect in progress since the instant given.
     Connecting(Instant),
     /// Established; traffic may flow.
@@ -29,7 +30,7 @@ pub(super) enum Phase {
 
 /// A message whose echo is awaited.
 #[derive(Clone, Copy, Debug)]
-pub(super) struct Sent {
+pub(crate) struct Sent {
     /// When the schedule meant it to be sent (open loop); equal to `actual` in closed loop.
     pub intended: Instant,
     /// When it was handed to the kernel.
@@ -38,8 +39,9 @@ pub(super) struct Sent {
 
 /// What a worker tallies, connection by connection.
 #[derive(Debug, Default)]
-pub(super) struct Tally {
-    /// Latency from the intended send time, measured window only.
+pub(crate) struct Tally {
+    /// Latency from the intended send time, measured window only (open loop; in closed
+    /// loop it is `raw`).
     pub corrected: LatencyHistogram,
     /// Latency from the actual send time, measured window only.
     pub raw: LatencyHistogram,
@@ -49,6 +51,8 @@ pub(super) struct Tally {
     pub errors: EchoErrors,
     /// First error of each kind seen, for the warnings.
     pub first_error: Option<String>,
+    /// Established connections lost (closed, reset, timed out, broken stream).
+    pub lost: u64,
 }
 
 impl Tally {
@@ -59,28 +63,43 @@ impl Tally {
 
 /// The measured window and message shape, shared by every connection of a worker.
 #[derive(Clone, Copy, Debug)]
-pub(super) struct Window {
+pub(crate) struct Window {
     /// Message size in bytes.
     pub size: usize,
     /// First instant whose completions count.
     pub from: Instant,
     /// First instant whose completions no longer count.
     pub to: Instant,
+    /// Origin of the open loop's send grid (the traffic start).
+    pub grid: Instant,
+    /// Open loop: latency from the intended time is recorded too (in closed loop it equals
+    /// the raw latency, which alone is recorded).
+    pub open: bool,
+}
+
+impl Window {
+    /// The first point of the send grid at or after `t`.
+    pub fn snap(&self, t: Instant) -> Instant {
+        let tick = crate::worker::SEND_TICK.as_nanos();
+        let since = t.saturating_duration_since(self.grid).as_nanos();
+        let steps = since.div_ceil(tick);
+        self.grid + Duration::from_nanos((steps * tick).min(u128::from(u64::MAX)) as u64)
+    }
 }
 
 /// What a completed echo asks of the worker.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(super) enum Completed {
+pub(crate) enum Completed {
     /// Nothing (more bytes awaited, or messages still in flight).
     Nothing,
-    /// This many echoes completed; the closed loop sends as many again, the open loop
-    /// schedules the next after `last_intended`.
-    Echoes { count: u32, last_intended: Instant },
+    /// This many echoes completed, the last read at `at`; the closed loop sends as many
+    /// again, the open loop schedules the next.
+    Echoes { count: u32, at: Instant },
 }
 
 /// One connection of the load generator.
 #[derive(Debug)]
-pub(super) struct Conn {
+pub(crate) struct Conn {
     /// Global connection id (embedded in every message).
     pub id: u32,
     /// The socket; `None` once dead.
@@ -103,8 +122,11 @@ pub(super) struct Conn {
     out_off: usize,
     /// Messages awaiting their echo, oldest first.
     pub inflight: VecDeque<Sent>,
-    /// Open loop: intended time of the next message.
+    /// Open loop: intended time of the next message (a point of the send grid).
     pub next_intended: Instant,
+    /// Open loop: the exact schedule time of the next message, before snapping to the grid
+    /// (the schedule advances from it, so the grid never slows the rate).
+    pub exact_intended: Instant,
 }
 
 impl Conn {
@@ -123,6 +145,7 @@ impl Conn {
             out_off: 0,
             inflight: VecDeque::new(),
             next_intended: now,
+            exact_intended: now,
         }
     }
 
@@ -136,17 +159,22 @@ impl Conn {
         self.phase == Phase::Ready
     }
 
-    /// Closes the socket with an immediate reset (no TIME_WAIT left behind).
-    pub fn kill(&mut self) {
+    /// Closes the socket with an immediate reset (no TIME_WAIT left behind); returns
+    /// whether the connection was established and live until now.
+    #[must_use]
+    pub fn kill(&mut self) -> bool {
         if let Some(fd) = self.fd.take() {
             let _ = rustix::net::sockopt::set_socket_linger(&fd, Some(Duration::ZERO));
         }
+        let was_live = self.phase == Phase::Ready;
         self.phase = Phase::Dead;
         self.inflight.clear();
+        was_live
     }
 
-    /// Queues message `send_seq` (intended at `intended`, sent `now`) and tries to write.
-    pub fn send(&mut self, size: usize, intended: Instant, now: Instant, tally: &mut Tally) {
+    /// Queues message `send_seq` (intended at `intended`, sent `now`); [`Conn::flush`]
+    /// writes it, with whatever else is queued, in one system call.
+    pub fn queue(&mut self, size: usize, intended: Instant, now: Instant) {
         if !self.is_ready() {
             return;
         }
@@ -158,7 +186,6 @@ impl Conn {
             intended,
             actual: now,
         });
-        self.flush(tally);
     }
 
     /// Writes queued bytes until done or the kernel pushes back (the edge-triggered
@@ -166,7 +193,9 @@ impl Conn {
     pub fn flush(&mut self, tally: &mut Tally) {
         while self.out_off < self.out.len() {
             let Some(fd) = &self.fd else { return };
-            match rustix::io::write(fd, &self.out[self.out_off..]) {
+            // `send`, not `write`: the socket call skips the file layer (position lock,
+            // fsnotify), a little less kernel work per message than the servers' `write`.
+            match rustix::net::send(fd, &self.out[self.out_off..], SendFlags::NOSIGNAL) {
                 Ok(n) => self.out_off += n,
                 Err(Errno::INTR) => {}
                 Err(Errno::AGAIN) => return,
@@ -189,11 +218,13 @@ impl Conn {
         let mut done = Completed::Nothing;
         loop {
             let Some(fd) = &self.fd else { return done };
-            let n = match rustix::io::read(fd, &mut *scratch) {
+            let n = match rustix::net::recv(fd, &mut *scratch, RecvFlags::empty()).map(|r| r.0) {
                 Ok(0) => {
                     tally.errors.resets += 1;
                     tally.note(format!("connection {} closed by the server", self.id));
-                    self.kill();
+                    if self.kill() {
+                        tally.lost += 1;
+                    }
                     return done;
                 }
                 Ok(n) => n,
@@ -205,20 +236,14 @@ impl Conn {
                 }
             };
             let now = Instant::now();
-            if let Completed::Echoes {
-                count,
-                last_intended,
-            } = self.consume(&scratch[..n], now, win, tally)
-            {
+            let count = self.consume(&scratch[..n], now, win, tally);
+            if count > 0 {
                 done = match done {
                     Completed::Echoes { count: c, .. } => Completed::Echoes {
                         count: c + count,
-                        last_intended,
+                        at: now,
                     },
-                    Completed::Nothing => Completed::Echoes {
-                        count,
-                        last_intended,
-                    },
+                    Completed::Nothing => Completed::Echoes { count, at: now },
                 };
             }
             if n < scratch.len() && !hangup {
@@ -229,16 +254,9 @@ impl Conn {
         }
     }
 
-    /// Matches `data` against the messages in flight.
-    fn consume(
-        &mut self,
-        mut data: &[u8],
-        now: Instant,
-        win: &Window,
-        tally: &mut Tally,
-    ) -> Completed {
+    /// Matches `data` against the messages in flight; returns the echoes it completed.
+    fn consume(&mut self, mut data: &[u8], now: Instant, win: &Window, tally: &mut Tally) -> u32 {
         let mut count = 0u32;
-        let mut last_intended = now;
         while !data.is_empty() {
             let Some(front) = self.inflight.front().copied() else {
                 tally.errors.mismatches += 1;
@@ -247,7 +265,9 @@ impl Conn {
                     self.id,
                     data.len()
                 ));
-                self.kill();
+                if self.kill() {
+                    tally.lost += 1;
+                }
                 break;
             };
             let take = (win.size - self.recv_off).min(data.len());
@@ -270,21 +290,15 @@ impl Conn {
                     self.recv_seq - 1
                 ));
             } else if now >= win.from && now < win.to {
-                tally.corrected.record(now - front.intended);
+                if win.open {
+                    tally.corrected.record(now - front.intended);
+                }
                 tally.raw.record(now - front.actual);
                 tally.measured += 1;
             }
             count += 1;
-            last_intended = front.intended;
         }
-        if count == 0 {
-            Completed::Nothing
-        } else {
-            Completed::Echoes {
-                count,
-                last_intended,
-            }
-        }
+        count
     }
 
     /// Counts an I/O error and closes the connection.
@@ -295,6 +309,8 @@ impl Conn {
             tally.errors.other += 1;
         }
         tally.note(format!("connection {}: {e}", self.id));
-        self.kill();
+        if self.kill() {
+            tally.lost += 1;
+        }
     }
 }

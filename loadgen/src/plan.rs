@@ -1,0 +1,307 @@
+//! What a load run is asked to do ([`LoadPlan`]) and the ranges every field must lie in
+//! ([`limits`]): the user-facing `loopbench load` flags and the orchestrators build the same
+//! plan, and [`LoadPlan::validate`] checks it once more before anything is opened.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::ops::RangeInclusive;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+/// File descriptors the load generator needs besides its connections (epoll, timerfd, stdio,
+/// the JSON file, a few per worker thread).
+pub const FD_MARGIN: u64 = 64;
+
+/// The documented range of every number of a plan; the CLI parsers use the same ones.
+pub mod limits {
+    use super::*;
+
+    /// Connections per run.
+    pub const CONNECTIONS: RangeInclusive<u64> = 1..=1_000_000;
+    /// Offered rate, messages per second (open loop).
+    pub const RATE: RangeInclusive<f64> = 1.0..=100_000_000.0;
+    /// Connections opened per second.
+    pub const CONNECT_RATE: RangeInclusive<f64> = 1.0..=1_000_000.0;
+    /// Messages in flight per connection (closed loop).
+    pub const PIPELINE: RangeInclusive<u64> = 1..=1024;
+    /// Message size, bytes.
+    pub const MESSAGE_SIZE: RangeInclusive<u64> = 1..=1 << 20;
+    /// Bytes in flight over all connections (connections x pipeline x size): what the
+    /// generator may have to hold queued.
+    pub const MAX_INFLIGHT_BYTES: u64 = 2 << 30;
+    /// Measured window.
+    pub const DURATION: RangeInclusive<Duration> =
+        Duration::from_millis(10)..=Duration::from_secs(3600);
+    /// Warm-up.
+    pub const WARMUP: RangeInclusive<Duration> = Duration::ZERO..=Duration::from_secs(3600);
+    /// Connect and per-message time-outs.
+    pub const TIMEOUT: RangeInclusive<Duration> =
+        Duration::from_millis(1)..=Duration::from_secs(3600);
+    /// Load-generator threads.
+    pub const THREADS: RangeInclusive<u64> = 1..=256;
+}
+
+/// Closed loop (send, await the echo, repeat) or open loop (a fixed offered rate).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LoadMode {
+    /// Each connection keeps `pipeline` messages in flight and sends as soon as one returns.
+    Closed,
+    /// Sends follow a fixed schedule (total rate spread over connections), one in flight per
+    /// connection; latency is measured from the intended send time.
+    Open,
+}
+
+impl LoadMode {
+    /// `closed` or `open`, as in the results.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LoadMode::Closed => "closed",
+            LoadMode::Open => "open",
+        }
+    }
+}
+
+impl fmt::Display for LoadMode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for LoadMode {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "closed" => Ok(LoadMode::Closed),
+            "open" => Ok(LoadMode::Open),
+            other => Err(format!("unknown mode '{other}'; valid modes: closed, open")),
+        }
+    }
+}
+
+/// One load run, as the load generator executes it. Travels to a child `loopbench load`
+/// as JSON ([`crate::child`]).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LoadPlan {
+    /// The echo server.
+    pub target: SocketAddr,
+    /// Name recorded as the run's `runtime` (the server being measured).
+    pub label: String,
+    /// Connections to open.
+    pub connections: u64,
+    /// Closed or open loop.
+    pub mode: LoadMode,
+    /// Offered total rate in messages per second (open loop).
+    pub rate: Option<f64>,
+    /// Messages in flight per connection (closed loop; 1 in open loop).
+    pub pipeline: u32,
+    /// Message size in bytes.
+    pub message_size: usize,
+    /// Traffic before measurement starts (excluded from every figure).
+    pub warmup: Duration,
+    /// Measured interval.
+    pub duration: Duration,
+    /// Connections opened per second.
+    pub connect_rate: f64,
+    /// A connection not established within this is a connect failure.
+    pub connect_timeout: Duration,
+    /// An echo not complete within this (from its send) is a timeout; the connection is closed.
+    pub message_timeout: Duration,
+    /// Event-loop threads of the load generator.
+    pub threads: usize,
+    /// CPUs the worker threads are pinned to, round-robin (empty: not pinned).
+    #[serde(default)]
+    pub cpus: Vec<usize>,
+}
+
+/// Why a plan cannot run: the flag at fault and what is wrong with it.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{flag}: {problem}")]
+pub struct PlanError {
+    /// The command-line flag that sets the field (`--rate`).
+    pub flag: &'static str,
+    /// What is wrong, with the valid range.
+    pub problem: String,
+}
+
+fn err(flag: &'static str, problem: impl Into<String>) -> PlanError {
+    PlanError {
+        flag,
+        problem: problem.into(),
+    }
+}
+
+fn within_d(
+    flag: &'static str,
+    v: Duration,
+    r: &RangeInclusive<Duration>,
+) -> Result<(), PlanError> {
+    if r.contains(&v) {
+        return Ok(());
+    }
+    Err(err(
+        flag,
+        format!(
+            "{} is out of range: {} to {}",
+            harness::units::format_duration(v),
+            harness::units::format_duration(*r.start()),
+            harness::units::format_duration(*r.end())
+        ),
+    ))
+}
+
+fn within_u(flag: &'static str, v: u64, r: &RangeInclusive<u64>) -> Result<(), PlanError> {
+    if r.contains(&v) {
+        return Ok(());
+    }
+    Err(err(
+        flag,
+        format!("{v} is out of range: {} to {}", r.start(), r.end()),
+    ))
+}
+
+fn within_f(flag: &'static str, v: f64, r: &RangeInclusive<f64>) -> Result<(), PlanError> {
+    if v >= *r.start() && v <= *r.end() {
+        return Ok(());
+    }
+    Err(err(
+        flag,
+        format!("{v} is out of range: {} to {}", r.start(), r.end()),
+    ))
+}
+
+impl LoadPlan {
+    /// Checks every field against [`limits`] and the fields against each other; the error
+    /// names the offending flag.
+    pub fn validate(&self) -> Result<(), PlanError> {
+        use limits::*;
+        within_u("--connections", self.connections, &CONNECTIONS)?;
+        within_u("--size", self.message_size as u64, &MESSAGE_SIZE)?;
+        within_u("--pipeline", u64::from(self.pipeline), &PIPELINE)?;
+        within_u("--threads", self.threads as u64, &THREADS)?;
+        within_d("--duration", self.duration, &DURATION)?;
+        within_d("--warmup", self.warmup, &WARMUP)?;
+        within_d("--connect-timeout", self.connect_timeout, &TIMEOUT)?;
+        within_d("--timeout", self.message_timeout, &TIMEOUT)?;
+        within_f("--connect-rate", self.connect_rate, &CONNECT_RATE)?;
+        match (self.mode, self.rate) {
+            (LoadMode::Open, None) => {
+                return Err(err("--rate", "--mode open needs --rate R (messages/s)"))
+            }
+            (LoadMode::Open, Some(r)) => within_f("--rate", r, &RATE)?,
+            (LoadMode::Closed, Some(_)) => {
+                return Err(err(
+                    "--rate",
+                    "applies to the open loop only (add --mode open)",
+                ))
+            }
+            (LoadMode::Closed, None) => {}
+        }
+        if self.mode == LoadMode::Open && self.pipeline != 1 {
+            return Err(err("--pipeline", "applies to the closed loop only"));
+        }
+        let inflight = self
+            .connections
+            .saturating_mul(u64::from(self.pipeline))
+            .saturating_mul(self.message_size as u64);
+        if inflight > MAX_INFLIGHT_BYTES {
+            return Err(err(
+                "--size",
+                format!(
+                    "{} connections x {} in flight x {} bytes would need {:.1} GiB of send \
+                     buffers; at most {} GiB",
+                    self.connections,
+                    self.pipeline,
+                    self.message_size,
+                    inflight as f64 / f64::from(1u32 << 30),
+                    MAX_INFLIGHT_BYTES >> 30
+                ),
+            ));
+        }
+        if self.label.trim().is_empty() {
+            return Err(err("--label", "must not be empty"));
+        }
+        Ok(())
+    }
+
+    /// Open files this plan needs.
+    pub fn fds_needed(&self) -> u64 {
+        self.connections + FD_MARGIN
+    }
+
+    /// The longest this run can take when all goes well: connecting, warm-up, window,
+    /// teardown (for a parent's time limit).
+    pub fn expected_length(&self) -> Duration {
+        let connect = self.connections as f64 / self.connect_rate;
+        Duration::from_secs_f64(connect.min(1e6))
+            + self.connect_timeout
+            + self.warmup
+            + self.duration
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    pub(crate) fn plan() -> LoadPlan {
+        LoadPlan {
+            target: "127.0.0.1:9".parse().unwrap(),
+            label: "x".into(),
+            connections: 10,
+            mode: LoadMode::Closed,
+            rate: None,
+            pipeline: 1,
+            message_size: 64,
+            warmup: Duration::ZERO,
+            duration: Duration::from_secs(1),
+            connect_rate: 1000.0,
+            connect_timeout: Duration::from_secs(1),
+            message_timeout: Duration::from_secs(1),
+            threads: 1,
+            cpus: vec![],
+        }
+    }
+
+    #[test]
+    fn validation_names_the_flag() {
+        assert!(plan().validate().is_ok());
+        let bad = |f: fn(&mut LoadPlan)| {
+            let mut p = plan();
+            f(&mut p);
+            p.validate().unwrap_err().flag
+        };
+        assert_eq!(bad(|p| p.connect_rate = 1e-300), "--connect-rate");
+        assert_eq!(bad(|p| p.connect_rate = f64::NAN), "--connect-rate");
+        assert_eq!(bad(|p| p.connections = 0), "--connections");
+        assert_eq!(bad(|p| p.message_size = 3_000_000_000), "--size");
+        assert_eq!(bad(|p| p.mode = LoadMode::Open), "--rate");
+        assert_eq!(
+            bad(|p| {
+                p.mode = LoadMode::Open;
+                p.rate = Some(0.0)
+            }),
+            "--rate"
+        );
+        assert_eq!(bad(|p| p.duration = Duration::ZERO), "--duration");
+        assert_eq!(
+            bad(|p| {
+                p.connections = 1_000_000;
+                p.pipeline = 1024;
+                p.message_size = 1 << 20
+            }),
+            "--size"
+        );
+    }
+
+    #[test]
+    fn a_plan_round_trips_through_json() {
+        let mut p = plan();
+        p.mode = LoadMode::Open;
+        p.rate = Some(1234.5);
+        p.cpus = vec![1];
+        let text = serde_json::to_string(&p).unwrap();
+        assert_eq!(serde_json::from_str::<LoadPlan>(&text).unwrap(), p);
+    }
+}
