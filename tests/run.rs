@@ -40,6 +40,11 @@ fn run_writes_the_report_and_prints_its_path() {
         .unwrap_or_else(|| panic!("last line is not the report path: {last:?}"));
     let lines: Vec<&str> = stdout.lines().collect();
     let summary = &lines[lines.len() - 4..lines.len() - 1];
+    // The equal-load line leads the summary, before conformance.
+    assert!(
+        lines[lines.len() - 5].starts_with("  equal load: 10 connections at "),
+        "{stdout}"
+    );
     assert_eq!(
         summary[0], "  conformance: no conformance results",
         "{stdout}"
