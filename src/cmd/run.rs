@@ -165,12 +165,13 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             &mut inputs,
             &mut problems,
         );
-        // The curve: runtimes, the floor and the thread-per-connection baseline. The
-        // blocking and threadpool baselines starve beyond 1 and 5 connections by design, and
-        // the Python servers cannot serve 10,000 connections within a short window: `bench
-        // echo --runtime blocking,threadpool --with-python` shows it, marked partial. Python
-        // is in the equal-load comparison above.
-        servers.push(benches::echo::baselines::threads::ID);
+        // The curve: runtimes and the floors. The seed baselines starve at 10,000
+        // connections within a short window — blocking beyond 1 connection, threadpool beyond
+        // 5, and threads (10,000 threads on 2 cores left 1,809 connections without an echo in
+        // 0.7 s) — and so do the Python servers: a starved point is partial, which would make
+        // the default run exit 1 for a limit that is the baseline's design. `bench echo
+        // --runtime blocking,threads,threadpool --with-python` shows them, marked partial.
+        // Python is in the equal-load comparison above.
         let path = args.out.join("echo.json");
         let status = launch::Launch::loopbench(&exe)
             .args(["bench", "echo", "--runtime", &servers.join(",")])
