@@ -18,5 +18,5 @@ pub mod task;
 
 pub use info::{RuntimeConfig, RuntimeInfo};
 pub use net::{Listener, Stream};
-pub use runtime::{Runtime, RuntimeHandle};
+pub use runtime::{Capability, Runtime, RuntimeHandle};
 pub use task::{JoinError, TaskHandle};

@@ -14,6 +14,20 @@ use crate::info::{RuntimeConfig, RuntimeInfo};
 use crate::net::{Listener, Stream};
 use crate::task::TaskHandle;
 
+/// Something the harness trait offers that a runtime may be unable to do natively. A runtime
+/// that lacks one says why ([`Runtime::missing`]); scenarios that need it then report
+/// `unsupported` with that reason instead of running.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Capability {
+    /// [`crate::TaskHandle::abort`] cancels a task.
+    TaskAbort,
+    /// A panic in a spawned task is caught and reported by its join handle
+    /// ([`crate::JoinError::Panicked`]), and the runtime carries on.
+    TaskPanicJoin,
+    /// A panic in `spawn_blocking` work is reported by its join handle.
+    BlockingPanicJoin,
+}
+
 /// An async runtime, as owned by the harness.
 pub trait Runtime: Sized + 'static {
     /// The handle type that scenarios and other threads use.
@@ -38,6 +52,12 @@ pub trait Runtime: Sized + 'static {
     /// What debug mode has reported so far (asyncio's slow-callback and never-polled-task
     /// warnings, rule L7), one line each; `None` when the runtime has no debug mode.
     fn debug_reports(&self) -> Option<Vec<String>> {
+        None
+    }
+
+    /// Why this runtime cannot offer `capability`, or `None` when it can (the default).
+    fn missing(capability: Capability) -> Option<&'static str> {
+        let _ = capability;
         None
     }
 }

@@ -29,6 +29,9 @@ scenario! {
 }
 
 fn abort_at_suspension<R: Runtime>() -> Observation {
+    if let Some(o) = crate::support::lacking::<R>(&[harness::Capability::TaskAbort]) {
+        return o;
+    }
     on_runtime::<R, _, _>(|h| async move {
         let steps = Arc::new(AtomicUsize::new(0));
         let (s, h2) = (steps.clone(), h.clone());
@@ -60,6 +63,9 @@ scenario! {
 }
 
 fn abort_finished<R: Runtime>() -> Observation {
+    if let Some(o) = crate::support::lacking::<R>(&[harness::Capability::TaskAbort]) {
+        return o;
+    }
     on_runtime::<R, _, _>(|h| async move {
         let mut t = h.spawn(async { "done" });
         eventually(&h, Duration::from_secs(1), || t.is_finished()).await;
@@ -76,6 +82,9 @@ scenario! {
 }
 
 fn cleanup_runs<R: Runtime>() -> Observation {
+    if let Some(o) = crate::support::lacking::<R>(&[harness::Capability::TaskAbort]) {
+        return o;
+    }
     on_runtime::<R, _, _>(|h| async move {
         let dropped = Arc::new(AtomicBool::new(false));
         let started = Arc::new(AtomicBool::new(false));

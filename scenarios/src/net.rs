@@ -20,7 +20,9 @@ async fn echo<S: harness::Stream>(mut s: S) {
         match s.read(&mut buf).await {
             Ok(0) | Err(_) => break,
             Ok(n) => {
-                if s.write_all(&buf[..n]).await.is_err() {
+                // futures-io streams may buffer writes (compio's compat stream does):
+                // flush before waiting for the peer.
+                if s.write_all(&buf[..n]).await.is_err() || s.flush().await.is_err() {
                     break;
                 }
             }
@@ -103,6 +105,7 @@ fn concurrent_clients<R: Runtime>() -> Observation {
                     let msg = format!("hello {i:03}");
                     let mut back = vec![0u8; msg.len()];
                     if c.write_all(msg.as_bytes()).await.is_ok()
+                        && c.flush().await.is_ok()
                         && c.read_exact(&mut back).await.is_ok()
                         && back == msg.as_bytes()
                     {
@@ -141,6 +144,7 @@ fn half_close<R: Runtime>() -> Observation {
         });
         let mut c = try_io!(h.connect(addr).await, "connect");
         try_io!(c.write_all(b"request").await, "write");
+        try_io!(c.flush().await, "flush");
         try_io!(shutdown_write(&c), "shutdown");
         let mut reply = String::new();
         try_io!(c.read_to_string(&mut reply).await, "read");
@@ -231,12 +235,14 @@ fn graceful_close<R: Runtime>() -> Observation {
         });
         let mut open = try_io!(h.connect(addr).await, "connect");
         try_io!(open.write_all(b"ping").await, "write");
+        try_io!(open.flush().await, "flush");
         let mut buf = [0u8; 4];
         try_io!(open.read_exact(&mut buf).await, "read");
         let _ = stop_tx.send(());
         let _ = server.await;
         let refused = h.connect(addr).await.is_err();
         try_io!(open.write_all(b"pong").await, "write after close");
+        try_io!(open.flush().await, "flush after close");
         try_io!(open.read_exact(&mut buf).await, "read after close");
         Observation::expect_eq((refused, &buf), (true, b"pong"))
     })

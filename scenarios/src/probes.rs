@@ -52,6 +52,9 @@ scenario! {
 }
 
 fn panic_awaited<R: Runtime>() -> Observation {
+    if let Some(o) = crate::support::lacking::<R>(&[harness::Capability::TaskPanicJoin]) {
+        return o;
+    }
     on_runtime::<R, _, _>(|h| async move {
         let bad = h.spawn(async { panic!("boom") }).await.map(|()| 0u8);
         let good = h.spawn(async { 1u8 }).await;
@@ -70,6 +73,9 @@ scenario! {
 }
 
 fn panic_detached<R: Runtime>() -> Observation {
+    if let Some(o) = crate::support::lacking::<R>(&[harness::Capability::TaskPanicJoin]) {
+        return o;
+    }
     on_runtime::<R, _, _>(|h| async move {
         h.spawn(async { panic!("detached boom") }).detach();
         h.sleep(Duration::from_millis(10)).await;

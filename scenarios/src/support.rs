@@ -9,9 +9,18 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use harness::{Runtime, RuntimeConfig, RuntimeHandle};
+use harness::{Capability, Runtime, RuntimeConfig, RuntimeHandle};
 
 use crate::{Observation, Verdict};
+
+/// `unsupported`, with the runtime's own reason, when `R` lacks one of `needs`; `None` when
+/// it has them all and the scenario can run.
+pub(crate) fn lacking<R: Runtime>(needs: &[Capability]) -> Option<Observation> {
+    needs
+        .iter()
+        .find_map(|&c| R::missing(c))
+        .map(Observation::unsupported)
+}
 
 /// A shared, append-only record of events (what a seed program would print).
 pub(crate) type Log<T> = Arc<Mutex<Vec<T>>>;
