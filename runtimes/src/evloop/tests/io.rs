@@ -4,9 +4,9 @@
 use std::net::SocketAddr;
 
 use futures::{AsyncReadExt, AsyncWriteExt};
-use harness::{Listener, Runtime, RuntimeHandle};
+use harness::{Listener, RuntimeHandle};
 
-use super::new_loop;
+use super::{on_both_drivers, TestLoop};
 
 fn localhost() -> SocketAddr {
     "127.0.0.1:0".parse().unwrap()
@@ -19,9 +19,8 @@ fn payload(len: usize, seed: u8) -> Vec<u8> {
         .collect()
 }
 
-#[test]
-fn tcp_echo_round_trip_through_the_trait() {
-    let ev = new_loop();
+fn tcp_echo_round_trip_through_the_trait<L: TestLoop>() {
+    let Some(ev) = L::new_loop() else { return };
     let h = ev.handle();
     let listener = harness::net::bind_listener(localhost()).unwrap();
     let mut listener = h.adopt_listener(listener).unwrap();
@@ -92,9 +91,8 @@ fn tcp_echo_round_trip_through_the_trait() {
     );
 }
 
-#[test]
-fn connect_to_a_closed_port_is_refused_promptly() {
-    let ev = new_loop();
+fn connect_to_a_closed_port_is_refused_promptly<L: TestLoop>() {
+    let Some(ev) = L::new_loop() else { return };
     let h = ev.handle();
     let addr = {
         let l = std::net::TcpListener::bind(localhost()).unwrap();
@@ -108,9 +106,8 @@ fn connect_to_a_closed_port_is_refused_promptly() {
     assert_eq!(ev.event_loop().census(), (0, 0, 0));
 }
 
-#[test]
-fn sockets_used_outside_the_loop_fail_with_an_error() {
-    let ev = new_loop();
+fn sockets_used_outside_the_loop_fail_with_an_error<L: TestLoop>() {
+    let Some(ev) = L::new_loop() else { return };
     let h = ev.handle();
     let listener = harness::net::bind_listener(localhost()).unwrap();
     let mut listener = h.adopt_listener(listener).unwrap();
@@ -119,3 +116,9 @@ fn sockets_used_outside_the_loop_fail_with_an_error() {
         .unwrap();
     assert!(err.to_string().contains("outside"), "{err}");
 }
+
+on_both_drivers!(
+    tcp_echo_round_trip_through_the_trait,
+    connect_to_a_closed_port_is_refused_promptly,
+    sockets_used_outside_the_loop_fail_with_an_error,
+);
