@@ -2,111 +2,12 @@
 //! conformance cell, an echo server and load generator, an outside program behind the
 //! guard) leaves no process of that run behind within 2 s.
 
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+mod common;
 
-fn loopbench() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_loopbench"))
-}
+use std::process::{Child, Stdio};
+use std::time::Duration;
 
-/// `(pid, ppid, command line)` of every process.
-fn processes() -> Vec<(u32, u32, String)> {
-    let mut out = Vec::new();
-    let Ok(dir) = std::fs::read_dir("/proc") else {
-        return out;
-    };
-    for entry in dir.flatten() {
-        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
-            continue;
-        };
-        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
-            continue;
-        };
-        // Fields after the parenthesised name: state, ppid, ...
-        let rest: Vec<&str> = stat
-            .rsplit_once(')')
-            .map(|(_, r)| r.split_whitespace().collect())
-            .unwrap_or_default();
-        if rest.first() == Some(&"Z") {
-            continue;
-        }
-        let Some(ppid) = rest.get(1).and_then(|p| p.parse().ok()) else {
-            continue;
-        };
-        let cmd = std::fs::read(format!("/proc/{pid}/cmdline"))
-            .map(|b| String::from_utf8_lossy(&b).replace('\0', " "))
-            .unwrap_or_default();
-        out.push((pid, ppid, cmd));
-    }
-    out
-}
-
-/// Every live descendant of `root`.
-fn descendants(root: u32) -> Vec<(u32, String)> {
-    let all = processes();
-    let mut found = Vec::new();
-    let mut frontier = vec![root];
-    while let Some(p) = frontier.pop() {
-        for (pid, ppid, cmd) in &all {
-            if *ppid == p {
-                found.push((*pid, cmd.clone()));
-                frontier.push(*pid);
-            }
-        }
-    }
-    found
-}
-
-/// Waits up to `limit` until `root` has descendants whose command lines contain each of
-/// `needles`; returns them.
-fn wait_for_descendants(root: u32, needles: &[&str], limit: Duration) -> Vec<(u32, String)> {
-    let start = Instant::now();
-    loop {
-        let d = descendants(root);
-        if needles
-            .iter()
-            .all(|n| d.iter().any(|(_, cmd)| cmd.contains(n)))
-        {
-            return d;
-        }
-        assert!(
-            start.elapsed() < limit,
-            "descendants of {root} never included {needles:?}: {d:?}"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
-/// Whether `pid` is alive (and not a zombie).
-fn alive(pid: u32) -> bool {
-    processes().iter().any(|(p, _, _)| *p == pid)
-}
-
-/// Sends `sig` to `parent`, reaps it, and asserts every process in `children` is gone
-/// within 2 s.
-fn kill_and_expect_no_survivor(mut parent: Child, sig: i32, children: &[(u32, String)]) {
-    let status = Command::new("kill")
-        .arg(format!("-{sig}"))
-        .arg(parent.id().to_string())
-        .status()
-        .unwrap();
-    assert!(status.success());
-    let _ = parent.wait();
-    let start = Instant::now();
-    loop {
-        let left: Vec<_> = children.iter().filter(|(p, _)| alive(*p)).collect();
-        if left.is_empty() {
-            return;
-        }
-        if start.elapsed() > Duration::from_secs(2) {
-            for (p, _) in &left {
-                let _ = Command::new("kill").args(["-9", &p.to_string()]).status();
-            }
-            panic!("survived the parent by 2 s: {left:?}");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
+use common::{kill_and_expect_no_survivor, loopbench, wait_for_descendants};
 
 fn hung_conformance() -> Child {
     loopbench()

@@ -11,7 +11,9 @@
 //! adapter must not paper over them.
 
 pub mod info;
+pub mod journal;
 pub mod net;
+pub mod paths;
 pub mod results;
 pub mod runtime;
 pub mod task;

@@ -122,4 +122,16 @@ pub trait RuntimeHandle: Clone + Send + Sync + 'static {
         &self,
         addr: SocketAddr,
     ) -> impl Future<Output = io::Result<Self::Stream>> + Send + 'static;
+
+    /// Shuts down the write side of `stream` with the runtime's own half-close: the peer
+    /// reads end-of-stream, and this side can still read. The default is `futures-io`'s
+    /// `close`, which is a write shutdown on tokio's, evloop's, compio's and monoio's
+    /// streams; async-io's `close` only flushes, so smol and async-std call their socket's
+    /// `shutdown(Write)`.
+    fn shutdown_write<'a>(
+        &self,
+        stream: &'a mut Self::Stream,
+    ) -> impl Future<Output = io::Result<()>> + Send + 'a {
+        futures::AsyncWriteExt::close(stream)
+    }
 }

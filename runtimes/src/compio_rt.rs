@@ -14,7 +14,7 @@
 use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
+use std::os::fd::{AsRawFd, RawFd};
 use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
@@ -226,12 +226,6 @@ impl CompioStream {
     fn new(stream: compio::net::TcpStream) -> io::Result<Self> {
         harness::net::configure_stream(&stream)?;
         Ok(Self(Bound::new(Box::pin(AsyncStream::new(stream)))))
-    }
-}
-
-impl AsFd for CompioStream {
-    fn as_fd(&self) -> BorrowedFd<'_> {
-        self.0.get().get_ref().0.as_fd()
     }
 }
 

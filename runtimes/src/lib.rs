@@ -5,8 +5,8 @@
 //! [`with_runtime`] and a [`RuntimeVisitor`], so `cfg(feature)` is decided here and never
 //! leaks into callers.
 
-// `unsafe` is allowed only in evloop's io_uring system-call module (and the one documented
-// borrow of monoio's fd); everything else is checked safe.
+// `unsafe` is allowed only in evloop's io_uring system-call module; everything else is
+// checked safe.
 #![deny(unsafe_code)]
 
 use harness::Runtime;

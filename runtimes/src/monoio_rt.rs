@@ -19,7 +19,6 @@ use std::cell::{Cell, RefCell};
 use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::{Context, Poll};
@@ -303,19 +302,6 @@ impl MonoioStream {
         Ok(Self(Bound::new(crate::compat::Compat(
             stream.into_poll_io()?,
         ))))
-    }
-}
-
-impl AsFd for MonoioStream {
-    fn as_fd(&self) -> BorrowedFd<'_> {
-        let raw = self.0.get().0.as_raw_fd();
-        // SAFETY: monoio's stream owns `raw` (its SharedFd closes it when the stream drops)
-        // and `self` owns the stream, so the fd stays open for as long as `&self` is
-        // borrowed. monoio implements only `AsRawFd`; the harness needs `AsFd`.
-        #[allow(unsafe_code)]
-        unsafe {
-            BorrowedFd::borrow_raw(raw)
-        }
     }
 }
 

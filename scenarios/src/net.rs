@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures::{AsyncReadExt, AsyncWriteExt};
-use harness::net::{bind_listener, shutdown_write};
+use harness::net::bind_listener;
 use harness::{Listener, Runtime, RuntimeHandle, TaskHandle};
 
 use crate::support::{eventually, on_runtime};
@@ -145,7 +145,7 @@ fn half_close<R: Runtime>() -> Observation {
         let mut c = try_io!(h.connect(addr).await, "connect");
         try_io!(c.write_all(b"request").await, "write");
         try_io!(c.flush().await, "flush");
-        try_io!(shutdown_write(&c), "shutdown");
+        try_io!(h.shutdown_write(&mut c).await, "shutdown (write side)");
         let mut reply = String::new();
         try_io!(c.read_to_string(&mut reply).await, "read");
         let got = server.await.ok().and_then(|r| r.ok());

@@ -6,8 +6,8 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::Context;
+use harness::journal::{CellJournal, Selection};
 use harness::results::{ConformanceCell, Environment, ResultsFile};
-use indicatif::{ProgressBar, ProgressStyle};
 use scenarios::ScenarioDef;
 
 use crate::util::{runtime_list, usage};
@@ -15,7 +15,7 @@ use crate::util::{runtime_list, usage};
 /// Arguments of `loopbench conformance`.
 #[derive(clap::Args)]
 #[command(
-    after_help = "Examples:\n  loopbench conformance --runtime all --json /tmp/c.json\n  loopbench conformance --runtime evloop --scenario 'timers.*'\n  loopbench conformance --only-differences\n\nExit status: 0 when no cell is fail, timeout or crash; 1 otherwise; 2 for bad arguments."
+    after_help = "Examples:\n  loopbench conformance --runtime all --json /tmp/c.json\n  loopbench conformance --runtime evloop --scenario 'timers.*'\n  loopbench conformance --only-differences\n  loopbench conformance --runtime all --json /tmp/c.json --resume   # after an interrupt\n\nWith --json, each completed cell is also appended to PATH.journal as it completes; an\ninterrupted run (Ctrl-C, SIGTERM) prints how many cells are saved, and --resume runs only\nthe missing ones. The journal is removed once PATH is written.\n\nExit status: 0 when no cell is fail, timeout or crash; 1 otherwise; 2 for bad arguments or an\nunusable --json path or journal; 130/143 when interrupted by SIGINT/SIGTERM."
 )]
 pub struct Args {
     /// Runtimes: comma-separated ids, or `all`.
@@ -25,12 +25,18 @@ pub struct Args {
     /// (`selftest.*`) run only when named.
     #[arg(long, default_value = "all")]
     pub scenario: String,
-    /// Time limit per cell, in seconds.
-    #[arg(long, default_value_t = 10.0)]
-    pub timeout: f64,
-    /// Write the results (schema: schema/results.schema.json) to this file.
+    /// Time limit per cell: seconds, or with a unit (`500ms`, `2m`); from 100ms to 86400s.
+    #[arg(long, default_value = "10", value_parser = crate::checked::cell_timeout, allow_hyphen_values = true)]
+    pub timeout: Duration,
+    /// Write the results (schema: schema/results.schema.json) to this file; its directory is
+    /// created if missing, and checked before any cell runs.
     #[arg(long)]
     pub json: Option<PathBuf>,
+    /// Continue an interrupted run: keep the cells in the journal beside --json
+    /// (PATH.journal) and run only the others. The journal must be of the same runtimes and
+    /// scenarios.
+    #[arg(long, requires = "json")]
+    pub resume: bool,
     /// Show only scenarios where some runtime is not `pass`.
     #[arg(long)]
     pub only_differences: bool,
@@ -65,6 +71,9 @@ pub fn select_scenarios(pattern: &str) -> anyhow::Result<Vec<&'static ScenarioDe
             }
         }
     }
+    if out.is_empty() {
+        return Err(usage("no scenario given; name ids or globs, or 'all'"));
+    }
     Ok(out)
 }
 
@@ -94,29 +103,32 @@ fn glob_match(pattern: &str, text: &str) -> bool {
 }
 
 /// Runs the selected matrix and returns its cells, with a progress bar unless `quiet`.
+/// With a journal, cells it holds are not run again, and each completed cell is recorded.
 pub fn run_matrix(
     runtimes: &[&'static str],
     defs: &[&'static ScenarioDef],
     limit: Duration,
     quiet: bool,
+    mut journal: Option<&mut CellJournal>,
 ) -> anyhow::Result<Vec<ConformanceCell>> {
     let total = (runtimes.len() * defs.len()) as u64;
-    let bar = if quiet {
-        ProgressBar::hidden()
-    } else {
-        ProgressBar::new(total)
-    };
-    bar.set_style(
-        ProgressStyle::with_template("conformance [{bar:30}] {pos}/{len} {msg}")
-            .expect("static template")
-            .progress_chars("=> "),
-    );
+    let bar = crate::cmd::run::stage_bar("conformance", total, quiet);
     let mut cells = Vec::with_capacity(total as usize);
     for def in defs {
         for rt in runtimes {
+            if let Some(saved) = journal.as_deref().and_then(|j| j.saved(def.id, rt)) {
+                cells.push(saved.clone());
+                bar.inc(1);
+                continue;
+            }
             bar.set_message(format!("{} on {rt}", def.id));
             let cell = crate::runner::run_cell(def, rt, limit)
                 .with_context(|| format!("cannot start a child process for {} on {rt}", def.id))?;
+            // A cell cut short by an interrupt is not a result: record nothing.
+            crate::util::yield_if_interrupted();
+            if let Some(j) = journal.as_deref_mut() {
+                j.record(&cell)?;
+            }
             cells.push(cell);
             bar.inc(1);
         }
@@ -129,19 +141,39 @@ pub fn run_matrix(
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let runtimes = runtime_list(&args.runtime)?;
     let defs = select_scenarios(&args.scenario)?;
-    if !(args.timeout > 0.0 && args.timeout.is_finite()) {
-        return Err(usage(format!(
-            "--timeout must be a positive number of seconds, not {}",
-            args.timeout
-        )));
-    }
-    let limit = Duration::from_secs_f64(args.timeout);
+    let limit = args.timeout;
     let infos = runtimes
         .iter()
         .map(|id| runtimes::runtime_info(id))
         .collect::<std::io::Result<Vec<_>>>()?;
-    let cells = run_matrix(&runtimes, &defs, limit, args.quiet)?;
+    let ids: Vec<&str> = defs.iter().map(|d| d.id).collect();
+    let mut journal = match &args.json {
+        Some(json) => Some(crate::resume::open_journal(
+            json,
+            &Selection::new(&runtimes, &ids),
+            args.resume,
+        )?),
+        None => {
+            crate::resume::note_unsaved_on_interrupt();
+            None
+        }
+    };
+    let cells = run_matrix(&runtimes, &defs, limit, args.quiet, journal.as_mut())?;
 
+    // Saved before anything is printed: a closed stdout (`| head`) must not lose the cells.
+    if let Some(path) = &args.json {
+        let mut file = ResultsFile::new(Environment::capture(infos));
+        file.results = cells.clone();
+        if let Err(e) = file.save(path) {
+            let kept = journal.as_ref().map_or(String::new(), |j| {
+                format!("; every cell is kept in {} (--resume writes the results without running them again)", j.path().display())
+            });
+            anyhow::bail!("{e}{kept}");
+        }
+    }
+    if let Some(j) = journal {
+        let _ = j.remove();
+    }
     print!(
         "{}",
         reports::terminal::conformance_matrix(
@@ -151,9 +183,6 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         )
     );
     if let Some(path) = &args.json {
-        let mut file = ResultsFile::new(Environment::capture(infos));
-        file.results = cells.clone();
-        file.save(path)?;
         println!("results written to {}", path.display());
     }
     let broken = cells.iter().filter(|c| c.status.is_failure()).count();

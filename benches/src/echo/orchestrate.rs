@@ -134,9 +134,11 @@ pub fn run(
         ProgressBar::new(total)
     };
     bar.set_style(
-        ProgressStyle::with_template("bench echo [{bar:30}] {pos}/{len} {elapsed} {msg}")
-            .expect("static template")
-            .progress_chars("=> "),
+        ProgressStyle::with_template(
+            "bench echo [{bar:30}] {pos}/{len} · {elapsed} elapsed · ~{eta} left · {wide_msg}",
+        )
+        .expect("static template")
+        .progress_chars("=> "),
     );
     let mut runs = Vec::new();
     for repeat in 0..plan.repeat {

@@ -68,8 +68,8 @@ fn tcp_echo_round_trip_through_the_trait<L: TestLoop>() {
                         back.extend_from_slice(&buf[..n]);
                     }
                     let writer = write.await.unwrap();
-                    let stream = reader.reunite(writer).unwrap();
-                    harness::net::shutdown_write(&stream).unwrap();
+                    let mut stream = reader.reunite(writer).unwrap();
+                    h3.shutdown_write(&mut stream).await.unwrap();
                     let mut reader = stream;
                     assert_eq!(reader.read(&mut buf).await.unwrap(), 0, "server closed");
                     back == data
