@@ -727,7 +727,50 @@ impl Ring {
     /// completions (one system call). Interrupted waits return `Ok` (drain, then wait again).
     pub fn submit_and_wait(&mut self, want: usize) -> io::Result<()> {
         self.publish_buffers();
+        #[cfg(feature = "memcheck")]
+        if want > 0 {
+            return self.submit_then_poll();
+        }
         match self.uring.submit_and_wait(want) {
+            Ok(_) => Ok(()),
+            Err(e) if matches!(e.raw_os_error(), Some(libc::EINTR) | Some(libc::EBUSY)) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The memcheck build's blocking wait (feature `memcheck`, only `ci/valgrind-evloop.sh`
+    /// enables it): submit without waiting, then, if no completion is there yet, block in
+    /// `poll(2)` on the ring's fd until one is. valgrind 3.19 does not treat `io_uring_enter`
+    /// as a blocking call, so it keeps its one-thread-at-a-time lock while the thread waits
+    /// in it and every other thread of the program (a test's writer, a `spawn_blocking`
+    /// worker, a `call_soon_threadsafe` caller) would wait forever; `poll` it releases. What
+    /// the kernel does to the ring and its buffers is the same either way.
+    #[cfg(feature = "memcheck")]
+    fn submit_then_poll(&mut self) -> io::Result<()> {
+        match self.uring.submit() {
+            Ok(_) => {}
+            Err(e) if matches!(e.raw_os_error(), Some(libc::EINTR) | Some(libc::EBUSY)) => {}
+            Err(e) => return Err(e),
+        }
+        if !self.uring.completion().is_empty() {
+            return Ok(());
+        }
+        let mut pfd = libc::pollfd {
+            fd: self.uring.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        // SAFETY: `pfd` is one valid `pollfd` that outlives the call, and the count is 1.
+        let r = unsafe { libc::poll(&mut pfd, 1, -1) };
+        if r < 0 {
+            let e = io::Error::last_os_error();
+            if e.raw_os_error() != Some(libc::EINTR) {
+                return Err(e);
+            }
+        }
+        // Runs the task work that posts completions (the ring is set up with
+        // `COOP_TASKRUN`), without waiting.
+        match self.uring.submit() {
             Ok(_) => Ok(()),
             Err(e) if matches!(e.raw_os_error(), Some(libc::EINTR) | Some(libc::EBUSY)) => Ok(()),
             Err(e) => Err(e),
