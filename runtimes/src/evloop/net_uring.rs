@@ -244,7 +244,10 @@ impl AsFd for UringListener {
 }
 
 impl Drop for UringListener {
+    /// The listener closes now, as an epoll listener's fd does, although the fd itself closes
+    /// only after the accept on it ended: connects from here on are refused.
     fn drop(&mut self) {
+        let _ = sys::stop_listening(self.fd.as_fd());
         self.io.release();
     }
 }

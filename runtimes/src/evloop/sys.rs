@@ -262,6 +262,13 @@ pub(crate) fn shutdown_write(fd: BorrowedFd<'_>) -> io::Result<()> {
     Ok(rnet::shutdown(fd, rnet::Shutdown::Write)?)
 }
 
+/// Stops a listening socket from listening at once, though its fd stays open: later connects
+/// are refused and connections queued but not accepted are reset, as when the fd is closed.
+/// (Linux: `shutdown` of a listening socket is what closing it does to the listen state.)
+pub(crate) fn stop_listening(fd: BorrowedFd<'_>) -> io::Result<()> {
+    Ok(rnet::shutdown(fd, rnet::Shutdown::Both)?)
+}
+
 /// The local address of a socket.
 pub(crate) fn local_addr(fd: BorrowedFd<'_>) -> io::Result<SocketAddr> {
     SocketAddr::try_from(rnet::getsockname(fd)?)

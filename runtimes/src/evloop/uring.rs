@@ -42,10 +42,12 @@
 //!    cancels its receive (and a connect poll), and keeps its pending and in-flight bytes
 //!    going, as a closed socket's send buffer does; when the last operation's final
 //!    completion is reaped, the driver drops its half of the fd, which closes it. A
-//!    dropped listener cancels its accept; connections it accepted but nobody took are
-//!    closed.
+//!    dropped listener stops listening at once (`shutdown`: later connects are refused, as
+//!    after a close), cancels its accept, and closes connections it accepted but nobody
+//!    took.
 //! 2. A stream dropped away from its loop (another thread, or after the loop stopped
-//!    running) cannot reach the driver: its socket stays open until the loop is dropped.
+//!    running) cannot reach the driver: its socket stays open until the loop is dropped (a
+//!    listener dropped so still stops listening at once).
 //! 3. Dropping the loop drops the ring, which cancels everything in flight and reaps until
 //!    nothing is, before any buffer is freed (`sys_uring` rule 3).
 //!

@@ -106,6 +106,29 @@ fn connect_to_a_closed_port_is_refused_promptly<L: TestLoop>() {
     assert_eq!(ev.event_loop().census(), (0, 0, 0));
 }
 
+/// A listener dropped while its accept is armed refuses connects from then on, and a
+/// connection it accepted keeps working (N5, `net.graceful_close`).
+fn a_dropped_listener_refuses_connects_at_once<L: TestLoop>() {
+    let Some(ev) = L::new_loop() else { return };
+    let h = ev.handle();
+    let listener = harness::net::bind_listener(localhost()).unwrap();
+    let mut listener = h.adopt_listener(listener).unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (refused, echoed) = ev.block_on(async move {
+        let (client, accepted) = futures::join!(h.connect(addr), listener.accept());
+        let (mut client, (mut server, _)) = (client.unwrap(), accepted.unwrap());
+        drop(listener); // its accept was armed by the first accept
+        let refused = h.connect(addr).await.err().map(|e| e.kind());
+        client.write_all(b"pong").await.unwrap();
+        client.flush().await.unwrap();
+        let mut buf = [0u8; 4];
+        server.read_exact(&mut buf).await.unwrap();
+        (refused, buf)
+    });
+    assert_eq!(refused, Some(std::io::ErrorKind::ConnectionRefused));
+    assert_eq!(&echoed, b"pong");
+}
+
 fn sockets_used_outside_the_loop_fail_with_an_error<L: TestLoop>() {
     let Some(ev) = L::new_loop() else { return };
     let h = ev.handle();
@@ -120,5 +143,6 @@ fn sockets_used_outside_the_loop_fail_with_an_error<L: TestLoop>() {
 on_both_drivers!(
     tcp_echo_round_trip_through_the_trait,
     connect_to_a_closed_port_is_refused_promptly,
+    a_dropped_listener_refuses_connects_at_once,
     sockets_used_outside_the_loop_fail_with_an_error,
 );
