@@ -52,6 +52,8 @@ pub fn runtime_ids() -> Vec<&'static str> {
     let mut ids = Vec::new();
     #[cfg(feature = "evloop")]
     ids.push(evloop::Evloop::ID);
+    #[cfg(feature = "evloop-uring")]
+    ids.push(evloop::EvloopUring::ID);
     #[cfg(feature = "tokio")]
     ids.extend([tokio_rt::TokioCt::ID, tokio_rt::TokioMt::ID]);
     #[cfg(feature = "async-std")]
@@ -66,13 +68,18 @@ pub fn runtime_ids() -> Vec<&'static str> {
 }
 
 /// Runs `visitor` with the runtime named `id`; `None` when no compiled-in runtime has it.
-/// Besides [`runtime_ids`], this knows [`MUTANT_ID`] in builds with the `mutants` feature.
+/// Besides [`runtime_ids`], this knows [`MUTANT_ID`] (and [`MUTANT_URING_ID`]) in builds
+/// with the `mutants` feature.
 pub fn with_runtime<V: RuntimeVisitor>(id: &str, visitor: V) -> Option<V::Output> {
     Some(match id {
         #[cfg(feature = "evloop")]
         evloop::Evloop::ID => visitor.visit::<evloop::Evloop>(),
+        #[cfg(feature = "evloop-uring")]
+        evloop::EvloopUring::ID => visitor.visit::<evloop::EvloopUring>(),
         #[cfg(feature = "mutants")]
-        evloop::EvloopMutant::ID => visitor.visit::<evloop::EvloopMutant>(),
+        MUTANT_ID => visitor.visit::<evloop::EvloopMutant<evloop::Evloop>>(),
+        #[cfg(all(feature = "mutants", feature = "evloop-uring"))]
+        MUTANT_URING_ID => visitor.visit::<evloop::EvloopMutant<evloop::EvloopUring>>(),
         #[cfg(feature = "tokio")]
         tokio_rt::TokioCt::ID => visitor.visit::<tokio_rt::TokioCt>(),
         #[cfg(feature = "tokio")]
@@ -93,6 +100,11 @@ pub fn with_runtime<V: RuntimeVisitor>(id: &str, visitor: V) -> Option<V::Output
 
 /// Id of the runtime whose fault is chosen by `EVLOOP_MUTANT` (`mutants` feature only).
 pub const MUTANT_ID: &str = "evloop-mutant";
+
+/// The same faults on evloop's io_uring driver (`mutants` and `evloop-uring` features). The
+/// scheduler, timer and task faults are shared code and strike there too; of the I/O
+/// faults, `events_truncated` exists on epoll only.
+pub const MUTANT_URING_ID: &str = "evloop-uring-mutant";
 
 /// The environment variable naming an `evloop-mutant`'s fault.
 pub const MUTANT_ENV: &str = "EVLOOP_MUTANT";

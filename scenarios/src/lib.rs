@@ -204,8 +204,12 @@ pub fn build<R: Runtime>() -> Result<R, Observation> {
     build_with::<R>(&harness::RuntimeConfig::default())
 }
 
-/// Builds runtime `R` with `config`, or reports why it could not.
+/// Builds runtime `R` with `config`, or reports why it could not: `unsupported` when the
+/// runtime says it cannot run here at all (`ErrorKind::Unsupported`, such as io_uring being
+/// disabled), a deviation for any other failure.
 pub fn build_with<R: Runtime>(config: &harness::RuntimeConfig) -> Result<R, Observation> {
-    R::build(config)
-        .map_err(|e| Observation::deviates(format!("runtime failed to build: {e}"), "a runtime"))
+    R::build(config).map_err(|e| match e.kind() {
+        std::io::ErrorKind::Unsupported => Observation::unsupported(e.to_string()),
+        _ => Observation::deviates(format!("runtime failed to build: {e}"), "a runtime"),
+    })
 }

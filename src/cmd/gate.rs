@@ -255,6 +255,14 @@ fn tier1(
 ) -> anyhow::Result<Vec<gate::baseline::InstructionCount>> {
     let mut counts = Vec::new();
     for runtime in callgrind::RUNTIMES.iter().filter(|r| ids.contains(r)) {
+        // A runtime that cannot run on this machine at all (io_uring disabled, say) is
+        // skipped with its reason (its baseline items are then not compared).
+        if let Err(e) = runtimes::runtime_info(runtime) {
+            if e.kind() == std::io::ErrorKind::Unsupported {
+                eprintln!("gate: tier 1: {runtime} skipped: {e}");
+                continue;
+            }
+        }
         for def in benches::micro::WORKLOADS.iter().filter(|w| w.deterministic) {
             let iters = old
                 .filter(|_| !args.update)

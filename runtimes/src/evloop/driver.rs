@@ -1,123 +1,39 @@
-//! How `run_until_complete` and `run_forever` drive the loop: [`Enter`] marks a loop as
-//! running on this thread (the thread-local `CURRENT`), then repeats iterations until the
-//! root future completes or `stop()` is called.
+//! The driver boundary: what the scheduler needs from an I/O driver, whichever system
+//! interface it is built on (epoll in `reactor`, io_uring in `uring`).
 //!
-//! Invariants: a loop runs at most once at a time, and no other loop runs on its thread
-//! meanwhile (either panics, like asyncio's "loop is already running" and "cannot run the
-//! event loop while another loop is running"); leaving, even by a panic of the root future, restores the
-//! previously current loop.
+//! A driver is a leaf: it knows the kernel (through `sys*`) and `Waker`s, never the
+//! scheduler, the tasks or the thread-local of the running loop. Protocol of
+//! [`Driver::wait`]: hand the kernel whatever was queued, wait (or only look, when not
+//! blocking) for events, record them in the driver's own state, then wake the waiters
+//! **after** releasing every borrow of that state, so a waker may run any code, including
+//! code that uses the same driver.
 
-use std::rc::Rc;
-use std::sync::Arc;
-use std::task::{Context, Poll, Wake, Waker};
+use std::io;
+use std::time::Instant;
 
-use super::handle::Shared;
-use super::mutants::{self, Fault};
-use super::scheduler::{self, Core, ROOT_KEY};
-
-/// The future `block_on` drives, seen by the loop.
-pub(crate) struct Root<'a> {
-    /// Polls the future; true once it completed.
-    pub(crate) poll: &'a mut dyn FnMut(&mut Context<'_>) -> bool,
-    /// Queues `Root` when woken.
-    pub(crate) waker: Waker,
-    /// Whether it completed.
-    pub(crate) done: bool,
+/// What one wait found besides socket events.
+#[derive(Default)]
+pub(crate) struct WaitOutcome {
+    /// The loop's eventfd fired: another thread queued something.
+    pub notified: bool,
+    /// Some socket had an event ([`Fault::IoStarvesTimers`](super::mutants::Fault)).
+    #[cfg(feature = "mutants")]
+    pub sockets_ready: bool,
 }
 
-pub(crate) struct RootWaker(pub(crate) Arc<Shared>);
+/// An I/O driver, as the scheduler drives it: one [`Driver::wait`] per iteration that polls
+/// I/O.
+pub(crate) trait Driver {
+    /// Waits for I/O events (blocking unless `block` is false, and then at most until
+    /// `deadline`, the earliest timer) and wakes the waiters of whatever became ready.
+    fn wait(&self, block: bool, deadline: Option<Instant>) -> io::Result<WaitOutcome>;
 
-impl Wake for RootWaker {
-    fn wake(self: Arc<Self>) {
-        scheduler::wake_task(&self.0, ROOT_KEY);
-    }
-    fn wake_by_ref(self: &Arc<Self>) {
-        scheduler::wake_task(&self.0, ROOT_KEY);
-    }
-}
-
-/// Marks a core as running on this thread for as long as it lives.
-pub(crate) struct Enter {
-    /// The core entered.
-    core: Rc<Core>,
-    /// The loop that was current before (nested loops of different instances).
-    previous: Option<Rc<Core>>,
-}
-
-impl Enter {
-    /// Enters `core`; panics if it is already running (asyncio's "loop is already running")
-    /// or another loop runs on this thread (asyncio's "cannot run the event loop while
-    /// another loop is running": a nested run would block the outer loop).
-    pub(crate) fn new(core: &Rc<Core>) -> Self {
-        let other_running = scheduler::with_current(|c| c.is_some_and(|c| c.id() != core.id()))
-            && !mutants::active(Fault::NestedRunAllowed);
-        assert!(
-            !other_running,
-            "evloop: cannot run the event loop while another loop is running"
-        );
-        let was_running = core.set_running(true);
-        assert!(!was_running, "evloop: the event loop is already running");
-        let previous = scheduler::CURRENT.with(|c| c.borrow_mut().replace(core.clone()));
-        Self {
-            core: core.clone(),
-            previous,
-        }
+    /// Whether the driver holds work only a [`Driver::wait`] hands to the kernel (queued
+    /// sends, say), so the scheduler must not skip the I/O step while tasks are busy.
+    fn wants_wait(&self) -> bool {
+        false
     }
 
-    /// Runs `fut` to completion: the root of `block_on` / `run_until_complete`.
-    pub(crate) fn block_on<F: std::future::Future>(&self, fut: F) -> F::Output {
-        let mut fut = std::pin::pin!(fut);
-        let mut output = None;
-        let mut poll = |cx: &mut Context<'_>| match fut.as_mut().poll(cx) {
-            Poll::Ready(v) => {
-                output = Some(v);
-                true
-            }
-            Poll::Pending => false,
-        };
-        let mut root = Root {
-            poll: &mut poll,
-            waker: Waker::from(Arc::new(RootWaker(self.core.shared.clone()))),
-            done: false,
-        };
-        self.core.schedule(ROOT_KEY);
-        while !root.done {
-            self.core.run_once(false, Some(&mut root));
-        }
-        #[cfg(feature = "mutants")]
-        if mutants::active(Fault::BlockOnWaitsForAll) {
-            while self.core.task_count() > 0 {
-                self.core.run_once(false, Some(&mut root));
-            }
-        }
-        drop(root);
-        #[cfg(feature = "mutants")]
-        if mutants::active(Fault::StopDropsQueued) {
-            self.core.drop_queued_callbacks();
-        }
-        output.expect("root future completed")
-    }
-
-    /// Runs iterations until `stop()` (asyncio `run_forever`).
-    pub(crate) fn run_forever(&self) {
-        loop {
-            let stopping = self.core.stop_requested();
-            self.core.run_once(stopping, None);
-            if self.core.take_stop() {
-                break;
-            }
-        }
-        #[cfg(feature = "mutants")]
-        if mutants::active(Fault::StopDropsQueued) {
-            self.core.drop_queued_callbacks();
-        }
-    }
-}
-
-impl Drop for Enter {
-    fn drop(&mut self) {
-        let previous = self.previous.take();
-        let _ = scheduler::CURRENT.try_with(|c| *c.borrow_mut() = previous);
-        self.core.set_running(false);
-    }
+    /// Number of registered sockets (for the loop's census).
+    fn sources(&self) -> usize;
 }

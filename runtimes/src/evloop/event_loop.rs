@@ -9,10 +9,12 @@ use std::time::{Duration, Instant};
 
 use harness::RuntimeHandle;
 
-use super::driver::Enter;
+use super::context;
 use super::handle::EvloopHandle;
-use super::scheduler::{self, Callback, Core};
+use super::run::Enter;
+use super::scheduler::Core;
 use super::slab::Key;
+use super::task::Callback;
 use super::timer::TimerAction;
 
 /// A handle onto an event loop for code running on the loop's thread (callbacks capture a
@@ -43,7 +45,7 @@ impl TimerHandle {
 impl EventLoop {
     /// The loop running on this thread (asyncio `get_running_loop`).
     pub fn current() -> Option<EventLoop> {
-        scheduler::current_core().map(|core| EventLoop { core })
+        context::current_core().map(|core| EventLoop { core })
     }
 
     /// Runs the loop until `fut` completes and returns its output (asyncio L1). Spawned tasks
@@ -99,11 +101,10 @@ impl EventLoop {
         self.handle().call_soon_threadsafe(f);
     }
 
-    /// The thread-safe handle.
+    /// The thread-safe handle (handing out epoll sockets; an `EvloopUring`'s own handle
+    /// hands out io_uring ones).
     pub fn handle(&self) -> EvloopHandle {
-        EvloopHandle {
-            shared: self.core.shared.clone(),
-        }
+        EvloopHandle::new(self.core.shared.clone())
     }
 
     /// Number of live tasks, pending timers and registered sockets (for tests and tools).
@@ -111,7 +112,7 @@ impl EventLoop {
         (
             self.core.task_count(),
             self.core.timers.borrow().len(),
-            self.core.reactor.len(),
+            self.core.source_count(),
         )
     }
 }

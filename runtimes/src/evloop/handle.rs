@@ -1,130 +1,105 @@
-//! The thread-safe side of a loop: [`Shared`] (what other threads may touch) and
-//! [`EvloopHandle`], the cloneable `Send + Sync` handle implementing `harness::RuntimeHandle`.
+//! The thread-safe handle onto a loop: [`EvloopHandle`], cloneable, `Send + Sync`,
+//! implementing `harness::RuntimeHandle`. On the loop's own thread every operation takes the
+//! direct path (through `context`); from another thread it sends a message (see `shared`).
 //!
-//! The way in from another thread (asyncio's `call_soon_threadsafe`): push a [`Message`] on
-//! the `injected` queue, then write the eventfd unless `notified` says a write is already
-//! pending. The loop thread reads the eventfd, clears `notified`, *then* takes the queue, so
-//! a message pushed after the take always finds `notified` clear and writes again: no message
-//! waits for an unrelated wake-up. On the loop thread itself every operation takes the direct
-//! path instead (no lock, no atomic read-modify-write).
+//! The handle is generic over the driver's sockets ([`NetDriver`]): [`Epoll`] hands out
+//! `EvStream`s, [`IoUring`] `UringStream`s; everything else is the same code.
 
 use std::future::Future;
 use std::io;
+use std::marker::PhantomData;
 use std::net::SocketAddr;
 use std::os::fd::OwnedFd;
 use std::panic::AssertUnwindSafe;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use harness::{JoinError, RuntimeHandle};
 
-use super::blocking::BlockingPool;
-use super::debug::{DebugReport, DebugSink};
+use super::context;
+use super::debug::DebugReport;
 use super::mutants::{self, Fault};
 use super::net::{EvListener, EvStream};
-use super::scheduler::{self, Callback};
-use super::sys::EventFd;
-use super::task::{JoinHandle, JoinState, TaskSlot, YieldNow};
-use super::timer::Sleep;
+#[cfg(feature = "evloop-uring")]
+use super::net_uring::{UringListener, UringStream};
+use super::shared::{Message, Shared};
+use super::sleep::Sleep;
+use super::task::{Callback, JoinHandle, JoinState, Schedule, TaskSlot, YieldNow};
 
-/// Something another thread asks the loop to do.
-pub(crate) enum Message {
-    /// Place a spawned task and queue its first poll.
-    Spawn(TaskSlot),
-    /// Queue a callback.
-    Call(Box<dyn FnOnce() + Send>, &'static str),
-    /// Queue the task with this key (a waker used off the loop thread).
-    Wake(u64),
-    /// Stop `run_forever` after the current iteration.
-    Stop,
+/// The sockets of one I/O driver, as a handle hands them out.
+pub trait NetDriver: Send + Sync + 'static {
+    /// Its listener.
+    type Listener: harness::Listener<Stream = Self::Stream>;
+    /// Its connection.
+    type Stream: harness::Stream;
+    /// Adopts a bound, listening socket.
+    fn adopt_listener(listener: std::net::TcpListener) -> io::Result<Self::Listener>;
+    /// Connects to `addr`.
+    fn connect(addr: SocketAddr)
+        -> impl Future<Output = io::Result<Self::Stream>> + Send + 'static;
 }
 
-/// The part of a loop every thread can reach.
-pub(crate) struct Shared {
-    /// Unique id of the loop; wakers, timers and sockets compare it with the running loop's.
-    pub(crate) id: u64,
-    /// Messages from other threads, in arrival order.
-    injected: Mutex<Vec<Message>>,
-    /// An eventfd write is pending (set by senders, cleared by the loop before it drains).
-    notified: AtomicBool,
-    /// Set when the loop is dropped: messages are then dropped on arrival.
-    closed: AtomicBool,
-    /// Written to wake the loop out of `epoll_wait`.
-    pub(crate) notifier: EventFd,
-    /// Threads for `spawn_blocking`.
-    pub(crate) pool: BlockingPool,
-    /// Debug-mode reports.
-    pub(crate) debug: DebugSink,
-}
+/// The epoll driver's sockets.
+pub struct Epoll;
 
-impl Shared {
-    /// Shared state for a new loop.
-    pub(crate) fn new(blocking_threads: usize) -> io::Result<Self> {
-        static NEXT_ID: AtomicU64 = AtomicU64::new(1);
-        Ok(Self {
-            id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
-            injected: Mutex::default(),
-            notified: AtomicBool::new(false),
-            closed: AtomicBool::new(false),
-            notifier: EventFd::new()?,
-            pool: BlockingPool::new(blocking_threads),
-            debug: DebugSink::default(),
-        })
+impl NetDriver for Epoll {
+    type Listener = EvListener;
+    type Stream = EvStream;
+
+    fn adopt_listener(listener: std::net::TcpListener) -> io::Result<EvListener> {
+        EvListener::adopt(OwnedFd::from(listener))
     }
 
-    fn queue(&self) -> std::sync::MutexGuard<'_, Vec<Message>> {
-        self.injected.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    /// Sends `msg` to the loop from any thread and wakes it.
-    pub(crate) fn inject(&self, msg: Message) {
-        {
-            let mut queue = self.queue();
-            if !self.closed.load(Ordering::Acquire) {
-                queue.push(msg);
-                drop(queue);
-                if !self.notified.swap(true, Ordering::SeqCst) {
-                    #[cfg(feature = "mutants")]
-                    if mutants::active(Fault::LostWakeup) && mutants::first_time() {
-                        // The write is "forgotten"; the next message notifies.
-                        self.notified.store(false, Ordering::SeqCst);
-                        return;
-                    }
-                    self.notifier.notify();
-                }
-                return;
-            }
-        }
-        drop(msg); // the loop is gone: a spawned task is cancelled by its slot's drop
-    }
-
-    /// Loop thread: moves every pending message into `into` (see the module protocol).
-    pub(crate) fn take_injected(&self, into: &mut Vec<Message>) {
-        self.notifier.drain();
-        self.notified.store(false, Ordering::SeqCst);
-        std::mem::swap(&mut *self.queue(), into);
-    }
-
-    /// Loop drop: refuses further messages and returns the pending ones.
-    pub(crate) fn close(&self) -> Vec<Message> {
-        let mut queue = self.queue();
-        self.closed.store(true, Ordering::Release);
-        std::mem::take(&mut *queue)
+    fn connect(addr: SocketAddr) -> impl Future<Output = io::Result<EvStream>> + Send + 'static {
+        EvStream::connect(addr)
     }
 }
 
-/// A handle onto an evloop: spawn, timers, TCP, from any thread.
-#[derive(Clone)]
-pub struct EvloopHandle {
+/// The io_uring driver's sockets.
+#[cfg(feature = "evloop-uring")]
+pub struct IoUring;
+
+#[cfg(feature = "evloop-uring")]
+impl NetDriver for IoUring {
+    type Listener = UringListener;
+    type Stream = UringStream;
+
+    fn adopt_listener(listener: std::net::TcpListener) -> io::Result<UringListener> {
+        UringListener::adopt(OwnedFd::from(listener))
+    }
+
+    fn connect(addr: SocketAddr) -> impl Future<Output = io::Result<UringStream>> + Send + 'static {
+        UringStream::connect(addr)
+    }
+}
+
+/// A handle onto an evloop: spawn, timers, TCP, from any thread. `N` says which driver's
+/// sockets it hands out (the loop's own: see `Evloop` and `EvloopUring`).
+pub struct EvloopHandle<N: NetDriver = Epoll> {
     /// The loop's thread-safe state.
     pub(crate) shared: Arc<Shared>,
+    /// The socket types.
+    net: PhantomData<fn() -> N>,
 }
 
-impl EvloopHandle {
+impl<N: NetDriver> Clone for EvloopHandle<N> {
+    fn clone(&self) -> Self {
+        Self::new(self.shared.clone())
+    }
+}
+
+impl<N: NetDriver> EvloopHandle<N> {
+    /// A handle onto the loop behind `shared`.
+    pub(crate) fn new(shared: Arc<Shared>) -> Self {
+        Self {
+            shared,
+            net: PhantomData,
+        }
+    }
+
     /// Asks `run_forever` to return after the current iteration (from any thread).
     pub fn stop(&self) {
-        let local = scheduler::with_current(|core| match core {
+        let local = context::with_current(|core| match core {
             Some(core) if core.id() == self.shared.id => {
                 core.stop();
                 true
@@ -140,21 +115,26 @@ impl EvloopHandle {
     pub fn debug_reports(&self) -> Vec<DebugReport> {
         self.shared.debug.reports()
     }
+
+    /// How this loop's tasks get queued.
+    fn sched(&self) -> Arc<dyn Schedule> {
+        self.shared.clone()
+    }
 }
 
-impl RuntimeHandle for EvloopHandle {
+impl<N: NetDriver> RuntimeHandle for EvloopHandle<N> {
     type JoinHandle<T: Send + 'static> = JoinHandle<T>;
     type Sleep = Sleep;
-    type Listener = EvListener;
-    type Stream = EvStream;
+    type Listener = N::Listener;
+    type Stream = N::Stream;
 
     fn spawn<F>(&self, fut: F) -> JoinHandle<F::Output>
     where
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
-        let (slot, join) = TaskSlot::new(&self.shared, fut);
-        scheduler::with_current(|core| match core {
+        let (slot, join) = TaskSlot::new(self.sched(), fut);
+        context::with_current(|core| match core {
             Some(core) if core.id() == self.shared.id => core.spawn(slot),
             _ => self.shared.inject(Message::Spawn(slot)),
         });
@@ -166,7 +146,7 @@ impl RuntimeHandle for EvloopHandle {
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
     {
-        let state = JoinState::new(self.shared.clone());
+        let state = JoinState::new(self.sched());
         let job_state = state.clone();
         let job: super::blocking::Job = Box::new(move || {
             if job_state.is_aborted() {
@@ -203,13 +183,11 @@ impl RuntimeHandle for EvloopHandle {
             return;
         }
         #[cfg(feature = "mutants")]
-        if mutants::active(Fault::CallSoonInline)
-            && scheduler::with_current(|core| core.is_some_and(|c| c.id() == self.shared.id))
-        {
+        if mutants::active(Fault::CallSoonInline) && context::is_current(self.shared.id) {
             f();
             return;
         }
-        scheduler::with_current(|core| match core {
+        context::with_current(|core| match core {
             Some(core) if core.id() == self.shared.id => core.call_soon(Callback::new(f)),
             _ => self.shared.inject(Message::Call(Box::new(f), name)),
         });
@@ -236,14 +214,14 @@ impl RuntimeHandle for EvloopHandle {
         YieldNow::default()
     }
 
-    fn adopt_listener(&self, listener: std::net::TcpListener) -> io::Result<EvListener> {
-        EvListener::adopt(OwnedFd::from(listener))
+    fn adopt_listener(&self, listener: std::net::TcpListener) -> io::Result<N::Listener> {
+        N::adopt_listener(listener)
     }
 
     fn connect(
         &self,
         addr: SocketAddr,
-    ) -> impl Future<Output = io::Result<EvStream>> + Send + 'static {
-        EvStream::connect(addr)
+    ) -> impl Future<Output = io::Result<N::Stream>> + Send + 'static {
+        N::connect(addr)
     }
 }

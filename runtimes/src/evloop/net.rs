@@ -1,5 +1,6 @@
-//! TCP on the loop: [`EvListener`] (an adopted std listener) and [`EvStream`], a
-//! `futures-io` `AsyncRead + AsyncWrite` over a nonblocking socket.
+//! TCP on an epoll loop: [`EvListener`] (an adopted std listener) and [`EvStream`], a
+//! `futures-io` `AsyncRead + AsyncWrite` over a nonblocking socket. (`net_uring` has the
+//! io_uring driver's.)
 //!
 //! The read/write path is direct: try `recv`/`send` first and involve the reactor only on
 //! `EAGAIN` (see the protocol in `reactor.rs`). A short read (fewer bytes than asked) means the
@@ -17,9 +18,9 @@ use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
+use super::context;
 use super::mutants::{self, Fault};
 use super::reactor::{Direction, Reactor};
-use super::scheduler;
 use super::slab::Key;
 use super::sys;
 
@@ -46,10 +47,15 @@ impl Registration {
         fd: BorrowedFd<'_>,
         f: impl FnOnce(&Reactor, Key) -> Poll<io::Result<R>>,
     ) -> Poll<io::Result<R>> {
-        scheduler::with_current(|core| {
+        context::with_current(|core| {
             let Some(core) = core else {
                 return Poll::Ready(Err(io::Error::other(
                     "evloop: socket used outside a running evloop",
+                )));
+            };
+            let Some(reactor) = core.io.epoll() else {
+                return Poll::Ready(Err(io::Error::other(
+                    "evloop: an epoll socket used on an io_uring loop",
                 )));
             };
             let key = match self.key {
@@ -60,21 +66,21 @@ impl Registration {
                     )))
                 }
                 None => {
-                    let key = core.reactor.register(fd, self.initially_ready)?;
+                    let key = reactor.register(fd, self.initially_ready)?;
                     self.key = Some((core.id(), key));
                     key
                 }
             };
-            f(&core.reactor, key)
+            f(reactor, key)
         })
     }
 
     /// Removes the fd from its loop, if that loop is running on this thread.
     fn deregister(&mut self, fd: BorrowedFd<'_>) {
         if let Some((id, key)) = self.key.take() {
-            scheduler::with_current(|core| {
-                if let Some(core) = core.filter(|c| c.id() == id) {
-                    core.reactor.deregister(fd, key);
+            context::with_current(|core| {
+                if let Some(reactor) = core.filter(|c| c.id() == id).and_then(|c| c.io.epoll()) {
+                    reactor.deregister(fd, key);
                 }
             });
         }
@@ -323,7 +329,7 @@ impl harness::Listener for EvListener {
 
 /// [`Fault::ForcedYield`]: true for every 16th read.
 #[cfg(feature = "mutants")]
-fn forced_yield_now() -> bool {
+pub(crate) fn forced_yield_now() -> bool {
     use std::sync::atomic::{AtomicU64, Ordering};
     static READS: AtomicU64 = AtomicU64::new(0);
     READS.fetch_add(1, Ordering::Relaxed) % 16 == 15

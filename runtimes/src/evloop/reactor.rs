@@ -1,4 +1,5 @@
-//! The reactor: turns epoll readiness into task wake-ups.
+//! The epoll driver (the reactor): turns epoll readiness into task wake-ups. A leaf: it knows
+//! `sys`, the slab and `Waker`s, nothing of the scheduler.
 //!
 //! Every I/O source (socket) is registered once, **edge-triggered**, for both reading and
 //! writing. Edge-triggered because then a socket needs exactly one `epoll_ctl` in its life:
@@ -19,8 +20,12 @@
 //!
 //! Invariants: readiness marks change only on the loop thread, between task polls, so a
 //! mark cleared after `EAGAIN` cannot hide an edge (the edge is reported by the next
-//! `epoll_wait`). A source starts marked ready (optimistic: try the syscall first). Wakers are
-//! woken by reference and kept, so a task waiting again on the same source costs no clone.
+//! `epoll_wait`). A source starts marked ready (optimistic: try the syscall first). A wait
+//! wakes with no borrow of the table held (see `driver`): for each event it takes the
+//! waiters out of the source and releases the table before waking them. A reader is woken by
+//! reference and put back (unless the source was freed or got another reader meanwhile), so a
+//! task reading again costs no clone; a writer is woken and dropped, so later writable edges
+//! (one per acknowledged send) wake nobody.
 
 use std::cell::{Cell, RefCell};
 use std::io;
@@ -28,9 +33,10 @@ use std::os::fd::{AsFd, BorrowedFd};
 use std::task::{Context, Poll, Waker};
 use std::time::Instant;
 
+use super::driver::{Driver, WaitOutcome};
 use super::mutants::{self, Fault};
 use super::slab::{reserved_token, Key, Slab};
-use super::sys::{Epoll, EventFd, Events, TimerFd};
+use super::sys::{self, Epoll, EventFd, Events, TimerFd};
 
 /// Token of the loop's eventfd (cross-thread wake-ups).
 const NOTIFY_TOKEN: u64 = reserved_token(1);
@@ -59,16 +65,6 @@ struct Source {
     closed: [bool; 2],
     /// Waker of the task waiting in that direction, kept after waking.
     waiters: [Option<Waker>; 2],
-}
-
-/// What one wait found besides socket readiness.
-#[derive(Default)]
-pub(crate) struct WaitOutcome {
-    /// The eventfd fired: another thread queued something.
-    pub notified: bool,
-    /// Some socket became ready ([`Fault::IoStarvesTimers`]).
-    #[cfg(feature = "mutants")]
-    pub sockets_ready: bool,
 }
 
 /// epoll plus the readiness table; owned by the loop, used only on its thread.
@@ -146,13 +142,17 @@ impl Reactor {
         let sticky = !mutants::active(Fault::EofNotSticky);
         while source.ready[d] || (sticky && source.closed[d]) {
             match op() {
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => source.ready[d] = false,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Ok(r) if drained(&r) => {
-                    source.ready[d] = false;
+                Ok(r) => {
+                    if drained(&r) {
+                        source.ready[d] = false;
+                    }
                     return Poll::Ready(Ok(r));
                 }
-                result => return Poll::Ready(result),
+                // The errno is compared directly: decoding an error's kind costs more than
+                // the rest of this path.
+                Err(e) if sys::is_would_block(&e) => source.ready[d] = false,
+                Err(e) if sys::is_interrupted(&e) => {}
+                Err(e) => return Poll::Ready(Err(e)),
             }
         }
         Self::store_waker(&mut source.waiters[d], cx);
@@ -191,49 +191,22 @@ impl Reactor {
         }
     }
 
-    /// Waits for events (blocking unless `block` is false, and at most until `deadline`)
-    /// and wakes the tasks waiting on ready sources.
-    pub(crate) fn wait(&self, block: bool, deadline: Option<Instant>) -> io::Result<WaitOutcome> {
-        if block {
-            if let Some(deadline) = deadline {
-                self.arm_timer(deadline)?;
-            }
-        }
-        let mut events = self.events.borrow_mut();
-        self.epoll.wait(&mut events, block)?;
-        let mut outcome = WaitOutcome::default();
+    /// Wakes a waiter taken out of source `key` (direction `d`) and puts it back, with the
+    /// table not borrowed while it runs.
+    #[inline]
+    fn wake_and_keep(&self, key: Key, d: usize, waker: Waker) {
+        waker.wake_by_ref();
         let mut sources = self.sources.borrow_mut();
-        for event in events.iter() {
-            match event.token {
-                NOTIFY_TOKEN => outcome.notified = true,
-                TIMER_TOKEN => self.armed.set(None),
-                token => {
-                    #[cfg(feature = "mutants")]
-                    {
-                        if outcome.sockets_ready && mutants::active(Fault::EventsTruncated) {
-                            continue;
-                        }
-                        outcome.sockets_ready = true;
-                    }
-                    let Some(source) = Key::from_u64(token).and_then(|k| sources.get_mut(k)) else {
-                        continue; // a source deregistered since the event was queued
-                    };
-                    source.closed[0] |= event.read_closed;
-                    source.closed[1] |= event.write_closed;
-                    for (d, ready) in [event.readable, event.writable].into_iter().enumerate() {
-                        if ready {
-                            source.ready[d] = true;
-                            // Invariant: a waker never calls back into the reactor (task
-                            // wakers only touch the ready queue), so the borrow is safe.
-                            if let Some(w) = &source.waiters[d] {
-                                w.wake_by_ref();
-                            }
-                        }
-                    }
-                }
+        let unwanted = match sources.get_mut(key).map(|s| &mut s.waiters[d]) {
+            Some(slot @ None) => {
+                *slot = Some(waker);
+                None
             }
-        }
-        Ok(outcome)
+            // The source is gone, or has a waiter again.
+            _ => Some(waker),
+        };
+        drop(sources);
+        drop(unwanted); // dropping a waker may run code: no borrow is held here
     }
 
     /// Arms the timerfd for `deadline` unless it is already armed for that or earlier.
@@ -247,9 +220,69 @@ impl Reactor {
         self.armed.set(Some(deadline));
         Ok(())
     }
+}
 
-    /// Number of registered sources.
-    pub(crate) fn len(&self) -> usize {
+impl Driver for Reactor {
+    /// Waits for events (blocking unless `block` is false, and at most until `deadline`)
+    /// and wakes the tasks waiting on ready sources, with the source table not borrowed.
+    fn wait(&self, block: bool, deadline: Option<Instant>) -> io::Result<WaitOutcome> {
+        if block {
+            if let Some(deadline) = deadline {
+                self.arm_timer(deadline)?;
+            }
+        }
+        // The event buffer stays borrowed while wakers run: only a wait touches it, and a
+        // waker never waits.
+        let mut events = self.events.borrow_mut();
+        self.epoll.wait(&mut events, block)?;
+        let mut outcome = WaitOutcome::default();
+        for event in events.iter() {
+            match event.token {
+                NOTIFY_TOKEN => outcome.notified = true,
+                TIMER_TOKEN => self.armed.set(None),
+                token => {
+                    #[cfg(feature = "mutants")]
+                    {
+                        if outcome.sockets_ready && mutants::active(Fault::EventsTruncated) {
+                            continue;
+                        }
+                        outcome.sockets_ready = true;
+                    }
+                    let Some(key) = Key::from_u64(token) else {
+                        continue;
+                    };
+                    let (read, write) = {
+                        let mut sources = self.sources.borrow_mut();
+                        let Some(source) = sources.get_mut(key) else {
+                            continue; // a source deregistered since the event was queued
+                        };
+                        source.closed[0] |= event.read_closed;
+                        source.closed[1] |= event.write_closed;
+                        let mut take = |d: usize, ready: bool| {
+                            if !ready {
+                                return None;
+                            }
+                            source.ready[d] = true;
+                            source.waiters[d].take()
+                        };
+                        (take(0, event.readable), take(1, event.writable))
+                    };
+                    if let Some(waker) = read {
+                        self.wake_and_keep(key, 0, waker);
+                    }
+                    if let Some(waker) = write {
+                        // Not kept: a task rarely waits to write twice in a row (a finished
+                        // connect, a full buffer), and a kept waker would be woken by every
+                        // later writable edge for nothing.
+                        waker.wake();
+                    }
+                }
+            }
+        }
+        Ok(outcome)
+    }
+
+    fn sources(&self) -> usize {
         self.sources.borrow().len()
     }
 }

@@ -1,10 +1,12 @@
 //! The scheduler: one loop iteration at a time, on one thread (asyncio's `_run_once`).
 //!
 //! An iteration:
-//! 1. wait for I/O: block only if nothing is ready, and at most until the earliest timer
-//!    (the reactor arms its timerfd for that deadline). While tasks are ready the loop polls
-//!    I/O only every [`BUSY_IO_INTERVAL`] iterations (as tokio's `event_interval` does), so a
-//!    hop from one task to another costs no system call, and I/O is still never starved;
+//! 1. wait for I/O through the loop's driver ([`Io`]: epoll or io_uring): block only if
+//!    nothing is ready, and at most until the earliest timer (the driver arranges a wake-up
+//!    at that deadline). While tasks are ready the loop polls I/O only every
+//!    [`BUSY_IO_INTERVAL`] iterations (as tokio's `event_interval` does), so a hop from one
+//!    task to another costs no system call, and I/O is still never starved; a driver holding
+//!    work for the kernel (io_uring's queued sends) is polled at once;
 //! 2. take what other threads sent (spawns, callbacks, wake-ups, stop);
 //! 3. move every timer due by now to the ready queue;
 //! 4. run the items that were ready when this step began, in FIFO order. Items queued
@@ -16,30 +18,31 @@
 //! Invariants: the ready queue holds a task at most once (`TaskSlot::scheduled`); nothing is
 //! polled or called while a `RefCell` of the core is borrowed, so wakers, spawns and timers
 //! may be used from inside any task or callback; a panic in a task or callback is caught
-//! around that one poll or call, reported, and the loop goes on; the loop thread's
-//! [`CURRENT`] names the running core, which is how wakers, sockets and timers find it
-//! without locks.
+//! around that one poll or call, reported, and the loop goes on. This module knows no
+//! thread-local: `context` (above it) names the running core, which is how wakers, sockets
+//! and timers find it without locks.
 
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 use std::io;
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::rc::Rc;
 use std::sync::Arc;
-use std::task::{Context, Poll};
+use std::task::{Context, Poll, Waker};
 use std::time::Instant;
 
 use harness::task::panic_message;
 use harness::JoinError;
 
 use super::debug::{DebugConfig, DebugReport};
-use super::driver::Root;
-use super::handle::{Message, Shared};
+use super::driver::{Driver, WaitOutcome};
 use super::mutants::{self, Fault};
 use super::reactor::Reactor;
+use super::shared::{Message, Shared};
 use super::slab::{reserved_token, Key, Slab};
-use super::task::{TaskRun, TaskSlot};
+use super::task::{Callback, TaskRun, TaskSlot};
 use super::timer::{TimerAction, TimerQueue};
+#[cfg(feature = "evloop-uring")]
+use super::uring::UringDriver;
 
 /// While tasks are ready, I/O (and other threads' messages) are polled once every this many
 /// iterations; when nothing is ready, every iteration waits for I/O. 61 is tokio's default
@@ -49,67 +52,77 @@ pub(crate) const BUSY_IO_INTERVAL: u32 = 61;
 /// Wake-up key of the future passed to `block_on`.
 pub(crate) const ROOT_KEY: u64 = reserved_token(3);
 
-thread_local! {
-    /// The loop running on this thread, if any.
-    pub(crate) static CURRENT: RefCell<Option<Rc<Core>>> = const { RefCell::new(None) };
+/// The loop's I/O driver: the one the loop was built with.
+// One per loop: its size does not matter, and boxing the larger driver would cost a load on
+// every socket operation.
+#[allow(clippy::large_enum_variant)]
+pub(crate) enum Io {
+    /// epoll, edge-triggered (`reactor`).
+    Epoll(Reactor),
+    /// io_uring (`uring`).
+    #[cfg(feature = "evloop-uring")]
+    Uring(UringDriver),
 }
 
-/// Runs `f` with the loop running on this thread (`None` outside any loop).
-#[inline]
-pub(crate) fn with_current<R>(f: impl FnOnce(Option<&Core>) -> R) -> R {
-    // Checked apart from the call so that `f` is moved straight in (this runs several
-    // times per message): `try_with` fails only once the thread is exiting and its locals
-    // are gone, and then no loop runs here any more.
-    if CURRENT.try_with(|_| ()).is_err() {
-        return f(None);
-    }
-    CURRENT.with(|c| f(c.borrow().as_deref()))
-}
-
-/// The loop running on this thread, shared.
-pub(crate) fn current_core() -> Option<Rc<Core>> {
-    CURRENT.try_with(|c| c.borrow().clone()).ok().flatten()
-}
-
-/// Queues the task `key` of the loop behind `shared`: directly when that loop runs on this
-/// thread, else through its injection queue.
-#[inline]
-pub(crate) fn wake_task(shared: &Shared, key: u64) {
-    if key == super::task::NO_KEY {
-        return; // not placed yet: its first poll is queued anyway
-    }
-    with_current(|core| match core {
-        Some(core) if core.id() == shared.id => {
-            if mutants::active(Fault::WakePollsInline) && core.try_run_inline(key) {
-                return;
-            }
-            core.schedule(key)
-        }
-        _ => shared.inject(Message::Wake(key)),
-    });
-}
-
-/// A closure queued on the loop.
-pub(crate) struct Callback {
-    /// The closure.
-    f: Box<dyn FnOnce()>,
-    /// Its type name, for debug reports.
-    name: &'static str,
-}
-
-impl Callback {
-    /// Wraps `f`.
-    pub(crate) fn new(f: impl FnOnce() + 'static) -> Self {
-        Self {
-            name: std::any::type_name_of_val(&f),
-            f: Box::new(f),
+impl Io {
+    /// The epoll driver, if that is the loop's.
+    #[inline]
+    pub(crate) fn epoll(&self) -> Option<&Reactor> {
+        match self {
+            Io::Epoll(r) => Some(r),
+            #[cfg(feature = "evloop-uring")]
+            _ => None,
         }
     }
 
-    /// Runs it.
-    pub(crate) fn run(self) {
-        (self.f)();
+    /// The io_uring driver, if that is the loop's.
+    #[cfg(feature = "evloop-uring")]
+    #[inline]
+    pub(crate) fn uring(&self) -> Option<&UringDriver> {
+        match self {
+            Io::Uring(u) => Some(u),
+            _ => None,
+        }
     }
+
+    /// See [`Driver::wants_wait`].
+    #[inline]
+    fn wants_wait(&self) -> bool {
+        match self {
+            Io::Epoll(r) => r.wants_wait(),
+            #[cfg(feature = "evloop-uring")]
+            Io::Uring(u) => u.wants_wait(),
+        }
+    }
+
+    /// See [`Driver::sources`].
+    fn sources(&self) -> usize {
+        match self {
+            Io::Epoll(r) => r.sources(),
+            #[cfg(feature = "evloop-uring")]
+            Io::Uring(u) => u.sources(),
+        }
+    }
+
+    /// See [`Driver::wait`].
+    #[inline]
+    fn wait(&self, block: bool, deadline: Option<Instant>) -> io::Result<WaitOutcome> {
+        match self {
+            Io::Epoll(r) => r.wait(block, deadline),
+            #[cfg(feature = "evloop-uring")]
+            Io::Uring(u) => u.wait(block, deadline),
+        }
+    }
+}
+
+/// The future `block_on` drives, seen by the loop.
+pub(crate) struct Root<'a> {
+    /// Polls the future; true once it completed.
+    pub(crate) poll: &'a mut dyn FnMut(&mut Context<'_>) -> bool,
+    /// Queues `Root` when woken.
+    pub(crate) waker: Waker,
+    /// Whether it completed.
+    pub(crate) done: bool,
 }
 
 /// An entry of the ready queue.
@@ -132,8 +145,8 @@ pub(crate) struct Core {
     tasks: RefCell<Slab<TaskSlot>>,
     /// Pending timers.
     pub(crate) timers: RefCell<TimerQueue>,
-    /// epoll and the readiness of every socket.
-    pub(crate) reactor: Reactor,
+    /// The I/O driver and the state of every socket.
+    pub(crate) io: Io,
     /// Messages taken from `shared`; a buffer kept to avoid allocating per drain.
     inbox: RefCell<Vec<Message>>,
     /// `stop()` was called: `run_forever` returns after the current iteration.
@@ -152,10 +165,10 @@ pub(crate) struct Core {
 }
 
 impl Core {
-    /// A core over `shared`.
-    pub(crate) fn new(shared: Arc<Shared>, debug: DebugConfig) -> io::Result<Self> {
-        Ok(Self {
-            reactor: Reactor::new(&shared.notifier)?,
+    /// A core over `shared`, its I/O done by `io`.
+    pub(crate) fn new(shared: Arc<Shared>, io: Io, debug: DebugConfig) -> Self {
+        Self {
+            io,
             shared,
             ready: RefCell::default(),
             tasks: RefCell::default(),
@@ -168,7 +181,7 @@ impl Core {
             debug,
             #[cfg(feature = "mutants")]
             in_batch: Cell::new(false),
-        })
+        }
     }
 
     /// The loop's unique id.
@@ -184,6 +197,11 @@ impl Core {
     /// Number of live tasks.
     pub(crate) fn task_count(&self) -> usize {
         self.tasks.borrow().len()
+    }
+
+    /// Number of sockets registered with the driver.
+    pub(crate) fn source_count(&self) -> usize {
+        self.io.sources()
     }
 
     /// Queues the task (or root) with this key, once.
@@ -222,7 +240,7 @@ impl Core {
     /// the caller, if the batch is running and the task is not the one being polled. Returns
     /// whether it did.
     #[cfg(feature = "mutants")]
-    fn try_run_inline(&self, key: u64) -> bool {
+    pub(crate) fn try_run_inline(&self, key: u64) -> bool {
         if !self.in_batch.get() {
             return false;
         }
@@ -242,7 +260,7 @@ impl Core {
 
     #[cfg(not(feature = "mutants"))]
     #[inline(always)]
-    fn try_run_inline(&self, _key: u64) -> bool {
+    pub(crate) fn try_run_inline(&self, _key: u64) -> bool {
         false
     }
 
@@ -288,7 +306,8 @@ impl Core {
     /// One iteration (see the module doc). `poll_only` never blocks in the I/O wait.
     pub(crate) fn run_once(&self, poll_only: bool, root: Option<&mut Root<'_>>) {
         let busy = !self.ready.borrow().is_empty();
-        let skip_io = busy && self.busy_iterations.get() + 1 < BUSY_IO_INTERVAL;
+        let skip_io =
+            busy && self.busy_iterations.get() + 1 < BUSY_IO_INTERVAL && !self.io.wants_wait();
         if skip_io {
             self.busy_iterations.set(self.busy_iterations.get() + 1);
         } else {
@@ -300,9 +319,9 @@ impl Core {
                 .map(mutants::wake_for_timer);
             let block = !poll_only && !busy && deadline.is_none_or(|d| d > Instant::now());
             let outcome = self
-                .reactor
+                .io
                 .wait(block, deadline)
-                .unwrap_or_else(|e| panic!("evloop: epoll_wait failed: {e}"));
+                .unwrap_or_else(|e| panic!("evloop: waiting for I/O failed: {e}"));
             if outcome.notified {
                 self.take_messages();
             }
@@ -351,7 +370,7 @@ impl Core {
         for msg in inbox.drain(..) {
             match msg {
                 Message::Spawn(slot) => self.spawn(slot),
-                Message::Call(f, name) => self.call_soon(Callback { f, name }),
+                Message::Call(f, name) => self.call_soon(Callback::named(f, name)),
                 Message::Wake(key) => self.schedule(key),
                 Message::Stop => self.stop(),
             }

@@ -118,6 +118,13 @@ impl EventFd {
         let mut buf = [0u8; 8];
         let _ = rustix::io::read(&self.0, &mut buf);
     }
+
+    /// A second descriptor of the same eventfd (close-on-exec), for a driver that watches
+    /// it and must name it again later (io_uring re-arms its poll).
+    #[cfg(feature = "evloop-uring")]
+    pub(crate) fn try_clone(&self) -> io::Result<OwnedFd> {
+        Ok(rustix::io::fcntl_dupfd_cloexec(&self.0, 0)?)
+    }
 }
 
 impl AsFd for EventFd {
@@ -164,9 +171,38 @@ impl AsFd for TimerFd {
     }
 }
 
+/// Whether `e` is `EAGAIN`/`EWOULDBLOCK` (every error here is an OS error: the errno is
+/// compared directly, without decoding a kind).
+#[inline]
+pub(crate) fn is_would_block(e: &io::Error) -> bool {
+    e.raw_os_error() == Some(rustix::io::Errno::WOULDBLOCK.raw_os_error())
+}
+
+/// Whether `e` is `EINTR`.
+#[inline]
+pub(crate) fn is_interrupted(e: &io::Error) -> bool {
+    e.raw_os_error() == Some(rustix::io::Errno::INTR.raw_os_error())
+}
+
 /// Makes an adopted fd nonblocking.
 pub(crate) fn set_nonblocking(fd: BorrowedFd<'_>) -> io::Result<()> {
     Ok(rustix::io::ioctl_fionbio(fd, true)?)
+}
+
+/// Makes an fd blocking: io_uring does the waiting itself, and a blocking file makes sure no
+/// path of it reports `EAGAIN` back instead of waiting.
+#[cfg(feature = "evloop-uring")]
+pub(crate) fn set_blocking(fd: BorrowedFd<'_>) -> io::Result<()> {
+    Ok(rustix::io::ioctl_fionbio(fd, false)?)
+}
+
+/// The peer address of a connected socket.
+#[cfg(feature = "evloop-uring")]
+pub(crate) fn peer_addr(fd: BorrowedFd<'_>) -> io::Result<SocketAddr> {
+    let addr = rnet::getpeername(fd)?
+        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "peer has no address"))?;
+    SocketAddr::try_from(addr)
+        .map_err(|_| io::Error::new(io::ErrorKind::InvalidData, "peer is not an IP socket"))
 }
 
 /// Starts a nonblocking TCP connect. Returns the socket and whether the connection is still
@@ -224,6 +260,13 @@ pub(crate) fn send(fd: BorrowedFd<'_>, buf: &[u8]) -> io::Result<usize> {
 /// Shuts down the write side of a socket.
 pub(crate) fn shutdown_write(fd: BorrowedFd<'_>) -> io::Result<()> {
     Ok(rnet::shutdown(fd, rnet::Shutdown::Write)?)
+}
+
+/// Stops a listening socket from listening at once, though its fd stays open: later connects
+/// are refused and connections queued but not accepted are reset, as when the fd is closed.
+/// (Linux: `shutdown` of a listening socket is what closing it does to the listen state.)
+pub(crate) fn stop_listening(fd: BorrowedFd<'_>) -> io::Result<()> {
+    Ok(rnet::shutdown(fd, rnet::Shutdown::Both)?)
 }
 
 /// The local address of a socket.

@@ -35,7 +35,6 @@
 //! reference to the file while an operation runs. So closing an fd does not end a multishot
 //! receive or accept on it: cancel it ([`Ring::cancel`]) and close after its final completion.
 
-use std::alloc::{self, Layout};
 use std::io;
 use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 use std::ptr::NonNull;
@@ -207,6 +206,9 @@ struct BufferPool {
     bufs: NonNull<u8>,
     /// Entries (a power of two) and buffers.
     count: u16,
+    /// Buffers handed out so far (ids `0..provided`); the others have never been used, so
+    /// their pages are not even touched.
+    provided: u16,
     /// Bytes per buffer.
     size: u32,
     /// Our tail: entries added so far (wrapping); published to the kernel by `publish`.
@@ -215,67 +217,90 @@ struct BufferPool {
     dirty: bool,
 }
 
+/// Anonymous private memory of `len` bytes, page-aligned and zero-filled by the kernel on
+/// first touch: pages never touched (buffers never provided or never used) are never
+/// resident. (`alloc_zeroed` with more than malloc's alignment writes every byte: a 32 MiB
+/// buffer group would be resident at once.)
+fn map_zeroed(len: usize) -> io::Result<NonNull<u8>> {
+    // SAFETY: an anonymous private mapping with no address hint creates fresh memory that
+    // aliases nothing; the result is checked before use.
+    let p = unsafe {
+        libc::mmap(
+            std::ptr::null_mut(),
+            len,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE,
+            -1,
+            0,
+        )
+    };
+    if p == libc::MAP_FAILED {
+        return Err(io::Error::new(
+            io::ErrorKind::OutOfMemory,
+            format!(
+                "cannot map the provided buffers: {}",
+                io::Error::last_os_error()
+            ),
+        ));
+    }
+    NonNull::new(p.cast::<u8>()).ok_or_else(|| io::Error::other("mmap returned null"))
+}
+
+/// Unmaps memory from [`map_zeroed`].
+///
+/// # Safety
+/// `p` and `len` are a mapping from `map_zeroed` that nothing (kernel included) uses any more.
+unsafe fn unmap(p: NonNull<u8>, len: usize) {
+    // SAFETY: the caller's contract.
+    unsafe {
+        libc::munmap(p.as_ptr().cast(), len);
+    }
+}
+
 impl BufferPool {
-    fn ring_layout(count: u16) -> Layout {
-        Layout::from_size_align(usize::from(count) * BUF_ENTRY_SIZE, PAGE).expect("ring layout")
+    fn ring_len(count: u16) -> usize {
+        (usize::from(count) * BUF_ENTRY_SIZE).next_multiple_of(PAGE)
     }
 
-    fn bufs_layout(count: u16, size: u32) -> Layout {
-        Layout::from_size_align(usize::from(count) * size as usize, 64).expect("buffers layout")
+    fn bufs_len(count: u16, size: u32) -> usize {
+        usize::from(count) * size as usize
     }
 
-    /// Allocates a pool of `count` buffers of `size` bytes (count a power of two).
+    /// Maps a pool of `count` buffers of `size` bytes (count a power of two). The memory is
+    /// zero-filled: the ring's tail starts at 0, and buffer bytes are initialised for Rust
+    /// even where only the kernel writes them.
     fn new(count: u16, size: u32) -> io::Result<Self> {
-        let ring_layout = Self::ring_layout(count);
-        let bufs_layout = Self::bufs_layout(count, size);
-        // SAFETY: both layouts have a non-zero size (count >= 1, size >= 1, checked by the
-        // caller). Zeroed memory: the ring's tail starts at 0, and buffer bytes are
-        // initialised for Rust even where only the kernel writes them (calloc of fresh
-        // pages does not touch them, so RSS grows only with the buffers used).
-        let (ring, bufs) = unsafe {
-            (
-                alloc::alloc_zeroed(ring_layout),
-                alloc::alloc_zeroed(bufs_layout),
-            )
-        };
-        match (NonNull::new(ring), NonNull::new(bufs)) {
-            (Some(ring), Some(bufs)) => Ok(Self {
-                ring,
-                bufs,
-                count,
-                size,
-                tail: 0,
-                dirty: false,
-            }),
-            (r, b) => {
-                // SAFETY: each pointer freed here was returned by `alloc_zeroed` with this
-                // layout, and nothing else has seen it.
-                unsafe {
-                    if let Some(r) = r {
-                        alloc::dealloc(r.as_ptr(), ring_layout);
-                    }
-                    if let Some(b) = b {
-                        alloc::dealloc(b.as_ptr(), bufs_layout);
-                    }
-                }
-                Err(io::Error::new(
-                    io::ErrorKind::OutOfMemory,
-                    "cannot allocate the provided buffers",
-                ))
+        let ring = map_zeroed(Self::ring_len(count))?;
+        let bufs = match map_zeroed(Self::bufs_len(count, size)) {
+            Ok(b) => b,
+            Err(e) => {
+                // SAFETY: just mapped, and nothing else has seen it.
+                unsafe { unmap(ring, Self::ring_len(count)) };
+                return Err(e);
             }
-        }
+        };
+        Ok(Self {
+            ring,
+            bufs,
+            count,
+            provided: 0,
+            size,
+            tail: 0,
+            dirty: false,
+        })
     }
 
     /// Puts buffer `id` in the next ring entry (not yet visible to the kernel).
+    #[inline]
     fn add(&mut self, id: u16) {
         let slot = usize::from(self.tail & (self.count - 1));
         let addr = self.buffer_ptr(id) as u64;
         // SAFETY: `slot < count`, so the entry lies inside the ring allocation. The entry is
         // past the tail the kernel last saw, so the kernel does not read it until `publish`
         // stores the new tail (with release ordering). Protocol rule 2: `id` came back from
-        // its lease, so no other entry holds it, and at most `count` buffers exist, so the
-        // ring never holds more than `count` entries. Only `addr`, `len` and `bid` are
-        // written: entry 0's last field is the ring's tail.
+        // its lease (or is provided for the first time), so no other entry holds it, and at
+        // most `count` buffers exist, so the ring never holds more than `count` entries.
+        // Only `addr`, `len` and `bid` are written: entry 0's last field is the ring's tail.
         unsafe {
             let entry = self
                 .ring
@@ -290,7 +315,19 @@ impl BufferPool {
         self.dirty = true;
     }
 
+    /// Adds up to `more` buffers never provided before (ids from `provided` on) to the ring;
+    /// returns how many.
+    fn provide(&mut self, more: u16) -> u16 {
+        let added = more.min(self.count - self.provided);
+        for id in self.provided..self.provided + added {
+            self.add(id);
+        }
+        self.provided += added;
+        added
+    }
+
     /// Makes the entries added so far visible to the kernel.
+    #[inline]
     fn publish(&mut self) {
         if !self.dirty {
             return;
@@ -306,6 +343,7 @@ impl BufferPool {
     }
 
     /// Start of buffer `id`.
+    #[inline]
     fn buffer_ptr(&self, id: u16) -> *mut u8 {
         debug_assert!(id < self.count);
         // SAFETY: `id < count`, so the offset stays inside the buffers' allocation.
@@ -314,11 +352,11 @@ impl BufferPool {
 
     /// Frees the memory. Only once the kernel can no longer touch it (rule 3).
     fn free(self) {
-        // SAFETY: both pointers came from `alloc_zeroed` with these layouts (in `new`), and
-        // the caller has unregistered the ring with no operation in flight.
+        // SAFETY: both mappings came from `map_zeroed` with these lengths (in `new`), and the
+        // caller has unregistered the ring with no operation in flight.
         unsafe {
-            alloc::dealloc(self.ring.as_ptr(), Self::ring_layout(self.count));
-            alloc::dealloc(self.bufs.as_ptr(), Self::bufs_layout(self.count, self.size));
+            unmap(self.ring, Self::ring_len(self.count));
+            unmap(self.bufs, Self::bufs_len(self.count, self.size));
         }
     }
 }
@@ -434,6 +472,18 @@ impl Ring {
     /// Registers a provided buffer ring of `count` buffers of `size` bytes each (`count` a
     /// power of two, at most 32768) and hands every buffer to the kernel.
     pub fn add_buffer_group(&mut self, count: u16, size: u32) -> io::Result<BufferGroup> {
+        self.add_buffer_group_with(count, size, count)
+    }
+
+    /// Like [`Ring::add_buffer_group`], but hands only the first `provide` buffers to the
+    /// kernel; [`Ring::provide_buffers`] adds more later. Memory for all `count` is reserved,
+    /// but a buffer never provided is never touched, so it costs no resident memory.
+    pub fn add_buffer_group_with(
+        &mut self,
+        count: u16,
+        size: u32,
+        provide: u16,
+    ) -> io::Result<BufferGroup> {
         if count == 0 || !count.is_power_of_two() || count > 32768 || size == 0 {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidInput,
@@ -460,15 +510,29 @@ impl Ring {
                 format!("cannot register a provided buffer ring ({e}): needs Linux 5.19 or newer"),
             ));
         }
-        for id in 0..count {
-            pool.add(id);
-        }
+        pool.provide(provide);
         pool.publish();
         self.pools.push(pool);
         Ok(BufferGroup(group))
     }
 
+    /// Hands up to `more` never-used buffers of `group` to the kernel (visible from the next
+    /// submit); returns how many it added (fewer once the group's `count` is reached).
+    pub fn provide_buffers(&mut self, group: BufferGroup, more: u16) -> u16 {
+        self.pools
+            .get_mut(usize::from(group.0))
+            .map_or(0, |pool| pool.provide(more))
+    }
+
+    /// Buffers of `group` handed out so far, and the most it can have.
+    pub fn buffers_provided(&self, group: BufferGroup) -> (u16, u16) {
+        self.pools
+            .get(usize::from(group.0))
+            .map_or((0, 0), |pool| (pool.provided, pool.count))
+    }
+
     /// Takes a slot for a new operation.
+    #[inline]
     fn take_slot(&mut self, token: u64, kind: OpKind, group: u16, held: Held) -> OpId {
         let index = match self.free.pop() {
             Some(i) => i,
@@ -495,6 +559,7 @@ impl Ring {
     }
 
     /// Pushes `entry` (tagged with `op`), submitting first if the queue is full.
+    #[inline]
     fn push(&mut self, entry: squeue::Entry) -> io::Result<()> {
         loop {
             // SAFETY: protocol rule 1: whatever memory `entry` names is held by its slot (or
@@ -515,6 +580,7 @@ impl Ring {
     }
 
     /// Pushes a user operation; on failure its slot (and what it held) is released.
+    #[inline]
     fn push_op(&mut self, entry: squeue::Entry, op: OpId) -> io::Result<OpId> {
         match self.push(entry.user_data(op.user_data())) {
             Ok(()) => Ok(op),
@@ -526,6 +592,7 @@ impl Ring {
     }
 
     /// Frees slot `index`, returning the operation it held.
+    #[inline]
     fn release(&mut self, index: u32) -> Option<InFlight> {
         let slot = self.slots.get_mut(index as usize)?;
         let op = slot.op.take()?;
@@ -548,6 +615,7 @@ impl Ring {
     /// Multishot receive on `fd` into buffers of `group`: one [`Outcome::Received`] per chunk;
     /// it ends at end-of-stream (result 0), on an error, on `ENOBUFS` (no free buffer:
     /// recycle and arm it again) or on [`Ring::cancel`].
+    #[inline]
     pub fn recv_multishot(
         &mut self,
         fd: BorrowedFd<'_>,
@@ -566,6 +634,7 @@ impl Ring {
     }
 
     /// Sends `data` on `fd`; the bytes come back in [`Outcome::SentBytes`] with the count sent.
+    #[inline]
     pub fn send(&mut self, fd: BorrowedFd<'_>, data: Vec<u8>, token: u64) -> io::Result<OpId> {
         let len = u32::try_from(data.len()).unwrap_or(u32::MAX);
         let ptr = data.as_ptr();
@@ -606,6 +675,14 @@ impl Ring {
         self.push_op(entry, op)
     }
 
+    /// One-shot readiness poll: one completion when `fd` becomes writable (a connect in
+    /// progress finished), with the `poll` event mask as its result.
+    pub fn poll_writable(&mut self, fd: BorrowedFd<'_>, token: u64) -> io::Result<OpId> {
+        let op = self.take_slot(token, OpKind::Poll, 0, Held::Nothing);
+        let entry = opcode::PollAdd::new(types::Fd(fd.as_raw_fd()), libc::POLLOUT as u32).build();
+        self.push_op(entry, op)
+    }
+
     /// A timeout `after` from now: completes with `Ok(0)` when it expires (or
     /// `ECANCELED` after [`Ring::cancel`]).
     pub fn timeout(&mut self, after: Duration, token: u64) -> io::Result<OpId> {
@@ -639,6 +716,7 @@ impl Ring {
     }
 
     /// Makes recycled buffers visible to the kernel.
+    #[inline]
     fn publish_buffers(&mut self) {
         for pool in &mut self.pools {
             pool.publish();
@@ -649,7 +727,50 @@ impl Ring {
     /// completions (one system call). Interrupted waits return `Ok` (drain, then wait again).
     pub fn submit_and_wait(&mut self, want: usize) -> io::Result<()> {
         self.publish_buffers();
+        #[cfg(feature = "memcheck")]
+        if want > 0 {
+            return self.submit_then_poll();
+        }
         match self.uring.submit_and_wait(want) {
+            Ok(_) => Ok(()),
+            Err(e) if matches!(e.raw_os_error(), Some(libc::EINTR) | Some(libc::EBUSY)) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The memcheck build's blocking wait (feature `memcheck`, only `ci/valgrind-evloop.sh`
+    /// enables it): submit without waiting, then, if no completion is there yet, block in
+    /// `poll(2)` on the ring's fd until one is. valgrind 3.19 does not treat `io_uring_enter`
+    /// as a blocking call, so it keeps its one-thread-at-a-time lock while the thread waits
+    /// in it and every other thread of the program (a test's writer, a `spawn_blocking`
+    /// worker, a `call_soon_threadsafe` caller) would wait forever; `poll` it releases. What
+    /// the kernel does to the ring and its buffers is the same either way.
+    #[cfg(feature = "memcheck")]
+    fn submit_then_poll(&mut self) -> io::Result<()> {
+        match self.uring.submit() {
+            Ok(_) => {}
+            Err(e) if matches!(e.raw_os_error(), Some(libc::EINTR) | Some(libc::EBUSY)) => {}
+            Err(e) => return Err(e),
+        }
+        if !self.uring.completion().is_empty() {
+            return Ok(());
+        }
+        let mut pfd = libc::pollfd {
+            fd: self.uring.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        // SAFETY: `pfd` is one valid `pollfd` that outlives the call, and the count is 1.
+        let r = unsafe { libc::poll(&mut pfd, 1, -1) };
+        if r < 0 {
+            let e = io::Error::last_os_error();
+            if e.raw_os_error() != Some(libc::EINTR) {
+                return Err(e);
+            }
+        }
+        // Runs the task work that posts completions (the ring is set up with
+        // `COOP_TASKRUN`), without waiting.
+        match self.uring.submit() {
             Ok(_) => Ok(()),
             Err(e) if matches!(e.raw_os_error(), Some(libc::EINTR) | Some(libc::EBUSY)) => Ok(()),
             Err(e) => Err(e),
@@ -663,6 +784,13 @@ impl Ring {
 
     /// Moves every completion available now into `out` (appended, in the kernel's order).
     pub fn drain(&mut self, out: &mut Vec<Completion>) {
+        self.drain_with(|_, c| out.push(c));
+    }
+
+    /// Hands every completion available now to `f`, in the kernel's order, with the ring
+    /// (so `f` may recycle buffers and push operations; what it pushes is submitted by the
+    /// next submit).
+    pub fn drain_with(&mut self, mut f: impl FnMut(&mut Ring, Completion)) {
         let ring_id = self.id;
         let mut cqes = std::mem::take(&mut self.cqes);
         loop {
@@ -673,7 +801,7 @@ impl Ring {
             }
             for cqe in &cqes {
                 if let Some(c) = self.complete(ring_id, cqe) {
-                    out.push(c);
+                    f(self, c);
                 }
             }
         }
@@ -681,6 +809,7 @@ impl Ring {
     }
 
     /// Turns one CQE into a completion, releasing the operation's slot after its last one.
+    #[inline]
     fn complete(&mut self, ring_id: u64, cqe: &cqueue::Entry) -> Option<Completion> {
         if cqe.user_data() == INTERNAL {
             self.internal_in_flight -= 1;
@@ -744,6 +873,7 @@ impl Ring {
     ///
     /// # Panics
     /// When `lease` comes from another ring.
+    #[inline]
     pub fn bytes(&self, lease: &BufLease) -> &[u8] {
         assert_eq!(lease.ring, self.id, "a buffer lease used with another ring");
         let pool = &self.pools[usize::from(lease.group)];
@@ -759,6 +889,7 @@ impl Ring {
     ///
     /// # Panics
     /// When `lease` comes from another ring.
+    #[inline]
     pub fn recycle(&mut self, lease: BufLease) {
         assert_eq!(lease.ring, self.id, "a buffer lease used with another ring");
         self.pools[usize::from(lease.group)].add(lease.id);

@@ -1,5 +1,10 @@
 //! Tasks: a spawned future in its slot on the loop ([`TaskSlot`]), the state it shares with
-//! its [`JoinHandle`] ([`JoinState`]), and its waker.
+//! its [`JoinHandle`] ([`JoinState`]), its waker, and the plain closures the loop also runs
+//! ([`Callback`]).
+//!
+//! This module knows no loop: a task reaches its loop only through the [`Schedule`] it was
+//! given (tokio's `task::Schedule`), which the loop implements above this layer (in
+//! `context`: queue directly on the loop's own thread, else send a message).
 //!
 //! One spawn allocates twice: the boxed future and one `Arc<JoinState>`, which is at once the
 //! join handle's target and the task's waker (`std::task::Wake`). Polling allocates nothing:
@@ -18,21 +23,26 @@ use std::task::{Context, Poll, Wake, Waker};
 
 use harness::{JoinError, TaskHandle};
 
-use super::handle::Shared;
 use super::mutants::{self, Fault};
-use super::scheduler;
 use super::slab::{reserved_token, Key};
 
 /// Key of a task not placed on the loop yet, and of blocking jobs (never on the loop).
 pub(crate) const NO_KEY: u64 = reserved_token(0);
+
+/// How a task gets queued on its loop: the one thing a task knows of the loop it belongs to.
+pub(crate) trait Schedule: Send + Sync + 'static {
+    /// Queues the task (or root future) with slot key `key`, from any thread; a key the loop
+    /// no longer has is ignored.
+    fn schedule(&self, key: u64);
+}
 
 /// What a task and its join handle share.
 pub(crate) struct JoinState<T> {
     /// The task's slot key, stored by the loop thread when it places the task ([`NO_KEY`]
     /// before that); read by wakers on any thread.
     key: AtomicU64,
-    /// The loop the task belongs to.
-    shared: Arc<Shared>,
+    /// Queues the task on the loop it belongs to.
+    sched: Arc<dyn Schedule>,
     /// Set by `abort`; the loop drops the task at its next turn.
     aborted: AtomicBool,
     /// Outcome and the waker of whoever awaits the join handle.
@@ -49,11 +59,11 @@ struct JoinInner<T> {
 }
 
 impl<T> JoinState<T> {
-    /// Fresh state for a task of the loop behind `shared`.
-    pub(crate) fn new(shared: Arc<Shared>) -> Arc<Self> {
+    /// Fresh state for a task queued through `sched`.
+    pub(crate) fn new(sched: Arc<dyn Schedule>) -> Arc<Self> {
         Arc::new(Self {
             key: AtomicU64::new(NO_KEY),
-            shared,
+            sched,
             aborted: AtomicBool::new(false),
             inner: Mutex::new(JoinInner {
                 outcome: None,
@@ -87,6 +97,16 @@ impl<T> JoinState<T> {
     pub(crate) fn is_aborted(&self) -> bool {
         self.aborted.load(Ordering::Acquire)
     }
+
+    /// Queues the task on its loop (nothing before the loop placed it: its first poll is
+    /// queued anyway).
+    #[inline]
+    fn schedule(&self) {
+        let key = self.key.load(Ordering::Acquire);
+        if key != NO_KEY {
+            self.sched.schedule(key);
+        }
+    }
 }
 
 /// The loop's type-erased view of a task's [`JoinState`].
@@ -116,7 +136,7 @@ impl<T: Send + 'static> Wake for JoinState<T> {
         self.wake_by_ref();
     }
     fn wake_by_ref(self: &Arc<Self>) {
-        scheduler::wake_task(&self.shared, self.key.load(Ordering::Acquire));
+        self.schedule();
     }
 }
 
@@ -145,12 +165,12 @@ pub(crate) struct TaskSlot {
 
 impl TaskSlot {
     /// A slot for `fut` and the join handle that awaits it.
-    pub(crate) fn new<F>(shared: &Arc<Shared>, fut: F) -> (TaskSlot, JoinHandle<F::Output>)
+    pub(crate) fn new<F>(sched: Arc<dyn Schedule>, fut: F) -> (TaskSlot, JoinHandle<F::Output>)
     where
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
-        let state = JoinState::new(shared.clone());
+        let state = JoinState::new(sched);
         let done = state.clone();
         let future = Box::pin(async move {
             let output = fut.await;
@@ -209,7 +229,7 @@ impl<T> JoinHandle<T> {
         }
         self.state.aborted.store(true, Ordering::Release);
         // Queue the task so the loop sees the flag even if it waits on I/O.
-        scheduler::wake_task(&self.state.shared, self.state.key.load(Ordering::Acquire));
+        self.state.schedule();
     }
 }
 
@@ -221,7 +241,7 @@ impl<T> Drop for JoinHandle<T> {
             && !self.state.lock().finished
         {
             self.state.aborted.store(true, Ordering::Release);
-            scheduler::wake_task(&self.state.shared, self.state.key.load(Ordering::Acquire));
+            self.state.schedule();
         }
     }
 }
@@ -281,5 +301,33 @@ impl Future for YieldNow {
         self.yielded = true;
         cx.waker().wake_by_ref();
         Poll::Pending
+    }
+}
+
+/// A closure queued on the loop (`call_soon`, a timer's `call_later`).
+pub(crate) struct Callback {
+    /// The closure.
+    f: Box<dyn FnOnce()>,
+    /// Its type name, for debug reports.
+    pub(crate) name: &'static str,
+}
+
+impl Callback {
+    /// Wraps `f`.
+    pub(crate) fn new(f: impl FnOnce() + 'static) -> Self {
+        Self {
+            name: std::any::type_name_of_val(&f),
+            f: Box::new(f),
+        }
+    }
+
+    /// Wraps a closure another thread sent, under the type name it was sent with.
+    pub(crate) fn named(f: Box<dyn FnOnce()>, name: &'static str) -> Self {
+        Self { f, name }
+    }
+
+    /// Runs it.
+    pub(crate) fn run(self) {
+        (self.f)();
     }
 }

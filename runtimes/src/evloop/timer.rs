@@ -1,25 +1,24 @@
-//! Timers: the loop's queue of deadlines ([`TimerQueue`]) and the [`Sleep`] future built on it.
+//! Timers: the loop's queue of deadlines ([`TimerQueue`]); the `Sleep` future built on it is
+//! in `sleep`. A plain data structure: it knows no loop and reads no clock.
 //!
 //! The queue is a binary heap of `(deadline, sequence, key)` over a slab of live timers.
 //! Cancelling removes the slab entry only (O(1)); its heap entry goes stale and is skipped
 //! when it reaches the top ("lazy deletion"). When stale entries outnumber live ones the
 //! heap is rebuilt, so cancelled timeouts cannot pile up.
 //!
-//! Invariants: a timer fires only once `now >= deadline` (never early); a [`Sleep`] suspends
-//! at least once, even for a deadline already past (asyncio `sleep(0)` yields); timers with equal
+//! Invariants: a timer fires only once `now >= deadline` (never early); timers with equal
 //! deadlines fire in insertion order (asyncio leaves it undefined; we keep it stable); the
 //! queue is touched only on the loop thread.
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
-use std::future::Future;
-use std::pin::Pin;
-use std::task::{Context, Poll, Waker};
-use std::time::{Duration, Instant};
+use std::task::Waker;
+use std::time::Instant;
 
+#[cfg(feature = "mutants")]
 use super::mutants::{self, Fault};
-use super::scheduler::{self, Callback};
 use super::slab::{Key, Slab};
+use super::task::Callback;
 
 /// What happens when a timer fires.
 pub(crate) enum TimerAction {
@@ -125,111 +124,6 @@ impl TimerQueue {
     }
 }
 
-/// Completes no earlier than its deadline. Registers a timer on the running loop at the
-/// first pending poll and cancels it when dropped early.
-pub struct Sleep {
-    /// When the sleep completes.
-    deadline: Instant,
-    /// The timer registered on a loop: that loop's id and the timer's key.
-    timer: Option<(u64, Key)>,
-    /// Whether it was polled before: the first poll always suspends (asyncio `sleep(0)`
-    /// yields once), even when the deadline has already passed.
-    polled: bool,
-}
-
-impl Sleep {
-    /// A sleep until `deadline`.
-    pub(crate) fn until(deadline: Instant) -> Self {
-        Self {
-            deadline,
-            timer: None,
-            polled: false,
-        }
-    }
-
-    /// A sleep for `duration` from now (a duration too large to represent sleeps ~forever).
-    pub(crate) fn after(duration: Duration) -> Self {
-        let now = Instant::now();
-        let far = now + Duration::from_secs(86_400 * 365 * 30);
-        Self::until(now.checked_add(duration).unwrap_or(far))
-    }
-
-    /// The deadline.
-    pub fn deadline(&self) -> Instant {
-        self.deadline
-    }
-}
-
-impl Future for Sleep {
-    type Output = ();
-
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        let this = self.get_mut();
-        #[cfg(feature = "mutants")]
-        if mutants::active(Fault::ShortSleepsBlock) {
-            let left = this.deadline.saturating_duration_since(Instant::now());
-            if left <= std::time::Duration::from_millis(20) {
-                std::thread::sleep(left);
-                this.cancel();
-                return Poll::Ready(());
-            }
-        }
-        if mutants::timer_clock(Instant::now()) >= this.deadline {
-            if !std::mem::replace(&mut this.polled, true) && !mutants::active(Fault::SleepZeroReady)
-            {
-                // Due already: yield once through the ready queue, like `YieldNow`.
-                cx.waker().wake_by_ref();
-                return Poll::Pending;
-            }
-            this.cancel();
-            return Poll::Ready(());
-        }
-        this.polled = true;
-        let deadline = this.deadline;
-        let timer = this.timer;
-        let registered = scheduler::with_current(|core| {
-            let core = core.expect("evloop: a Sleep was polled outside a running evloop");
-            let mut timers = core.timers.borrow_mut();
-            if let Some((loop_id, key)) = timer {
-                if loop_id == core.id() {
-                    if let Some(w) = timers.waker_mut(key) {
-                        if !w.will_wake(cx.waker()) {
-                            w.clone_from(cx.waker());
-                        }
-                        return (loop_id, key);
-                    }
-                }
-            }
-            let key = timers.insert(deadline, TimerAction::Wake(cx.waker().clone()));
-            (core.id(), key)
-        });
-        this.timer = Some(registered);
-        Poll::Pending
-    }
-}
-
-impl Sleep {
-    fn cancel(&mut self) {
-        if let Some((loop_id, key)) = self.timer.take() {
-            scheduler::with_current(|core| {
-                if let Some(core) = core.filter(|c| c.id() == loop_id) {
-                    // `try_borrow_mut`: a Sleep dropped by a timer callback finds the queue
-                    // busy; its entry then just fires into a waker nobody listens to.
-                    if let Ok(mut timers) = core.timers.try_borrow_mut() {
-                        timers.cancel(key);
-                    }
-                }
-            });
-        }
-    }
-}
-
-impl Drop for Sleep {
-    fn drop(&mut self) {
-        self.cancel();
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -247,6 +141,8 @@ mod tests {
             }
         }
     }
+
+    use std::time::Duration;
 
     #[test]
     fn fires_in_deadline_order_then_insertion_order() {

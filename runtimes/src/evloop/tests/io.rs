@@ -4,9 +4,9 @@
 use std::net::SocketAddr;
 
 use futures::{AsyncReadExt, AsyncWriteExt};
-use harness::{Listener, Runtime, RuntimeHandle};
+use harness::{Listener, RuntimeHandle};
 
-use super::new_loop;
+use super::{on_both_drivers, TestLoop};
 
 fn localhost() -> SocketAddr {
     "127.0.0.1:0".parse().unwrap()
@@ -19,9 +19,8 @@ fn payload(len: usize, seed: u8) -> Vec<u8> {
         .collect()
 }
 
-#[test]
-fn tcp_echo_round_trip_through_the_trait() {
-    let ev = new_loop();
+fn tcp_echo_round_trip_through_the_trait<L: TestLoop>() {
+    let Some(ev) = L::new_loop() else { return };
     let h = ev.handle();
     let listener = harness::net::bind_listener(localhost()).unwrap();
     let mut listener = h.adopt_listener(listener).unwrap();
@@ -69,8 +68,8 @@ fn tcp_echo_round_trip_through_the_trait() {
                         back.extend_from_slice(&buf[..n]);
                     }
                     let writer = write.await.unwrap();
-                    let stream = reader.reunite(writer).unwrap();
-                    harness::net::shutdown_write(&stream).unwrap();
+                    let mut stream = reader.reunite(writer).unwrap();
+                    h3.shutdown_write(&mut stream).await.unwrap();
                     let mut reader = stream;
                     assert_eq!(reader.read(&mut buf).await.unwrap(), 0, "server closed");
                     back == data
@@ -92,9 +91,8 @@ fn tcp_echo_round_trip_through_the_trait() {
     );
 }
 
-#[test]
-fn connect_to_a_closed_port_is_refused_promptly() {
-    let ev = new_loop();
+fn connect_to_a_closed_port_is_refused_promptly<L: TestLoop>() {
+    let Some(ev) = L::new_loop() else { return };
     let h = ev.handle();
     let addr = {
         let l = std::net::TcpListener::bind(localhost()).unwrap();
@@ -108,9 +106,31 @@ fn connect_to_a_closed_port_is_refused_promptly() {
     assert_eq!(ev.event_loop().census(), (0, 0, 0));
 }
 
-#[test]
-fn sockets_used_outside_the_loop_fail_with_an_error() {
-    let ev = new_loop();
+/// A listener dropped while its accept is armed refuses connects from then on, and a
+/// connection it accepted keeps working (N5, `net.graceful_close`).
+fn a_dropped_listener_refuses_connects_at_once<L: TestLoop>() {
+    let Some(ev) = L::new_loop() else { return };
+    let h = ev.handle();
+    let listener = harness::net::bind_listener(localhost()).unwrap();
+    let mut listener = h.adopt_listener(listener).unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (refused, echoed) = ev.block_on(async move {
+        let (client, accepted) = futures::join!(h.connect(addr), listener.accept());
+        let (mut client, (mut server, _)) = (client.unwrap(), accepted.unwrap());
+        drop(listener); // its accept was armed by the first accept
+        let refused = h.connect(addr).await.err().map(|e| e.kind());
+        client.write_all(b"pong").await.unwrap();
+        client.flush().await.unwrap();
+        let mut buf = [0u8; 4];
+        server.read_exact(&mut buf).await.unwrap();
+        (refused, buf)
+    });
+    assert_eq!(refused, Some(std::io::ErrorKind::ConnectionRefused));
+    assert_eq!(&echoed, b"pong");
+}
+
+fn sockets_used_outside_the_loop_fail_with_an_error<L: TestLoop>() {
+    let Some(ev) = L::new_loop() else { return };
     let h = ev.handle();
     let listener = harness::net::bind_listener(localhost()).unwrap();
     let mut listener = h.adopt_listener(listener).unwrap();
@@ -119,3 +139,10 @@ fn sockets_used_outside_the_loop_fail_with_an_error() {
         .unwrap();
     assert!(err.to_string().contains("outside"), "{err}");
 }
+
+on_both_drivers!(
+    tcp_echo_round_trip_through_the_trait,
+    connect_to_a_closed_port_is_refused_promptly,
+    a_dropped_listener_refuses_connects_at_once,
+    sockets_used_outside_the_loop_fail_with_an_error,
+);

@@ -6,16 +6,15 @@ use std::time::{Duration, Instant};
 use harness::RuntimeHandle;
 
 use super::super::{DebugReport, Evloop};
-use super::{new_loop, Log, SLACK};
+use super::{on_both_drivers, Log, TestLoop, SLACK};
 
-#[test]
-fn call_soon_runs_in_fifo_order_never_nested() {
-    let ev = new_loop();
+fn call_soon_runs_in_fifo_order_never_nested<L: TestLoop>() {
+    let Some(ev) = L::new_loop() else { return };
     let log: Log<&str> = Default::default();
     let el = ev.event_loop().clone();
     for name in ["a", "b", "c"] {
         let (log, el) = (log.clone(), el.clone());
-        ev.call_soon(move || {
+        ev.event_loop().call_soon(move || {
             log.borrow_mut().push(name);
             let inner = log.clone();
             // Queued from inside a callback: runs after every callback queued before it.
@@ -23,46 +22,51 @@ fn call_soon_runs_in_fifo_order_never_nested() {
         });
     }
     let el2 = el.clone();
-    ev.call_soon(move || el2.call_soon(move || el.stop()));
-    ev.run_forever();
+    ev.event_loop()
+        .call_soon(move || el2.call_soon(move || el.stop()));
+    ev.event_loop().run_forever();
     assert_eq!(*log.borrow(), ["a", "b", "c", "inner", "inner", "inner"]);
 }
 
-#[test]
-fn call_soon_runs_before_a_timer_with_positive_delay() {
-    let ev = new_loop();
+fn call_soon_runs_before_a_timer_with_positive_delay<L: TestLoop>() {
+    let Some(ev) = L::new_loop() else { return };
     let log: Log<&str> = Default::default();
     let l = log.clone();
-    ev.call_later(Duration::from_millis(1), move || {
-        l.borrow_mut().push("later")
-    });
+    ev.event_loop()
+        .call_later(Duration::from_millis(1), move || {
+            l.borrow_mut().push("later")
+        });
     let l = log.clone();
-    ev.call_soon(move || l.borrow_mut().push("soon"));
-    ev.run_until_complete(async {
+    ev.event_loop()
+        .call_soon(move || l.borrow_mut().push("soon"));
+    ev.event_loop().run_until_complete(async {
         super::super::Sleep::after(Duration::from_millis(20)).await;
     });
     assert_eq!(*log.borrow(), ["soon", "later"]);
 }
 
-#[test]
-fn timers_fire_in_order_never_early_and_cancel() {
-    let ev = new_loop();
+fn timers_fire_in_order_never_early_and_cancel<L: TestLoop>() {
+    let Some(ev) = L::new_loop() else { return };
     let log: Log<(u32, Instant, Instant)> = Default::default();
-    let start = ev.time();
+    let start = ev.event_loop().time();
     for (n, us) in [(3u32, 3000u64), (1, 300), (2, 1500), (4, 4000)] {
         let due = start + Duration::from_micros(us);
         let l = log.clone();
-        ev.call_at(due, move || l.borrow_mut().push((n, due, Instant::now())));
+        ev.event_loop()
+            .call_at(due, move || l.borrow_mut().push((n, due, Instant::now())));
     }
     let l = log.clone();
-    let cancelled = ev.call_later(Duration::from_micros(2000), move || {
-        l.borrow_mut().push((99, start, start))
-    });
+    let cancelled = ev
+        .event_loop()
+        .call_later(Duration::from_micros(2000), move || {
+            l.borrow_mut().push((99, start, start))
+        });
     assert!(cancelled.cancel());
     assert!(!cancelled.cancel());
     let el = ev.event_loop().clone();
-    ev.call_later(Duration::from_millis(10), move || el.stop());
-    ev.run_forever();
+    ev.event_loop()
+        .call_later(Duration::from_millis(10), move || el.stop());
+    ev.event_loop().run_forever();
     let log = log.borrow();
     let order: Vec<u32> = log.iter().map(|e| e.0).collect();
     assert_eq!(order, [1, 2, 3, 4]);
@@ -72,11 +76,10 @@ fn timers_fire_in_order_never_early_and_cancel() {
     }
 }
 
-#[test]
-fn sleep_is_never_early_with_sub_millisecond_deadlines() {
-    let ev = new_loop();
+fn sleep_is_never_early_with_sub_millisecond_deadlines<L: TestLoop>() {
+    let Some(ev) = L::new_loop() else { return };
     let h = ev.event_loop().handle();
-    ev.run_until_complete(async move {
+    ev.event_loop().run_until_complete(async move {
         for us in [50u64, 250, 700, 1300] {
             let start = Instant::now();
             h.sleep(Duration::from_micros(us)).await;
@@ -94,13 +97,12 @@ fn sleep_is_never_early_with_sub_millisecond_deadlines() {
     assert_eq!(ev.event_loop().census().1, 0, "no timer left behind");
 }
 
-#[test]
-fn stop_lets_queued_callbacks_run_and_restart_loses_nothing() {
-    let ev = new_loop();
+fn stop_lets_queued_callbacks_run_and_restart_loses_nothing<L: TestLoop>() {
+    let Some(ev) = L::new_loop() else { return };
     let log: Log<u32> = Default::default();
     let el = ev.event_loop().clone();
     let (l, e) = (log.clone(), el.clone());
-    ev.call_soon(move || {
+    ev.event_loop().call_soon(move || {
         l.borrow_mut().push(1);
         e.stop();
         // Queued after stop(): must survive into the next run.
@@ -108,20 +110,19 @@ fn stop_lets_queued_callbacks_run_and_restart_loses_nothing() {
         e.call_soon(move || l2.borrow_mut().push(3));
     });
     let l = log.clone();
-    ev.call_soon(move || l.borrow_mut().push(2)); // already queued when stop() is called
-    ev.run_forever();
+    ev.event_loop().call_soon(move || l.borrow_mut().push(2)); // already queued when stop() is called
+    ev.event_loop().run_forever();
     assert_eq!(*log.borrow(), [1, 2]);
     // stop() before run_forever: the next run does one iteration and returns.
-    ev.stop();
-    ev.run_forever();
+    ev.event_loop().stop();
+    ev.event_loop().run_forever();
     assert_eq!(*log.borrow(), [1, 2, 3]);
     // And the loop still runs normally afterwards.
-    assert_eq!(ev.run_until_complete(async { 7 }), 7);
+    assert_eq!(ev.event_loop().run_until_complete(async { 7 }), 7);
 }
 
-#[test]
-fn call_soon_threadsafe_wakes_a_loop_blocked_in_epoll_wait() {
-    let ev = new_loop();
+fn call_soon_threadsafe_wakes_a_loop_blocked_waiting_for_io<L: TestLoop>() {
+    let Some(ev) = L::new_loop() else { return };
     let handle = ev.event_loop().handle();
     let log: std::sync::Arc<std::sync::Mutex<Vec<&str>>> = Default::default();
     let (l, h) = (log.clone(), handle.clone());
@@ -134,24 +135,25 @@ fn call_soon_threadsafe_wakes_a_loop_blocked_in_epoll_wait() {
             h2.stop();
         });
     });
-    ev.run_forever();
+    ev.event_loop().run_forever();
     thread.join().unwrap();
     assert_eq!(*log.lock().unwrap(), ["from thread"]);
 }
 
-#[test]
-fn debug_mode_reports_slow_callbacks_and_never_polled_tasks() {
-    let ev = Evloop::builder()
+fn debug_mode_reports_slow_callbacks_and_never_polled_tasks<L: TestLoop>() {
+    let builder = Evloop::builder()
         .debug(true)
-        .slow_threshold(Duration::from_millis(20))
-        .build()
-        .unwrap();
-    ev.call_soon(|| std::thread::sleep(Duration::from_millis(60)));
-    ev.call_soon(|| {});
+        .slow_threshold(Duration::from_millis(20));
+    let Some(ev) = L::from_builder(builder) else {
+        return;
+    };
+    ev.event_loop()
+        .call_soon(|| std::thread::sleep(Duration::from_millis(60)));
+    ev.event_loop().call_soon(|| {});
     let el = ev.event_loop().clone();
-    ev.call_soon(move || el.stop());
-    ev.run_forever();
-    let reports = ev.debug_reports();
+    ev.event_loop().call_soon(move || el.stop());
+    ev.event_loop().run_forever();
+    let reports = ev.event_loop().handle().debug_reports();
     assert_eq!(reports.len(), 1, "{reports:?}");
     assert!(
         matches!(reports[0], DebugReport::SlowCallback { elapsed, .. } if elapsed >= Duration::from_millis(60)),
@@ -159,11 +161,12 @@ fn debug_mode_reports_slow_callbacks_and_never_polled_tasks() {
     );
 
     let handle = ev.event_loop().handle();
-    ev.run_until_complete(handle.spawn(async {
-        std::thread::sleep(Duration::from_millis(60));
-    }))
-    .unwrap();
-    let reports = ev.debug_reports();
+    ev.event_loop()
+        .run_until_complete(handle.spawn(async {
+            std::thread::sleep(Duration::from_millis(60));
+        }))
+        .unwrap();
+    let reports = ev.event_loop().handle().debug_reports();
     assert!(
         matches!(reports.last(), Some(DebugReport::SlowTaskPoll { .. })),
         "{reports:?}"
@@ -179,3 +182,13 @@ fn debug_mode_reports_slow_callbacks_and_never_polled_tasks() {
     let outcome = futures::executor::block_on(never);
     assert_eq!(outcome, Err(harness::JoinError::Cancelled));
 }
+
+on_both_drivers!(
+    call_soon_runs_in_fifo_order_never_nested,
+    call_soon_runs_before_a_timer_with_positive_delay,
+    timers_fire_in_order_never_early_and_cancel,
+    sleep_is_never_early_with_sub_millisecond_deadlines,
+    stop_lets_queued_callbacks_run_and_restart_loses_nothing,
+    call_soon_threadsafe_wakes_a_loop_blocked_waiting_for_io,
+    debug_mode_reports_slow_callbacks_and_never_polled_tasks,
+);

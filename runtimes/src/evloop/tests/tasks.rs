@@ -5,10 +5,9 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use harness::{JoinError, Runtime, RuntimeConfig, RuntimeHandle, TaskHandle};
+use harness::{JoinError, RuntimeConfig, RuntimeHandle, TaskHandle};
 
-use super::super::Evloop;
-use super::new_loop;
+use super::{on_both_drivers, TestLoop};
 
 type SharedLog = Arc<Mutex<Vec<String>>>;
 
@@ -16,9 +15,8 @@ fn push(log: &SharedLog, s: impl Into<String>) {
     log.lock().unwrap().push(s.into());
 }
 
-#[test]
-fn a_spawned_task_starts_on_a_later_iteration() {
-    let ev = new_loop();
+fn a_spawned_task_starts_on_a_later_iteration<L: TestLoop>() {
+    let Some(ev) = L::new_loop() else { return };
     let h = ev.handle();
     let log = SharedLog::default();
     let l = log.clone();
@@ -35,9 +33,8 @@ fn a_spawned_task_starts_on_a_later_iteration() {
     );
 }
 
-#[test]
-fn ready_queue_is_fifo_and_yield_interleaves() {
-    let ev = new_loop();
+fn ready_queue_is_fifo_and_yield_interleaves<L: TestLoop>() {
+    let Some(ev) = L::new_loop() else { return };
     let h = ev.handle();
     let log = SharedLog::default();
     let l = log.clone();
@@ -62,9 +59,8 @@ fn ready_queue_is_fifo_and_yield_interleaves() {
     assert_eq!(*log.lock().unwrap(), expected);
 }
 
-#[test]
-fn a_panicking_task_yields_panicked_and_the_loop_goes_on() {
-    let ev = new_loop();
+fn a_panicking_task_yields_panicked_and_the_loop_goes_on<L: TestLoop>() {
+    let Some(ev) = L::new_loop() else { return };
     let h = ev.handle();
     let result = ev.block_on(async move {
         let bad = h.spawn(async { panic!("boom in task") });
@@ -78,15 +74,14 @@ fn a_panicking_task_yields_panicked_and_the_loop_goes_on() {
     assert_eq!(ev.block_on(async { "still alive" }), "still alive");
 }
 
-#[test]
-fn abort_cancels_at_the_next_suspension_and_runs_cleanup() {
+fn abort_cancels_at_the_next_suspension_and_runs_cleanup<L: TestLoop>() {
     struct SetOnDrop(Arc<AtomicBool>);
     impl Drop for SetOnDrop {
         fn drop(&mut self) {
             self.0.store(true, Ordering::SeqCst);
         }
     }
-    let ev = new_loop();
+    let Some(ev) = L::new_loop() else { return };
     let h = ev.handle();
     let cleaned = Arc::new(AtomicBool::new(false));
     let c = cleaned.clone();
@@ -111,9 +106,8 @@ fn abort_cancels_at_the_next_suspension_and_runs_cleanup() {
     assert_eq!(ev.event_loop().census(), (0, 0, 0));
 }
 
-#[test]
-fn dropping_a_join_handle_detaches() {
-    let ev = new_loop();
+fn dropping_a_join_handle_detaches<L: TestLoop>() {
+    let Some(ev) = L::new_loop() else { return };
     let h = ev.handle();
     let ran = Arc::new(AtomicBool::new(false));
     let r = ran.clone();
@@ -128,9 +122,8 @@ fn dropping_a_join_handle_detaches() {
     assert!(ran.load(Ordering::SeqCst));
 }
 
-#[test]
-fn wakers_and_spawns_from_other_threads_reach_the_loop() {
-    let ev = new_loop();
+fn wakers_and_spawns_from_other_threads_reach_the_loop<L: TestLoop>() {
+    let Some(ev) = L::new_loop() else { return };
     let h = ev.handle();
     // A task woken from another thread (a oneshot sent there).
     let (tx, rx) = futures::channel::oneshot::channel::<u32>();
@@ -150,13 +143,16 @@ fn wakers_and_spawns_from_other_threads_reach_the_loop() {
     assert_eq!(got, 42);
 }
 
-#[test]
-fn spawn_blocking_returns_results_within_the_pool_bound() {
+fn spawn_blocking_returns_results_within_the_pool_bound<L: TestLoop>() {
     let config = RuntimeConfig {
         blocking_threads: Some(2),
         ..RuntimeConfig::default()
     };
-    let ev = Evloop::build(&config).unwrap();
+    let ev = match L::build(&config) {
+        Ok(ev) => ev,
+        Err(e) if e.kind() == std::io::ErrorKind::Unsupported => return,
+        Err(e) => panic!("build: {e}"),
+    };
     let h = ev.handle();
     let running = Arc::new(AtomicUsize::new(0));
     let peak = Arc::new(AtomicUsize::new(0));
@@ -193,3 +189,13 @@ fn spawn_blocking_returns_results_within_the_pool_bound() {
     let peak = peak.load(Ordering::SeqCst);
     assert!((1..=2).contains(&peak), "peak concurrency {peak}");
 }
+
+on_both_drivers!(
+    a_spawned_task_starts_on_a_later_iteration,
+    ready_queue_is_fifo_and_yield_interleaves,
+    a_panicking_task_yields_panicked_and_the_loop_goes_on,
+    abort_cancels_at_the_next_suspension_and_runs_cleanup,
+    dropping_a_join_handle_detaches,
+    wakers_and_spawns_from_other_threads_reach_the_loop,
+    spawn_blocking_returns_results_within_the_pool_bound,
+);

@@ -1,0 +1,955 @@
+//! The io_uring driver: the same loop as epoll's, with the kernel doing the I/O. A leaf over
+//! `sys_uring` (which holds every `unsafe` block): it knows `Waker`s, never the scheduler.
+//!
+//! # One system call per iteration
+//! Operations are queued in the submission ring without a system call while tasks run; the
+//! iteration's [`Driver::wait`] hands them all to the kernel and reaps completions with one
+//! `io_uring_enter` (`submit_and_wait`). What a task can do on a socket:
+//! - **accept**: one multishot accept per listener, armed at the first `accept`; accepted
+//!   connections queue in the listener until taken.
+//! - **receive**: one multishot receive per stream, armed at the first read, into the
+//!   loop's provided buffer ring. A read copies out of the received buffers (oldest first)
+//!   and gives each back to the kernel as soon as it is read out. A stream that holds
+//!   [`MAX_QUEUED_CHUNKS`] unread buffers has its receive cancelled (the socket's own buffer
+//!   then holds the rest, and TCP pushes back); the next read that finds none re-arms it.
+//!   Within one wait the kernel may fill more than that before the loop sees them (as much
+//!   as the socket had buffered and free buffers allow), but such a stream never makes the
+//!   buffer group grow.
+//! - **send**: a write copies into the stream's pending bytes and returns at once; every
+//!   stream written to in an iteration gets one send of all its pending bytes at the next
+//!   wait ("batched per iteration"). At most one send per stream is in flight, so bytes go
+//!   out in order; a short send is resent. Pending plus in-flight bytes are bounded
+//!   ([`SEND_LIMIT`]): past it a write is `Pending` until a send completes (backpressure).
+//!   Send buffers come from a pool the driver keeps, so they scale with sends in flight.
+//! - **connect**: a nonblocking `connect`, then a one-shot writability poll.
+//! - **timers**: an io_uring timeout for the earliest deadline, pushed only when that
+//!   deadline moves earlier (the stale one is cancelled); **cross-thread wake-ups**: a
+//!   multishot poll on the loop's eventfd.
+//!
+//! # Provided buffers
+//! One buffer group of [`BUFFER_SIZE`]-byte buffers; [`FIRST_BUFFERS`] are provided at start
+//! and the group doubles (to [`MAX_BUFFERS`]) whenever a receive finds none free (`ENOBUFS`:
+//! that receive ends; it is re-armed at the next wait once buffers are free). So the
+//! buffers in use scale with reads in flight (data received and not yet read), not with
+//! connections, and buffers never provided are never touched (no resident memory).
+//!
+//! # Cancellation and ownership (the protocol)
+//! Memory the kernel may touch is owned by the ring (`sys_uring`'s rules): send bytes move
+//! into the operation until its final completion, received buffers are leases that only a
+//! read-out or a drop gives back. Sockets are shared with the driver (`Arc<OwnedFd>`), so an
+//! fd is closed only when its stream **and** every operation on it are done:
+//! 1. Dropping a stream (on its loop's thread) gives its unread buffers back to the kernel,
+//!    cancels its receive (and a connect poll), and keeps its pending and in-flight bytes
+//!    going, as a closed socket's send buffer does; when the last operation's final
+//!    completion is reaped, the driver drops its half of the fd, which closes it. A
+//!    dropped listener stops listening at once (`shutdown`: later connects are refused, as
+//!    after a close), cancels its accept, and closes connections it accepted but nobody
+//!    took.
+//! 2. A stream dropped away from its loop (another thread, or after the loop stopped
+//!    running) cannot reach the driver: its socket stays open until the loop is dropped (a
+//!    listener dropped so still stops listening at once).
+//! 3. Dropping the loop drops the ring, which cancels everything in flight and reaps until
+//!    nothing is, before any buffer is freed (`sys_uring` rule 3).
+//!
+//! Wake-ups follow `driver`'s protocol: completions are recorded with the driver's state
+//! borrowed, waiters are taken out and woken after the borrow is released; readers are put
+//! back (a task reading again costs no clone), writers are dropped (so later send completions
+//! wake nobody).
+
+use std::cell::RefCell;
+use std::collections::VecDeque;
+use std::io;
+use std::os::fd::{AsFd, OwnedFd};
+use std::sync::Arc;
+use std::task::{Context, Poll, Waker};
+use std::time::Instant;
+
+use super::driver::{Driver, WaitOutcome};
+use super::mutants::{self, Fault};
+use super::slab::{reserved_token, Key, Slab};
+use super::sys::EventFd;
+use super::sys_uring::{BufLease, BufferGroup, Completion, OpId, OpKind, Outcome, Ring};
+
+/// Token of the multishot poll on the loop's eventfd.
+const NOTIFY_TOKEN: u64 = reserved_token(1);
+/// Token of the timeout for the earliest timer.
+const TIMER_TOKEN: u64 = reserved_token(2);
+/// Submission queue entries (the completion queue has four times as many). More pushes
+/// than this in one iteration cost one extra submit each time the queue fills.
+const RING_ENTRIES: u32 = 1024;
+/// Bytes per provided receive buffer (the same 2 KiB the echo server reads into).
+pub(crate) const BUFFER_SIZE: u32 = 2048;
+/// Provided buffers at start.
+pub(crate) const FIRST_BUFFERS: u16 = 256;
+/// Most provided buffers (32 MiB reserved; only buffers ever used are resident).
+pub(crate) const MAX_BUFFERS: u16 = 16384;
+/// Unread received buffers a stream may hold before its receive is paused.
+pub(crate) const MAX_QUEUED_CHUNKS: u32 = 16;
+/// Bytes a stream may have accepted by writes and not yet seen sent.
+pub(crate) const SEND_LIMIT: usize = 256 * 1024;
+/// Idle send buffers kept for reuse, and the largest one kept.
+const SPARE_SENDS: usize = 512;
+const SPARE_CAPACITY: usize = 64 * 1024;
+
+/// Which waiter of a source.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Side {
+    /// Reading, or accepting.
+    Read,
+    /// Writing, closing, or completing a connect.
+    Write,
+}
+
+/// One received buffer not yet read out, in a stream's list after its first.
+struct Chunk {
+    /// The buffer.
+    lease: BufLease,
+    /// The next chunk of the same stream.
+    next: Option<Key>,
+}
+
+/// A stream's received, unread buffers: the oldest inline (the common case: at most one),
+/// the others in a list threaded through the driver's chunk table, so their memory scales
+/// with buffers held, not with streams.
+#[derive(Default)]
+struct Chunks {
+    /// The oldest chunk, being read out.
+    first: Option<BufLease>,
+    /// The chunks after it, oldest first.
+    head: Option<Key>,
+    /// The newest of those.
+    tail: Option<Key>,
+    /// How many chunks in all.
+    len: u32,
+}
+
+impl Chunks {
+    /// Appends a received buffer.
+    fn push(&mut self, table: &mut Slab<Chunk>, lease: BufLease) {
+        self.len += 1;
+        if self.first.is_none() {
+            self.first = Some(lease);
+            return;
+        }
+        let key = table.insert(Chunk { lease, next: None });
+        match self.tail.and_then(|t| table.get_mut(t)) {
+            Some(tail) => tail.next = Some(key),
+            None => self.head = Some(key),
+        }
+        self.tail = Some(key);
+    }
+
+    /// Removes the oldest buffer (the next one becomes the first).
+    fn pop(&mut self, table: &mut Slab<Chunk>) -> Option<BufLease> {
+        let first = self.first.take()?;
+        self.len -= 1;
+        if let Some(chunk) = self.head.and_then(|h| table.remove(h)) {
+            self.head = chunk.next;
+            if self.head.is_none() {
+                self.tail = None;
+            }
+            self.first = Some(chunk.lease);
+        }
+        Some(first)
+    }
+}
+
+/// How a stream's read side ended.
+enum ReadEnd {
+    /// It has not.
+    Open,
+    /// End-of-stream (after the chunks still queued).
+    Eof {
+        /// A read has already returned it ([`Fault::EofNotSticky`]).
+        reported: bool,
+    },
+    /// An error, returned by the next read that finds no chunk, then end-of-stream.
+    Error(io::Error),
+}
+
+/// A connection's state in the driver.
+struct StreamSource {
+    /// The socket, shared with the stream.
+    fd: Arc<OwnedFd>,
+    /// The multishot receive, while armed.
+    recv: Option<OpId>,
+    /// Its receive ended for lack of buffers: re-armed by a wait once buffers are free.
+    starved: bool,
+    /// Received, unread buffers.
+    chunks: Chunks,
+    /// Bytes of the oldest chunk already read out.
+    offset: u32,
+    /// How the read side ended.
+    read_end: ReadEnd,
+    /// The task waiting to read.
+    reader: Option<Waker>,
+    /// Bytes written and not yet handed to a send.
+    pending: Vec<u8>,
+    /// Whether it is in the driver's send queue.
+    queued: bool,
+    /// The send in flight and its length.
+    sending: Option<(OpId, usize)>,
+    /// A send failed: every later write fails with this errno.
+    write_error: Option<i32>,
+    /// The task waiting to write, close or finish connecting.
+    writer: Option<Waker>,
+    /// The writability poll of a connect in progress.
+    connecting: Option<OpId>,
+    /// That poll completed.
+    connected: bool,
+    /// The stream is gone: free the source once nothing is in flight.
+    dropped: bool,
+}
+
+/// A listener's state in the driver.
+struct ListenerSource {
+    /// The listening socket, shared with the listener.
+    fd: Arc<OwnedFd>,
+    /// The multishot accept, while armed.
+    accept: Option<OpId>,
+    /// Connections accepted and not taken yet.
+    accepted: VecDeque<OwnedFd>,
+    /// The accept ended with this error; the next `accept` returns it.
+    error: Option<io::Error>,
+    /// The task waiting to accept.
+    waiter: Option<Waker>,
+    /// The listener is gone.
+    dropped: bool,
+}
+
+/// A registered socket.
+enum Source {
+    /// A connection.
+    Stream(StreamSource),
+    /// A listener.
+    Listener(ListenerSource),
+}
+
+/// What the driver keeps besides the ring (apart, so completions can be recorded while the
+/// ring hands them out).
+struct State {
+    /// The receive buffer group.
+    group: BufferGroup,
+    /// Registered sockets; a completion's token is its source's key.
+    sources: Slab<Source>,
+    /// Sockets whose stream or listener still exists (the census).
+    live: usize,
+    /// Received buffers after the first of their stream, of every stream.
+    chunks: Slab<Chunk>,
+    /// Buffers currently leased (in some stream's chunks).
+    leased: usize,
+    /// Streams written to since the last wait.
+    send_queue: Vec<Key>,
+    /// Idle send buffers.
+    spare: Vec<Vec<u8>>,
+    /// Streams whose receive ran out of buffers.
+    starved: Vec<Key>,
+    /// A descriptor of the loop's eventfd, to re-arm its poll.
+    notifier: OwnedFd,
+    /// The timeout pushed for the earliest deadline, while in flight.
+    timer: Option<(Instant, OpId)>,
+}
+
+/// Everything the driver owns, behind one borrow.
+struct Inner {
+    /// The ring and its buffers. Declared first, so it is dropped first: it reaps every
+    /// operation before the sockets they name are closed by the state's drop.
+    ring: Ring,
+    /// The rest.
+    st: State,
+}
+
+/// The io_uring driver of one loop.
+pub(crate) struct UringDriver {
+    /// The driver's state; borrowed by each socket operation and by a wait, never while a
+    /// waker runs.
+    inner: RefCell<Inner>,
+    /// Waiters the current wait took out, to wake with no borrow held and then put back;
+    /// empty between waits (kept for its capacity).
+    woken: RefCell<Vec<(Key, Side, Waker)>>,
+}
+
+/// The error of an operation on a socket the driver does not have (any more).
+fn not_registered() -> io::Error {
+    io::Error::other("evloop: I/O source is not registered")
+}
+
+impl UringDriver {
+    /// Sets up a ring, its provided buffers and the poll on `notifier` (the eventfd other
+    /// threads write to). Fails with one `Unsupported` sentence where io_uring cannot be used.
+    pub(crate) fn new(notifier: &EventFd) -> io::Result<Self> {
+        let mut ring = Ring::new(RING_ENTRIES)?;
+        let group = ring.add_buffer_group_with(MAX_BUFFERS, BUFFER_SIZE, FIRST_BUFFERS)?;
+        let notifier = notifier.try_clone()?;
+        ring.poll_readable_multishot(notifier.as_fd(), NOTIFY_TOKEN)?;
+        Ok(Self {
+            inner: RefCell::new(Inner {
+                ring,
+                st: State {
+                    group,
+                    sources: Slab::default(),
+                    live: 0,
+                    chunks: Slab::default(),
+                    leased: 0,
+                    send_queue: Vec::new(),
+                    spare: Vec::new(),
+                    starved: Vec::new(),
+                    notifier,
+                    timer: None,
+                },
+            }),
+            woken: RefCell::default(),
+        })
+    }
+
+    /// Registers a connection (`connecting`: a connect is in progress).
+    pub(crate) fn register_stream(&self, fd: Arc<OwnedFd>, connecting: bool) -> Key {
+        let st = &mut self.inner.borrow_mut().st;
+        st.live += 1;
+        st.sources.insert(Source::Stream(StreamSource {
+            fd,
+            recv: None,
+            starved: false,
+            chunks: Chunks::default(),
+            offset: 0,
+            read_end: ReadEnd::Open,
+            reader: None,
+            pending: Vec::new(),
+            queued: false,
+            sending: None,
+            write_error: None,
+            writer: None,
+            connecting: None,
+            connected: !connecting,
+            dropped: false,
+        }))
+    }
+
+    /// Registers a listener.
+    pub(crate) fn register_listener(&self, fd: Arc<OwnedFd>) -> Key {
+        let st = &mut self.inner.borrow_mut().st;
+        st.live += 1;
+        st.sources.insert(Source::Listener(ListenerSource {
+            fd,
+            accept: None,
+            accepted: VecDeque::new(),
+            error: None,
+            waiter: None,
+            dropped: false,
+        }))
+    }
+
+    /// The stream or listener behind `key` is gone (see the module protocol, rule 1).
+    pub(crate) fn release(&self, key: Key) {
+        // A waker may run any code when dropped: what `release` removes is dropped after
+        // the borrow ends.
+        let unwanted = {
+            let Inner { ring, st } = &mut *self.inner.borrow_mut();
+            st.release(ring, key)
+        };
+        drop(unwanted);
+    }
+
+    /// Reads into `buf` from the received buffers of stream `key`; `Pending` (with the
+    /// receive armed) when there are none.
+    pub(crate) fn poll_read(
+        &self,
+        key: Key,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<io::Result<usize>> {
+        let mut inner = self.inner.borrow_mut();
+        let Inner { ring, st } = &mut *inner;
+        let State {
+            group,
+            sources,
+            chunks,
+            leased,
+            ..
+        } = st;
+        let Some(Source::Stream(s)) = sources.get_mut(key) else {
+            return Poll::Ready(Err(not_registered()));
+        };
+        if s.chunks.len > 0 {
+            let mut n = 0;
+            while let Some(first) = &s.chunks.first {
+                let bytes = &ring.bytes(first)[s.offset as usize..];
+                let take = bytes.len().min(buf.len() - n);
+                buf[n..n + take].copy_from_slice(&bytes[..take]);
+                n += take;
+                if take < bytes.len() {
+                    s.offset += take as u32;
+                    break;
+                }
+                s.offset = 0;
+                if let Some(lease) = s.chunks.pop(chunks) {
+                    ring.recycle(lease);
+                    *leased -= 1;
+                }
+                if n == buf.len() {
+                    break;
+                }
+            }
+            return Poll::Ready(Ok(n));
+        }
+        match &mut s.read_end {
+            ReadEnd::Open => {}
+            ReadEnd::Eof { reported } => {
+                if *reported && mutants::active(Fault::EofNotSticky) {
+                    store_waker(&mut s.reader, cx);
+                    return Poll::Pending;
+                }
+                *reported = true;
+                return Poll::Ready(Ok(0));
+            }
+            ReadEnd::Error(_) => {
+                let ended = ReadEnd::Eof { reported: false };
+                let ReadEnd::Error(e) = std::mem::replace(&mut s.read_end, ended) else {
+                    unreachable!("matched above");
+                };
+                return Poll::Ready(Err(e));
+            }
+        }
+        if s.recv.is_none() && !s.starved {
+            match ring.recv_multishot(s.fd.as_fd(), *group, key.to_u64()) {
+                Ok(op) => s.recv = Some(op),
+                Err(e) => return Poll::Ready(Err(e)),
+            }
+        }
+        store_waker(&mut s.reader, cx);
+        Poll::Pending
+    }
+
+    /// Accepts `buf` (or as much of it as [`SEND_LIMIT`] allows) for sending on stream
+    /// `key`; `Pending` while the limit is reached.
+    pub(crate) fn poll_write(
+        &self,
+        key: Key,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        let mut inner = self.inner.borrow_mut();
+        let State {
+            sources,
+            send_queue,
+            spare,
+            ..
+        } = &mut inner.st;
+        let Some(Source::Stream(s)) = sources.get_mut(key) else {
+            return Poll::Ready(Err(not_registered()));
+        };
+        if let Some(errno) = s.write_error {
+            return Poll::Ready(Err(io::Error::from_raw_os_error(errno)));
+        }
+        let unsent = s.pending.len() + s.sending.map_or(0, |(_, len)| len);
+        let room = if mutants::active(Fault::NoBackpressure) {
+            buf.len()
+        } else {
+            SEND_LIMIT.saturating_sub(unsent).min(buf.len())
+        };
+        if room == 0 && !buf.is_empty() {
+            store_waker(&mut s.writer, cx);
+            return Poll::Pending;
+        }
+        if s.pending.capacity() == 0 {
+            if let Some(spare) = spare.pop() {
+                s.pending = spare;
+            }
+        }
+        s.pending.extend_from_slice(&buf[..room]);
+        if !s.queued && room > 0 {
+            s.queued = true;
+            send_queue.push(key);
+        }
+        Poll::Ready(Ok(room))
+    }
+
+    /// Ready once every byte accepted by writes on stream `key` has been sent (or a send
+    /// failed, which it returns).
+    pub(crate) fn poll_sent(&self, key: Key, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let mut inner = self.inner.borrow_mut();
+        let Some(Source::Stream(s)) = inner.st.sources.get_mut(key) else {
+            return Poll::Ready(Err(not_registered()));
+        };
+        if let Some(errno) = s.write_error {
+            return Poll::Ready(Err(io::Error::from_raw_os_error(errno)));
+        }
+        if s.pending.is_empty() && s.sending.is_none() {
+            return Poll::Ready(Ok(()));
+        }
+        store_waker(&mut s.writer, cx);
+        Poll::Pending
+    }
+
+    /// Ready once the connect in progress on stream `key` finished (its outcome is the
+    /// socket's `SO_ERROR`, read by the caller).
+    pub(crate) fn poll_connected(&self, key: Key, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let mut inner = self.inner.borrow_mut();
+        let Inner { ring, st } = &mut *inner;
+        let Some(Source::Stream(s)) = st.sources.get_mut(key) else {
+            return Poll::Ready(Err(not_registered()));
+        };
+        if s.connected {
+            return Poll::Ready(Ok(()));
+        }
+        if s.connecting.is_none() {
+            match ring.poll_writable(s.fd.as_fd(), key.to_u64()) {
+                Ok(op) => s.connecting = Some(op),
+                Err(e) => return Poll::Ready(Err(e)),
+            }
+        }
+        store_waker(&mut s.writer, cx);
+        Poll::Pending
+    }
+
+    /// Takes the next connection accepted on listener `key`; `Pending` (with the accept
+    /// armed) when there is none.
+    pub(crate) fn poll_accept(&self, key: Key, cx: &mut Context<'_>) -> Poll<io::Result<OwnedFd>> {
+        let mut inner = self.inner.borrow_mut();
+        let Inner { ring, st } = &mut *inner;
+        let Some(Source::Listener(l)) = st.sources.get_mut(key) else {
+            return Poll::Ready(Err(not_registered()));
+        };
+        if let Some(fd) = l.accepted.pop_front() {
+            return Poll::Ready(Ok(fd));
+        }
+        if let Some(e) = l.error.take() {
+            return Poll::Ready(Err(e));
+        }
+        if l.accept.is_none() {
+            match ring.accept_multishot(l.fd.as_fd(), key.to_u64()) {
+                Ok(op) => l.accept = Some(op),
+                Err(e) => return Poll::Ready(Err(e)),
+            }
+        }
+        store_waker(&mut l.waiter, cx);
+        Poll::Pending
+    }
+
+    /// Wakes a waiter a wait took out of source `key` and puts a reader back, with no
+    /// borrow held while it runs or is dropped.
+    fn wake_and_keep(&self, key: Key, side: Side, waker: Waker) {
+        if side == Side::Write {
+            // Not kept: a task rarely waits to write twice in a row (a finished connect, the
+            // send limit, a close), and a kept waker would be woken by every later send
+            // completion for nothing.
+            waker.wake();
+            return;
+        }
+        waker.wake_by_ref();
+        let mut inner = self.inner.borrow_mut();
+        let slot = match (inner.st.sources.get_mut(key), side) {
+            (Some(Source::Stream(s)), Side::Read) => Some(&mut s.reader),
+            (Some(Source::Stream(s)), Side::Write) => Some(&mut s.writer),
+            (Some(Source::Listener(l)), Side::Read) => Some(&mut l.waiter),
+            _ => None,
+        };
+        let unwanted = match slot {
+            Some(slot @ None) => {
+                *slot = Some(waker);
+                None
+            }
+            // The source is gone, or has a waiter again.
+            _ => Some(waker),
+        };
+        drop(inner);
+        drop(unwanted);
+    }
+
+    /// Buffers provided to the kernel so far, and leased to streams now (for tests).
+    #[cfg(test)]
+    pub(crate) fn buffer_census(&self) -> (u16, usize) {
+        let inner = self.inner.borrow();
+        (
+            inner.ring.buffers_provided(inner.st.group).0,
+            inner.st.leased,
+        )
+    }
+}
+
+impl Driver for UringDriver {
+    fn wait(&self, block: bool, deadline: Option<Instant>) -> io::Result<WaitOutcome> {
+        let mut woken = std::mem::take(&mut *self.woken.borrow_mut());
+        let outcome = {
+            let Inner { ring, st } = &mut *self.inner.borrow_mut();
+            st.turn(ring, block, deadline, &mut woken)
+        };
+        for (key, side, waker) in woken.drain(..) {
+            self.wake_and_keep(key, side, waker);
+        }
+        *self.woken.borrow_mut() = woken;
+        outcome
+    }
+
+    fn wants_wait(&self) -> bool {
+        !self.inner.borrow().st.send_queue.is_empty()
+    }
+
+    fn sources(&self) -> usize {
+        self.inner.borrow().st.live
+    }
+}
+
+impl State {
+    /// One turn of the ring: submit what was queued, wait (when `block`, for at least one
+    /// completion, at most until `deadline`), and record every completion, moving the
+    /// waiters to wake into `woken`.
+    fn turn(
+        &mut self,
+        ring: &mut Ring,
+        block: bool,
+        deadline: Option<Instant>,
+        woken: &mut Vec<(Key, Side, Waker)>,
+    ) -> io::Result<WaitOutcome> {
+        self.flush_sends(ring);
+        self.rearm_starved(ring);
+        if block {
+            if let Some(deadline) = deadline {
+                self.arm_timer(ring, deadline)?;
+            }
+        }
+        ring.submit_and_wait(usize::from(block))?;
+        let mut outcome = WaitOutcome::default();
+        ring.drain_with(|ring, c| self.complete(ring, c, &mut outcome, woken));
+        Ok(outcome)
+    }
+
+    /// Pushes one send of its pending bytes for every stream written to since the last
+    /// wait that has no send in flight.
+    #[inline]
+    fn flush_sends(&mut self, ring: &mut Ring) {
+        for key in self.send_queue.drain(..) {
+            if let Some(Source::Stream(s)) = self.sources.get_mut(key) {
+                s.queued = false;
+                start_send(ring, s, key);
+            }
+        }
+    }
+
+    /// Re-arms the receives that ran out of buffers, once some are free again.
+    fn rearm_starved(&mut self, ring: &mut Ring) {
+        if self.starved.is_empty() {
+            return;
+        }
+        let (provided, _) = ring.buffers_provided(self.group);
+        if self.leased >= usize::from(provided) {
+            return; // every buffer is still held by a stream that has not read it
+        }
+        for key in std::mem::take(&mut self.starved) {
+            if let Some(Source::Stream(s)) = self.sources.get_mut(key) {
+                s.starved = false;
+                if s.recv.is_none() && !s.dropped && matches!(s.read_end, ReadEnd::Open) {
+                    match ring.recv_multishot(s.fd.as_fd(), self.group, key.to_u64()) {
+                        Ok(op) => s.recv = Some(op),
+                        Err(e) => s.read_end = ReadEnd::Error(e),
+                    }
+                }
+            }
+        }
+    }
+
+    /// Pushes a timeout for `deadline` unless one for it or earlier is in flight; a later
+    /// one in flight is cancelled (it would only wake the loop for nothing).
+    fn arm_timer(&mut self, ring: &mut Ring, deadline: Instant) -> io::Result<()> {
+        if let Some((armed, op)) = self.timer {
+            if armed <= deadline {
+                return Ok(());
+            }
+            ring.cancel(op)?;
+        }
+        let after = deadline.saturating_duration_since(Instant::now());
+        let op = ring.timeout(after, TIMER_TOKEN)?;
+        self.timer = Some((deadline, op));
+        Ok(())
+    }
+
+    /// Records one completion.
+    #[inline]
+    fn complete(
+        &mut self,
+        ring: &mut Ring,
+        c: Completion,
+        outcome: &mut WaitOutcome,
+        woken: &mut Vec<(Key, Side, Waker)>,
+    ) {
+        match c.token {
+            NOTIFY_TOKEN => {
+                outcome.notified = true;
+                if !c.more {
+                    // The multishot poll ended (a full completion queue, say): re-arm it.
+                    let _ = ring.poll_readable_multishot(self.notifier.as_fd(), NOTIFY_TOKEN);
+                }
+                return;
+            }
+            TIMER_TOKEN => {
+                if self.timer.is_some_and(|(_, op)| op == c.op) {
+                    self.timer = None;
+                }
+                return;
+            }
+            _ => {}
+        }
+        let Some(key) = Key::from_u64(c.token) else {
+            return;
+        };
+        #[cfg(feature = "mutants")]
+        {
+            outcome.sockets_ready = true;
+        }
+        match c.kind {
+            OpKind::Recv => self.complete_recv(ring, key, c, woken),
+            OpKind::Send => self.complete_send(ring, key, c, woken),
+            OpKind::Accept => self.complete_accept(key, c, woken),
+            OpKind::Poll => {
+                if let Some(Source::Stream(s)) = self.sources.get_mut(key) {
+                    s.connecting = None;
+                    s.connected = true;
+                    take_waiter(&mut s.writer, key, Side::Write, woken);
+                }
+                self.free_if_done(key);
+            }
+            OpKind::Timeout => {}
+        }
+    }
+
+    #[inline]
+    fn complete_recv(
+        &mut self,
+        ring: &mut Ring,
+        key: Key,
+        c: Completion,
+        woken: &mut Vec<(Key, Side, Waker)>,
+    ) {
+        let Some(Source::Stream(s)) = self.sources.get_mut(key) else {
+            if let Outcome::Received(lease) = c.outcome {
+                ring.recycle(lease);
+            }
+            return;
+        };
+        if !c.more {
+            s.recv = None;
+        }
+        match (c.result, c.outcome) {
+            (Ok(n), Outcome::Received(lease)) if n > 0 && !s.dropped => {
+                s.chunks.push(&mut self.chunks, lease);
+                self.leased += 1;
+                if s.chunks.len == MAX_QUEUED_CHUNKS {
+                    if let Some(op) = s.recv {
+                        // Flow control: the socket's own buffer holds the rest.
+                        let _ = ring.cancel(op);
+                    }
+                }
+            }
+            (Ok(n), outcome) => {
+                if let Outcome::Received(lease) = outcome {
+                    ring.recycle(lease); // the stream is gone, or nothing was received
+                }
+                if n == 0 {
+                    s.read_end = ReadEnd::Eof { reported: false };
+                }
+            }
+            (Err(e), _) if e.raw_os_error() == Some(libc::ENOBUFS) => {
+                // A stream at its chunk limit stays paused (its reader re-arms it) and does
+                // not grow the group: only streams that keep up make it grow.
+                if s.chunks.len < MAX_QUEUED_CHUNKS {
+                    s.starved = true;
+                    self.starved.push(key);
+                    let (provided, most) = ring.buffers_provided(self.group);
+                    if provided < most {
+                        ring.provide_buffers(self.group, provided);
+                    }
+                }
+            }
+            (Err(e), _) if e.raw_os_error() == Some(libc::ECANCELED) => {}
+            (Err(e), _) => s.read_end = ReadEnd::Error(e),
+        }
+        if s.dropped {
+            self.free_if_done(key);
+            return;
+        }
+        if s.recv.is_none()
+            && !s.starved
+            && s.chunks.len == 0
+            && matches!(s.read_end, ReadEnd::Open)
+        {
+            // Ended with nothing to read (paused and drained, or a full completion queue
+            // ended it): receive on.
+            match ring.recv_multishot(s.fd.as_fd(), self.group, key.to_u64()) {
+                Ok(op) => s.recv = Some(op),
+                Err(e) => s.read_end = ReadEnd::Error(e),
+            }
+        }
+        if s.chunks.len > 0 || !matches!(s.read_end, ReadEnd::Open) {
+            take_waiter(&mut s.reader, key, Side::Read, woken);
+        }
+    }
+
+    #[inline]
+    fn complete_send(
+        &mut self,
+        ring: &mut Ring,
+        key: Key,
+        c: Completion,
+        woken: &mut Vec<(Key, Side, Waker)>,
+    ) {
+        let Outcome::SentBytes(mut data) = c.outcome else {
+            return;
+        };
+        let Some(Source::Stream(s)) = self.sources.get_mut(key) else {
+            return;
+        };
+        s.sending = None;
+        match c.result {
+            Ok(n) => {
+                let n = (n as usize).min(data.len());
+                if n < data.len() {
+                    // A short send: the rest goes first, before bytes written since.
+                    data.drain(..n);
+                    data.extend_from_slice(&s.pending);
+                    let emptied = std::mem::replace(&mut s.pending, data);
+                    keep_spare(&mut self.spare, emptied);
+                } else {
+                    // To the pool, not kept by the stream: buffers scale with sends in flight.
+                    keep_spare(&mut self.spare, data);
+                }
+                start_send(ring, s, key);
+            }
+            Err(e) => {
+                s.write_error = Some(e.raw_os_error().unwrap_or(libc::EIO));
+                s.pending.clear();
+                keep_spare(&mut self.spare, data);
+            }
+        }
+        take_waiter(&mut s.writer, key, Side::Write, woken);
+        if s.dropped {
+            self.free_if_done(key);
+        }
+    }
+
+    fn complete_accept(&mut self, key: Key, c: Completion, woken: &mut Vec<(Key, Side, Waker)>) {
+        let Some(Source::Listener(l)) = self.sources.get_mut(key) else {
+            return; // an accepted fd in `c` is closed here
+        };
+        if !c.more {
+            l.accept = None;
+        }
+        match (c.result, c.outcome) {
+            (Ok(_), Outcome::Accepted(fd)) if !l.dropped => l.accepted.push_back(fd),
+            (Err(e), _) if e.raw_os_error() != Some(libc::ECANCELED) && !l.dropped => {
+                l.error = Some(e)
+            }
+            _ => {}
+        }
+        if l.dropped {
+            self.free_if_done(key);
+            return;
+        }
+        take_waiter(&mut l.waiter, key, Side::Read, woken);
+    }
+
+    /// See [`UringDriver::release`]; returns what must be dropped outside the borrow.
+    fn release(&mut self, ring: &mut Ring, key: Key) -> (Option<Source>, [Option<Waker>; 2]) {
+        let wakers = match self.sources.get_mut(key) {
+            None => return (None, [None, None]),
+            Some(Source::Stream(s)) => {
+                if s.dropped {
+                    return (None, [None, None]);
+                }
+                s.dropped = true;
+                while let Some(lease) = s.chunks.pop(&mut self.chunks) {
+                    ring.recycle(lease);
+                    self.leased -= 1;
+                }
+                for op in [s.recv, s.connecting].into_iter().flatten() {
+                    let _ = ring.cancel(op);
+                }
+                if s.write_error.is_none() && !s.pending.is_empty() && !s.queued {
+                    s.queued = true;
+                    self.send_queue.push(key);
+                }
+                [s.reader.take(), s.writer.take()]
+            }
+            Some(Source::Listener(l)) => {
+                if l.dropped {
+                    return (None, [None, None]);
+                }
+                l.dropped = true;
+                l.accepted.clear();
+                if let Some(op) = l.accept {
+                    let _ = ring.cancel(op);
+                }
+                [l.waiter.take(), None]
+            }
+        };
+        self.live -= 1;
+        (self.free_if_done_returning(key), wakers)
+    }
+
+    /// Frees a dropped source once no operation on it is in flight (its fd then closes).
+    fn free_if_done(&mut self, key: Key) {
+        drop(self.free_if_done_returning(key));
+    }
+
+    fn free_if_done_returning(&mut self, key: Key) -> Option<Source> {
+        let done = match self.sources.get(key)? {
+            Source::Stream(s) => {
+                s.dropped
+                    && s.recv.is_none()
+                    && s.connecting.is_none()
+                    && s.sending.is_none()
+                    && (s.pending.is_empty() || s.write_error.is_some())
+            }
+            Source::Listener(l) => l.dropped && l.accept.is_none(),
+        };
+        if !done {
+            return None;
+        }
+        let source = self.sources.remove(key)?;
+        if let Source::Stream(mut s) = source {
+            keep_spare(&mut self.spare, std::mem::take(&mut s.pending));
+            return Some(Source::Stream(s));
+        }
+        Some(source)
+    }
+}
+
+/// Pushes a send of stream `s`'s pending bytes unless one is in flight (or sends failed).
+fn start_send(ring: &mut Ring, s: &mut StreamSource, key: Key) {
+    if s.sending.is_some() || s.pending.is_empty() || s.write_error.is_some() {
+        return;
+    }
+    let data = std::mem::take(&mut s.pending);
+    let len = data.len();
+    match ring.send(s.fd.as_fd(), data, key.to_u64()) {
+        Ok(op) => s.sending = Some((op, len)),
+        Err(e) => s.write_error = Some(e.raw_os_error().unwrap_or(libc::EIO)),
+    }
+}
+
+/// Keeps an emptied send buffer for reuse (up to a bound, and only a modest one).
+fn keep_spare(spare: &mut Vec<Vec<u8>>, mut buf: Vec<u8>) {
+    if buf.capacity() > 0 && buf.capacity() <= SPARE_CAPACITY && spare.len() < SPARE_SENDS {
+        buf.clear();
+        spare.push(buf);
+    }
+}
+
+/// Moves a source's waiter into the list of waiters to wake.
+fn take_waiter(
+    slot: &mut Option<Waker>,
+    key: Key,
+    side: Side,
+    woken: &mut Vec<(Key, Side, Waker)>,
+) {
+    if let Some(w) = slot.take() {
+        woken.push((key, side, w));
+    }
+}
+
+/// Keeps the waker of the task now waiting, cloning only when it changed.
+fn store_waker(slot: &mut Option<Waker>, cx: &Context<'_>) {
+    match slot {
+        Some(w) if w.will_wake(cx.waker()) => {}
+        slot => *slot = Some(cx.waker().clone()),
+    }
+}
