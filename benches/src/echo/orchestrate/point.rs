@@ -98,6 +98,8 @@ fn run_inner(bench: &Bench, spec: &ServerSpec, p: &Point) -> EchoRun {
         message_timeout: settings.message_timeout,
         threads: bench.client_threads(),
         cpus: pins.map(|p| p.client.clone()).unwrap_or_default(),
+        shard: None,
+        start_at: None,
     };
     if let Err(e) = plan.validate() {
         server.stop();
