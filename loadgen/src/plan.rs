@@ -118,7 +118,8 @@ pub struct LoadPlan {
     pub connect_timeout: Duration,
     /// An echo not complete within this (from its send) is a timeout; the connection is closed.
     pub message_timeout: Duration,
-    /// Event-loop threads of the load generator.
+    /// Event-loop threads of the load generator (0 in a plan file for another host:
+    /// `loopbench load` there uses its default).
     pub threads: usize,
     /// CPUs the worker threads are pinned to, round-robin (empty: not pinned).
     #[serde(default)]

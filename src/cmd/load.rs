@@ -106,10 +106,20 @@ fn print_event(ev: LoadEvent) {
     let _ = out.flush();
 }
 
+/// Threads by default: the cores but one, at least 1.
+fn default_threads() -> usize {
+    harness::info::available_cores().saturating_sub(1).max(1)
+}
+
 /// The plan the flags describe.
 fn plan_from(args: &Args) -> anyhow::Result<LoadPlan> {
     if let Some(path) = &args.plan {
-        return child::read_plan(path).map_err(usage);
+        let mut plan = child::read_plan(path).map_err(usage)?;
+        if plan.threads == 0 {
+            // A plan for another host (`bench echo --hosts`): that host's default.
+            plan.threads = default_threads();
+        }
+        return Ok(plan);
     }
     let target = args.target.as_deref().unwrap_or_default();
     let whole = LoadPlan {
@@ -125,9 +135,7 @@ fn plan_from(args: &Args) -> anyhow::Result<LoadPlan> {
         connect_rate: args.connect_rate,
         connect_timeout: args.connect_timeout,
         message_timeout: args.timeout,
-        threads: args
-            .threads
-            .unwrap_or_else(|| harness::info::available_cores().saturating_sub(1).max(1)),
+        threads: args.threads.unwrap_or_else(default_threads),
         cpus: Vec::new(),
         shard: None,
         start_at: args.start_at,
