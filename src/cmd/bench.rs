@@ -147,8 +147,8 @@ pub struct EchoArgs {
     /// Load agents on other hosts, SSH destinations (`user@host`, comma-separated): each
     /// runs one shard of every point (`loopbench load --shard I/N`), all measuring the same
     /// window; their histograms are added.
-    #[arg(long, value_name = "HOSTS", value_parser = Hosts::parse_list)]
-    pub hosts: Option<Vec<String>>,
+    #[arg(long, value_name = "HOSTS", value_parser = host_list)]
+    pub hosts: Option<HostList>,
     /// Run the server on this host over SSH (`user@host`; it listens on the host part's
     /// address). Default: here, on --listen.
     #[arg(long, value_name = "HOST", requires = "hosts", value_parser = server_host)]
@@ -163,6 +163,14 @@ pub struct EchoArgs {
     /// from --hosts.
     #[arg(long, default_value = "127.0.0.1")]
     pub listen: IpAddr,
+}
+
+/// Comma-separated SSH destinations.
+#[derive(Clone, Debug)]
+pub struct HostList(pub Vec<String>);
+
+fn host_list(text: &str) -> Result<HostList, String> {
+    Hosts::parse_list(text).map(HostList)
 }
 
 fn server_host(text: &str) -> Result<String, String> {
@@ -425,7 +433,7 @@ fn run_echo(args: EchoArgs) -> anyhow::Result<ExitCode> {
     let max = connections.iter().copied().max().unwrap_or(1);
     let hosts = match &args.hosts {
         None => None,
-        Some(agents) => {
+        Some(HostList(agents)) => {
             let fewest = connections.iter().copied().min().unwrap_or(1);
             if fewest < agents.len() as u64 {
                 return Err(usage(format!(
