@@ -79,7 +79,10 @@ impl Lab {
     fn add_host(&mut self, role: &str, addr: &str) -> Result<(), String> {
         let ns = self.add_ns(role)?;
         let hub = self.ns("h");
-        let (inner, outer) = (format!("{}{role}0", self.prefix), format!("{}{role}1", self.prefix));
+        let (inner, outer) = (
+            format!("{}{role}0", self.prefix),
+            format!("{}{role}1", self.prefix),
+        );
         sh(
             "ip",
             &[
@@ -87,8 +90,22 @@ impl Lab {
                 "netns", &hub,
             ],
         )?;
-        sh("ip", &["-n", &hub, "link", "set", &outer, "master", "br0", "up"])?;
-        sh("ip", &["-n", &ns, "addr", "add", &format!("{addr}/24"), "dev", &inner])?;
+        sh(
+            "ip",
+            &["-n", &hub, "link", "set", &outer, "master", "br0", "up"],
+        )?;
+        sh(
+            "ip",
+            &[
+                "-n",
+                &ns,
+                "addr",
+                "add",
+                &format!("{addr}/24"),
+                "dev",
+                &inner,
+            ],
+        )?;
         sh("ip", &["-n", &ns, "link", "set", &inner, "up"])?;
         Ok(())
     }
@@ -132,7 +149,16 @@ impl Lab {
         let cfg = cfg.to_string_lossy();
         sh(
             "ip",
-            &["netns", "exec", &self.ns("c"), "ssh", "-F", &cfg, &format!("root@{host}"), command],
+            &[
+                "netns",
+                "exec",
+                &self.ns("c"),
+                "ssh",
+                "-F",
+                &cfg,
+                &format!("root@{host}"),
+                command,
+            ],
         )
     }
 }
@@ -145,7 +171,10 @@ impl Drop for Lab {
         for ns in self.namespaces.iter().rev() {
             // Whatever our run left inside (sshd sessions, a remote loopbench): by pid.
             if let Ok(pids) = sh("ip", &["netns", "pids", ns]) {
-                for pid in pids.split_whitespace().filter_map(|p| p.parse::<i32>().ok()) {
+                for pid in pids
+                    .split_whitespace()
+                    .filter_map(|p| p.parse::<i32>().ok())
+                {
                     if let Some(pid) = rustix::process::Pid::from_raw(pid) {
                         let _ = rustix::process::kill_process(pid, rustix::process::Signal::KILL);
                     }
@@ -162,11 +191,12 @@ fn cannot_run() -> Option<String> {
         return Some("not root: network namespaces cannot be made".into());
     }
     if !Path::new(SSHD).exists() {
-        return Some(format!("{SSHD} missing (Debian's openssh-server; .ci/run installs it)"));
+        return Some(format!(
+            "{SSHD} missing (Debian's openssh-server; .ci/run installs it)"
+        ));
     }
     for tool in ["ssh", "ssh-keygen", "ss"] {
-        if sh(tool, &["-V"]).is_err() && sh("sh", &["-c", &format!("command -v {tool}")]).is_err()
-        {
+        if sh(tool, &["-V"]).is_err() && sh("sh", &["-c", &format!("command -v {tool}")]).is_err() {
             return Some(format!("`{tool}` missing (openssh-client / iproute2)"));
         }
     }
@@ -197,14 +227,30 @@ fn build_lab() -> Result<Lab, String> {
 
     for key in ["host_key", "client_key"] {
         let p = lab.path(key).to_string_lossy().into_owned();
-        sh("ssh-keygen", &["-q", "-t", "ed25519", "-N", "", "-C", "loopbench-test", "-f", &p])?;
+        sh(
+            "ssh-keygen",
+            &[
+                "-q",
+                "-t",
+                "ed25519",
+                "-N",
+                "",
+                "-C",
+                "loopbench-test",
+                "-f",
+                &p,
+            ],
+        )?;
     }
     let read = |name: &str| std::fs::read_to_string(lab.path(name)).map_err(|e| e.to_string());
     std::fs::write(lab.path("authorized_keys"), read("client_key.pub")?)
         .map_err(|e| e.to_string())?;
     let host_pub = read("host_key.pub")?;
     let mut words = host_pub.split_whitespace();
-    let (kind, key) = (words.next().unwrap_or_default(), words.next().unwrap_or_default());
+    let (kind, key) = (
+        words.next().unwrap_or_default(),
+        words.next().unwrap_or_default(),
+    );
     let all = [SERVER, AGENTS[0], AGENTS[1]].join(",");
     std::fs::write(lab.path("known_hosts"), format!("{all} {kind} {key}\n"))
         .map_err(|e| e.to_string())?;
@@ -236,8 +282,18 @@ fn build_lab() -> Result<Lab, String> {
 
 /// Peers (addresses) of established TCP connections in the server's namespace, except SSH.
 fn server_peers(lab: &Lab) -> BTreeSet<String> {
-    let Ok(out) = sh("ip", &["netns", "exec", &lab.ns("s"), "ss", "-tnH", "state", "established"])
-    else {
+    let Ok(out) = sh(
+        "ip",
+        &[
+            "netns",
+            "exec",
+            &lab.ns("s"),
+            "ss",
+            "-tnH",
+            "state",
+            "established",
+        ],
+    ) else {
         return BTreeSet::new();
     };
     out.lines()
@@ -284,9 +340,19 @@ fn two_agents_over_ssh_merge_into_one_run() {
     let hosts = AGENTS.map(|a| format!("root@{a}")).join(",");
     let mut bench = Launch::program("ip")
         .args(["netns", "exec", &lab.ns("c"), exe, "bench", "echo"])
-        .args(["--runtime", "epoll-floor", "--connections", &CONNECTIONS.to_string()])
+        .args([
+            "--runtime",
+            "epoll-floor",
+            "--connections",
+            &CONNECTIONS.to_string(),
+        ])
         .args(["--duration", "2s", "--warmup", "500ms", "--quiet"])
-        .args(["--hosts", &hosts, "--server-host", &format!("root@{SERVER}")])
+        .args([
+            "--hosts",
+            &hosts,
+            "--server-host",
+            &format!("root@{SERVER}"),
+        ])
         .args(["--remote-loopbench", exe, "--ssh-config"])
         .arg(lab.path("ssh_config"))
         .arg("--json")
@@ -333,9 +399,18 @@ fn two_agents_over_ssh_merge_into_one_run() {
     let mut texts = Vec::new();
     let mut raw_texts = Vec::new();
     for (i, h) in agents.iter().enumerate() {
-        let shard = h.run.as_deref().unwrap_or_else(|| panic!("{}: {:?}", h.host, h.error));
+        let shard = h
+            .run
+            .as_deref()
+            .unwrap_or_else(|| panic!("{}: {:?}", h.host, h.error));
         assert_eq!(shard.shard.as_deref(), Some(format!("{i}/2").as_str()));
-        assert_eq!(shard.status, RunStatus::Complete, "{}: {:?}", h.host, shard.status_reason);
+        assert_eq!(
+            shard.status,
+            RunStatus::Complete,
+            "{}: {:?}",
+            h.host,
+            shard.status_reason
+        );
         assert_eq!(shard.errors.mismatches, 0, "{}", h.host);
         assert_eq!(shard.errors.total(), 0, "{}: {:?}", h.host, shard.errors);
         assert_eq!(shard.established, CONNECTIONS / 2);
@@ -349,16 +424,26 @@ fn two_agents_over_ssh_merge_into_one_run() {
     for h in &run.hosts {
         let (o, r) = (h.clock_offset_ms.unwrap(), h.clock_rtt_ms.unwrap());
         // One clock for all: the remote reading lies within the exchange.
-        assert!(o.abs() <= r / 2.0 + 1e-3, "{}: offset {o} ms, rtt {r} ms", h.host);
+        assert!(
+            o.abs() <= r / 2.0 + 1e-3,
+            "{}: offset {o} ms, rtt {r} ms",
+            h.host
+        );
     }
     let merged_messages = run.measured_messages.expect("merged message count");
     assert_eq!(merged_messages, sum_messages);
     assert_eq!(run.established, sum_established);
     let (p99, n) = union_p99(&texts);
-    assert_eq!(n, merged_messages, "every measured echo is in the histograms");
+    assert_eq!(
+        n, merged_messages,
+        "every measured echo is in the histograms"
+    );
     assert_eq!(run.latency_us.p99, p99 as f64);
     assert_eq!(run.latency_raw_us.p99, union_p99(&raw_texts).0 as f64);
-    assert_eq!(decode(run.histogram.as_deref().unwrap()).len(), merged_messages);
+    assert_eq!(
+        decode(run.histogram.as_deref().unwrap()).len(),
+        merged_messages
+    );
     let want: BTreeSet<String> = AGENTS.iter().map(|a| a.to_string()).collect();
     assert!(want.is_subset(&peers), "server saw {peers:?}");
     eprintln!(

@@ -56,7 +56,11 @@ pub fn merge(label: &str, shards: &[ShardRun<'_>], missing: &[String]) -> Result
     };
     for s in shards {
         if (s.run.mode.as_str(), s.run.message_size, s.run.pipeline)
-            != (first.run.mode.as_str(), first.run.message_size, first.run.pipeline)
+            != (
+                first.run.mode.as_str(),
+                first.run.message_size,
+                first.run.pipeline,
+            )
         {
             return Err(format!(
                 "shards differ: {} ran {} size {} pipeline {}, {} ran {} size {} pipeline {}",
@@ -89,7 +93,11 @@ pub fn merge(label: &str, shards: &[ShardRun<'_>], missing: &[String]) -> Result
     }
     let messages: u64 = shards
         .iter()
-        .map(|s| s.run.measured_messages.unwrap_or(s.run.messages().round() as u64))
+        .map(|s| {
+            s.run
+                .measured_messages
+                .unwrap_or(s.run.messages().round() as u64)
+        })
         .sum();
     let cpu_us: f64 = shards
         .iter()
@@ -113,7 +121,10 @@ pub fn merge(label: &str, shards: &[ShardRun<'_>], missing: &[String]) -> Result
                 s.host,
                 s.run.shard.as_deref().unwrap_or("shard"),
                 s.run.status,
-                s.run.status_reason.as_deref().unwrap_or("no reason recorded")
+                s.run
+                    .status_reason
+                    .as_deref()
+                    .unwrap_or("no reason recorded")
             ));
         }
         for w in &s.run.warnings {
@@ -148,7 +159,10 @@ pub fn merge(label: &str, shards: &[ShardRun<'_>], missing: &[String]) -> Result
             .as_ref()
             .and_then(|h| h.percentiles())
             .unwrap_or_default(),
-        latency_raw_us: raw.as_ref().and_then(|h| h.percentiles()).unwrap_or_default(),
+        latency_raw_us: raw
+            .as_ref()
+            .and_then(|h| h.percentiles())
+            .unwrap_or_default(),
         histogram: corrected.as_ref().and_then(|h| h.to_base64()),
         histogram_raw: raw.as_ref().and_then(|h| h.to_base64()),
         connect_ms: worst(shards.iter().map(|s| s.run.connect_ms.clone())),
@@ -202,8 +216,14 @@ mod tests {
         let merged = merge(
             "x",
             &[
-                ShardRun { host: "h1", run: &ra },
-                ShardRun { host: "h2", run: &rb },
+                ShardRun {
+                    host: "h1",
+                    run: &ra,
+                },
+                ShardRun {
+                    host: "h2",
+                    run: &rb,
+                },
             ],
             &[],
         )
@@ -226,11 +246,18 @@ mod tests {
         // statistic.
         all.sort_unstable();
         let exact = all[(all.len() as f64 * 0.99).ceil() as usize - 1] as f64;
-        assert!((p.p99 - exact).abs() <= exact * 1e-3, "{} vs {exact}", p.p99);
+        assert!(
+            (p.p99 - exact).abs() <= exact * 1e-3,
+            "{} vs {exact}",
+            p.p99
+        );
         let back = LatencyHistogram::from_base64(merged.histogram.as_deref().unwrap()).unwrap();
         assert_eq!(back.len(), 10_000);
         let averaged = (ra.latency_us.p99 + rb.latency_us.p99) / 2.0;
-        assert!((averaged - p.p99).abs() > 1000.0, "the test must tell averaging apart");
+        assert!(
+            (averaged - p.p99).abs() > 1000.0,
+            "the test must tell averaging apart"
+        );
     }
 
     #[test]
@@ -241,7 +268,16 @@ mod tests {
         b.status_reason = Some("rate not reached".into());
         let m = merge(
             "x",
-            &[ShardRun { host: "h1", run: &a }, ShardRun { host: "h2", run: &b }],
+            &[
+                ShardRun {
+                    host: "h1",
+                    run: &a,
+                },
+                ShardRun {
+                    host: "h2",
+                    run: &b,
+                },
+            ],
             &["h3: ssh exited with status 255".into()],
         )
         .unwrap();
@@ -252,7 +288,16 @@ mod tests {
         c.mode = "open".into();
         assert!(merge(
             "x",
-            &[ShardRun { host: "h1", run: &a }, ShardRun { host: "h3", run: &c }],
+            &[
+                ShardRun {
+                    host: "h1",
+                    run: &a
+                },
+                ShardRun {
+                    host: "h3",
+                    run: &c
+                }
+            ],
             &[]
         )
         .is_err());

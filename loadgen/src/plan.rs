@@ -166,7 +166,12 @@ impl fmt::Display for Shard {
 impl std::str::FromStr for Shard {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
-        let bad = || format!("invalid shard '{s}': expected I/N with 0 <= I < N <= {}, e.g. 0/2", Shard::MAX);
+        let bad = || {
+            format!(
+                "invalid shard '{s}': expected I/N with 0 <= I < N <= {}, e.g. 0/2",
+                Shard::MAX
+            )
+        };
         let (i, n) = s.trim().split_once('/').ok_or_else(bad)?;
         let (index, count): (u32, u32) = (
             i.trim().parse().map_err(|_| bad())?,
@@ -379,7 +384,10 @@ mod tests {
         assert_eq!(parts[3].connections, 500);
         let rate: f64 = parts.iter().map(|s| s.rate.unwrap()).sum();
         assert!((rate - 20_010.0).abs() < 1e-6, "{rate}");
-        assert_eq!("1/4".parse::<Shard>().unwrap(), Shard { index: 1, count: 4 });
+        assert_eq!(
+            "1/4".parse::<Shard>().unwrap(),
+            Shard { index: 1, count: 4 }
+        );
         for bad in ["4/4", "1/0", "x/2", "1", "-1/2"] {
             assert!(bad.parse::<Shard>().is_err(), "{bad}");
         }

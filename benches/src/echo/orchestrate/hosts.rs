@@ -71,9 +71,13 @@ impl Hosts {
 
     /// `ssh` running `script` on `host` (no terminal, never a password prompt).
     fn ssh(&self, settings_exe: &std::path::Path, host: &str, script: &str) -> Launch {
-        let mut l = Launch::program("ssh")
-            .guard(settings_exe)
-            .args(["-T", "-o", "BatchMode=yes", "-o", "ConnectTimeout=10"]);
+        let mut l = Launch::program("ssh").guard(settings_exe).args([
+            "-T",
+            "-o",
+            "BatchMode=yes",
+            "-o",
+            "ConnectTimeout=10",
+        ]);
         if let Some(c) = &self.ssh_config {
             l = l.arg("-F").arg(c);
         }
@@ -83,8 +87,7 @@ impl Hosts {
 
 /// An SSH destination we accept: `[user@]host`, no spaces, not an option.
 pub fn check_destination(h: &str) -> Result<(), String> {
-    if h.is_empty() || h.starts_with('-') || h.contains(char::is_whitespace) || h.contains('\'')
-    {
+    if h.is_empty() || h.starts_with('-') || h.contains(char::is_whitespace) || h.contains('\'') {
         return Err(format!(
             "invalid host '{h}': expected an SSH destination, user@host or host"
         ));
@@ -415,7 +418,10 @@ pub(super) fn run(bench: &Bench, hosts: &Hosts, spec: &ServerSpec, p: &Point) ->
             let out = stdout?;
             let mut dir = None;
             for line in BufReader::new(out).lines().map_while(Result::ok) {
-                if let Some(d) = line.strip_prefix(REMOTE_PREFIX).and_then(|l| l.strip_prefix("dir ")) {
+                if let Some(d) = line
+                    .strip_prefix(REMOTE_PREFIX)
+                    .and_then(|l| l.strip_prefix("dir "))
+                {
                     dir = Some(d.trim().to_string());
                 }
                 let _ = child::parse_event(&line);
