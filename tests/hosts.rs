@@ -444,6 +444,28 @@ fn two_agents_over_ssh_merge_into_one_run() {
         decode(run.histogram.as_deref().unwrap()).len(),
         merged_messages
     );
+    // The report keeps every host beside the merged figures.
+    let report = lab.path("report");
+    let out = Launch::program(exe)
+        .arg("report")
+        .arg("--input")
+        .arg(&json)
+        .arg("--out")
+        .arg(&report)
+        .time_limit(Duration::from_secs(120))
+        .output()
+        .expect("report runs");
+    assert!(
+        out.ended.success(),
+        "report {}: {}",
+        out.ended,
+        out.stderr_text()
+    );
+    let html = std::fs::read_to_string(report.join("index.html")).expect("report page");
+    assert!(html.contains("id=\"echo-hosts\""));
+    for a in AGENTS {
+        assert!(html.contains(&format!("root@{a}")), "{a} in the report");
+    }
     let want: BTreeSet<String> = AGENTS.iter().map(|a| a.to_string()).collect();
     assert!(want.is_subset(&peers), "server saw {peers:?}");
     eprintln!(

@@ -27,7 +27,7 @@ use harness::results::{EchoRun, HostRun, ResultsFile, RunStatus};
 use launch::{Launch, PrivateDir, Running};
 use loadgen::merge::{self, ShardRun};
 use loadgen::plan::unix_now;
-use loadgen::{child, LoadMode, LoadPlan, Shard};
+use loadgen::{LoadMode, LoadPlan, Shard};
 
 use super::point::failed;
 use super::server::{self, keep_tail, ServerSpec};
@@ -424,7 +424,6 @@ pub(super) fn run(bench: &Bench, hosts: &Hosts, spec: &ServerSpec, p: &Point) ->
                 {
                     dir = Some(d.trim().to_string());
                 }
-                let _ = child::parse_event(&line);
             }
             dir
         }));
