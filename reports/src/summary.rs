@@ -121,24 +121,6 @@ impl fmt::Display for Unrankable {
 
 /// Decides whether `run` may be ranked (the rule of the module doc), and if not, why.
 pub fn rankability(run: &EchoRun) -> Result<(), Unrankable> {
-    // The structured verdict the orchestrator recorded comes first (EchoRun::rank_exclusion):
-    // status, connections short, errors, starved connections, a saturated client.
-    if let Some(why) = run.rank_exclusion() {
-        return Err(match run.status {
-            RunStatus::Failed => Unrankable::Failed(why),
-            RunStatus::Partial => Unrankable::Partial {
-                established: run.established,
-                asked: run.connections,
-            },
-            RunStatus::Complete if run.established < run.connections => Unrankable::Partial {
-                established: run.established,
-                asked: run.connections,
-            },
-            RunStatus::Complete if run.errors.total() > 0 => Unrankable::Errors(run.errors.total()),
-            RunStatus::Complete if run.unserved_connections > 0 => Unrankable::Starved(why),
-            RunStatus::Complete => Unrankable::ClientBound(why),
-        });
-    }
     let messages = run.throughput_msgs_per_s * run.duration_s;
     if !(run.duration_s > 0.0 && messages.is_finite()) || run.established == 0 {
         let why = run
@@ -148,6 +130,23 @@ pub fn rankability(run: &EchoRun) -> Result<(), Unrankable> {
             .cloned()
             .unwrap_or_else(|| "nothing measured".into());
         return Err(Unrankable::Failed(why));
+    }
+    // The structured verdict the orchestrator recorded comes next (EchoRun::rank_exclusion):
+    // status, connections short, errors, starved connections, a saturated client.
+    if let Some(why) = run.rank_exclusion() {
+        return Err(match run.status {
+            RunStatus::Failed => Unrankable::Failed(why),
+            // Partial for another reason than connections (the window was cut short, the
+            // rate was not reached): the recorded reason says which.
+            RunStatus::Partial if run.established >= run.connections => Unrankable::Warned(why),
+            _ if run.established < run.connections => Unrankable::Partial {
+                established: run.established,
+                asked: run.connections,
+            },
+            _ if run.errors.total() > 0 => Unrankable::Errors(run.errors.total()),
+            _ if run.unserved_connections > 0 => Unrankable::Starved(why),
+            _ => Unrankable::ClientBound(why),
+        });
     }
     if run.established < run.connections {
         return Err(Unrankable::Partial {
@@ -671,6 +670,78 @@ mod tests {
     use harness::results::EchoErrors;
 
     /// A clean closed-loop point: every connection established, one second measured.
+    #[test]
+    fn equal_load_and_capacity_lead_and_rank_only_what_may_be_ranked() {
+        let equal = |rt: &str, cpu: f64, client_bound: bool| {
+            let mut r = point(rt, 100, 50_000.0, 900.0);
+            r.mode = "open".into();
+            r.purpose = RunPurpose::EqualLoad;
+            r.server_cpu_us_per_msg = Some(cpu);
+            r.client_bound = client_bound;
+            r
+        };
+        let file = ResultsFile {
+            runs: vec![
+                equal("slow", 6.0, false),
+                equal("fast", 4.0, false),
+                equal("fast", 4.2, false),
+                equal("noisy", 1.0, true),
+            ],
+            equal_load: vec![EqualLoadBasis {
+                connections: 100,
+                rate: 50_000.0,
+                ..EqualLoadBasis::default()
+            }],
+            capacity: vec![
+                CapacityResult {
+                    runtime: "a".into(),
+                    connections: 1000,
+                    p99_bound_us: 10_000.0,
+                    capacity_msgs_per_s: Some(120_000.0),
+                    ..CapacityResult::default()
+                },
+                CapacityResult {
+                    runtime: "b".into(),
+                    connections: 1000,
+                    p99_bound_us: 10_000.0,
+                    capacity_msgs_per_s: Some(150_000.0),
+                    ..CapacityResult::default()
+                },
+                CapacityResult {
+                    runtime: "c".into(),
+                    connections: 1000,
+                    p99_bound_us: 10_000.0,
+                    capacity_msgs_per_s: Some(90_000.0),
+                    client_limited: true,
+                    ..CapacityResult::default()
+                },
+            ],
+            ..ResultsFile::default()
+        };
+        let s = Summary::of(&file);
+        assert_eq!(s.lines[0].topic, "equal load");
+        assert_eq!(s.lines[1].topic, "capacity");
+        assert_eq!(s.lines[2].topic, "conformance");
+        let eq = &s.lines[0].text;
+        // Lowest CPU first, the spread of the two repeats shown; the client-bound one named.
+        let (fast, slow) = (eq.find("fast 4.10").unwrap(), eq.find("slow 6.00").unwrap());
+        assert!(fast < slow, "{eq}");
+        assert!(eq.contains("(4.00–4.20)"), "{eq}");
+        assert!(eq.contains("not ranked: noisy (client-bound)"), "{eq}");
+        assert!(!eq.contains("noisy 1.00"), "{eq}");
+        let cap = &s.lines[1].text;
+        assert!(
+            cap.find("b 150").unwrap() < cap.find("a 120").unwrap(),
+            "{cap}"
+        );
+        assert!(
+            cap.contains("client-limited (lower bounds, not ranked): c ≥ 90"),
+            "{cap}"
+        );
+        // Equal-load points are not curve points: no closed-loop ranking from them.
+        assert!(s.excluded.is_empty());
+    }
+
     fn point(runtime: &str, conns: u64, throughput: f64, p99: f64) -> EchoRun {
         let mut run = EchoRun {
             runtime: runtime.into(),
