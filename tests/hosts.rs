@@ -210,7 +210,39 @@ fn cannot_run() -> Option<String> {
     }
 }
 
+/// Removes this test's namespaces left by a run that was killed before its `Drop` (their
+/// test process, named in the namespace, is gone), with whatever still runs inside them.
+fn remove_stale_namespaces() {
+    let Ok(list) = sh("ip", &["netns", "list"]) else {
+        return;
+    };
+    for name in list.lines().filter_map(|l| l.split_whitespace().next()) {
+        let Some(rest) = name.strip_prefix("lbh") else {
+            continue;
+        };
+        let pid: String = rest.chars().take_while(char::is_ascii_digit).collect();
+        let role = &rest[pid.len()..];
+        if pid.is_empty() || !["c", "s", "a", "b", "h"].contains(&role) {
+            continue;
+        }
+        if Path::new(&format!("/proc/{pid}")).exists() {
+            continue;
+        }
+        let mut stale = Lab {
+            prefix: String::new(),
+            namespaces: vec![name.to_string()],
+            sshds: Vec::new(),
+            dir: match tempfile::tempdir() {
+                Ok(d) => d,
+                Err(_) => return,
+            },
+        };
+        drop(stale);
+    }
+}
+
 fn build_lab() -> Result<Lab, String> {
+    remove_stale_namespaces();
     let mut lab = Lab {
         prefix: format!("lbh{}", std::process::id()),
         namespaces: Vec::new(),

@@ -317,7 +317,8 @@ pub struct EchoRun {
     /// HdrHistogram V2 (base64) of `latency_raw_us`, in microseconds.
     #[serde(default)]
     pub histogram_raw: Option<String>,
-    /// Connect-time percentiles in milliseconds.
+    /// Connect-time percentiles in milliseconds (a run merged from shards keeps no connect
+    /// histogram: each percentile is the highest shard's, an upper bound).
     pub connect_ms: Percentiles,
     /// Error counters.
     pub errors: EchoErrors,
