@@ -317,7 +317,8 @@ pub struct EchoRun {
     /// HdrHistogram V2 (base64) of `latency_raw_us`, in microseconds.
     #[serde(default)]
     pub histogram_raw: Option<String>,
-    /// Connect-time percentiles in milliseconds.
+    /// Connect-time percentiles in milliseconds (a run merged from shards keeps no connect
+    /// histogram: each percentile is the highest shard's, an upper bound).
     pub connect_ms: Percentiles,
     /// Error counters.
     pub errors: EchoErrors,
@@ -357,6 +358,46 @@ pub struct EchoRun {
     /// Things a reader must know: rate not reached, connections short, client saturated.
     #[serde(default)]
     pub warnings: Vec<String>,
+    /// Echoes completed in the measured window, exactly (absent in older files).
+    #[serde(default)]
+    pub measured_messages: Option<u64>,
+    /// `I/N` when this run is shard I of a run split over N load generators.
+    #[serde(default)]
+    pub shard: Option<String>,
+    /// The agreed start of the measured window, Unix time in seconds (`--start-at`).
+    #[serde(default)]
+    pub start_at: Option<f64>,
+    /// A run over several hosts (`bench echo --hosts`): every host with its role, its clock
+    /// offset as measured at start and, for a load agent, its shard's own figures. The
+    /// figures above are the merged ones: counts summed, percentiles from the sum of the
+    /// shards' histograms.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub hosts: Vec<HostRun>,
+}
+
+/// One host of a run over several hosts.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct HostRun {
+    /// The SSH destination (`user@host`).
+    pub host: String,
+    /// `agent` (runs a shard of the load) or `server` (runs the echo server).
+    pub role: String,
+    /// The agent's shard, `I/N`.
+    #[serde(default)]
+    pub shard: Option<String>,
+    /// Its clock minus this host's, milliseconds, measured at the point's start (the
+    /// exchange with the smallest round trip of a few over one SSH session).
+    #[serde(default)]
+    pub clock_offset_ms: Option<f64>,
+    /// Round trip of that exchange, milliseconds: the offset's uncertainty is half of it.
+    #[serde(default)]
+    pub clock_rtt_ms: Option<f64>,
+    /// The agent's own run (its shard), as its load generator wrote it.
+    #[serde(default)]
+    pub run: Option<Box<EchoRun>>,
+    /// What went wrong on this host, if anything did.
+    #[serde(default)]
+    pub error: Option<String>,
 }
 
 /// Share of its cores (percent) at or above which the load generator is the bottleneck of

@@ -36,6 +36,7 @@
 pub mod child;
 mod conn;
 mod gate;
+pub mod merge;
 pub mod pattern;
 pub mod plan;
 pub mod stats;
@@ -49,7 +50,7 @@ use std::time::{Duration, Instant};
 use harness::proc;
 use harness::results::{EchoRun, Percentiles};
 
-pub use plan::{LoadMode, LoadPlan, PlanError};
+pub use plan::{LoadMode, LoadPlan, PlanError, Shard};
 
 use gate::{Gate, Party, Phase};
 use worker::{Worker, WorkerOutcome};
@@ -218,10 +219,10 @@ pub fn run(plan: &LoadPlan, on_event: &mut dyn FnMut(LoadEvent)) -> Result<LoadR
         });
     }
     let mut window = None;
+    let mut timing = WindowTiming::default();
     if connected.is_ok() && established > 0 {
-        let at = Instant::now() + Duration::from_millis(1);
-        let measure_from = at + plan.warmup;
-        let measure_to = measure_from + plan.duration;
+        let (at, measure_from, measure_to);
+        (at, measure_from, measure_to, timing) = schedule(&plan, Instant::now());
         let interval = match plan.mode {
             LoadMode::Closed => None,
             LoadMode::Open => {
@@ -265,7 +266,49 @@ pub fn run(plan: &LoadPlan, on_event: &mut dyn FnMut(LoadEvent)) -> Result<LoadR
     if let Some(why) = failure {
         return Err(LoadError::Worker(why));
     }
-    Ok(summary::summarise(&plan, outcomes, measured))
+    Ok(summary::summarise(&plan, outcomes, measured, timing))
+}
+
+/// How the window met `--start-at`.
+#[derive(Clone, Copy, Debug, Default)]
+struct WindowTiming {
+    /// Connecting ended this many seconds after the agreed start: the window started then.
+    late_s: Option<f64>,
+    /// The warm-up was shortened to this many seconds to start at the agreed moment.
+    warmup_s: Option<f64>,
+}
+
+/// Traffic start, window start and planned window end for a run whose connections are all
+/// resolved at `now`: right away (after the warm-up), or aligned on `plan.start_at`. A
+/// window that would start late starts now and ends at the agreed end (when that is still
+/// ahead; otherwise it keeps its planned length, and the run says it is late).
+fn schedule(plan: &LoadPlan, now: Instant) -> (Instant, Instant, Instant, WindowTiming) {
+    let soon = now + Duration::from_millis(1);
+    let mut timing = WindowTiming::default();
+    let Some(start_at) = plan.start_at else {
+        let from = soon + plan.warmup;
+        return (soon, from, from + plan.duration, timing);
+    };
+    let until = start_at - plan::unix_now();
+    if until <= 0.001 {
+        timing.late_s = Some(-until);
+        let end = until + plan.duration.as_secs_f64();
+        let to = if end > 0.01 {
+            soon + Duration::from_secs_f64(end)
+        } else {
+            soon + plan.duration
+        };
+        return (soon, soon, to, timing);
+    }
+    let from = now + Duration::from_secs_f64(until);
+    let at = match from.checked_sub(plan.warmup) {
+        Some(at) if at >= soon => at,
+        _ => {
+            timing.warmup_s = Some(from.saturating_duration_since(soon).as_secs_f64());
+            soon
+        }
+    };
+    (at, from, from + plan.duration, timing)
 }
 
 /// One worker thread's life: build, connect, meet the gate twice, traffic.

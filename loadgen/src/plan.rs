@@ -42,6 +42,16 @@ pub mod limits {
     pub const THREADS: RangeInclusive<u64> = 1..=256;
 }
 
+/// How far from now (seconds) `--start-at` may be.
+pub const START_AT_SLACK: f64 = 86_400.0;
+
+/// The current Unix time in seconds.
+pub fn unix_now() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64())
+}
+
 /// Closed loop (send, await the echo, repeat) or open loop (a fixed offered rate).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -108,11 +118,70 @@ pub struct LoadPlan {
     pub connect_timeout: Duration,
     /// An echo not complete within this (from its send) is a timeout; the connection is closed.
     pub message_timeout: Duration,
-    /// Event-loop threads of the load generator.
+    /// Event-loop threads of the load generator (0 in a plan file for another host:
+    /// `loopbench load` there uses its default).
     pub threads: usize,
     /// CPUs the worker threads are pinned to, round-robin (empty: not pinned).
     #[serde(default)]
     pub cpus: Vec<usize>,
+    /// The shard this plan is (its connections and rate are already the shard's share, see
+    /// [`LoadPlan::shard_of`]); recorded in the run.
+    #[serde(default)]
+    pub shard: Option<Shard>,
+    /// Wall-clock moment (Unix time, seconds, this host's clock) at which the measured
+    /// window starts, so several hosts measure the same window; `None`: right after the
+    /// warm-up that follows connecting.
+    #[serde(default)]
+    pub start_at: Option<f64>,
+}
+
+/// Shard `index` of `count` (`--shard I/N`, I from 0 to N-1): a share of a run's
+/// connections and of its offered rate, as k6's execution segments split a test.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Shard {
+    /// 0-based index (a Kubernetes Indexed Job's `JOB_COMPLETION_INDEX`).
+    pub index: u32,
+    /// Number of shards.
+    pub count: u32,
+}
+
+impl Shard {
+    /// Most shards a run may be split into.
+    pub const MAX: u32 = 10_000;
+
+    /// This shard's share of `total` connections: `total / count`, the remainder going one
+    /// each to the first shards, so the shares add up to `total` exactly.
+    pub fn share(&self, total: u64) -> u64 {
+        let n = u64::from(self.count);
+        total / n + u64::from(u64::from(self.index) < total % n)
+    }
+}
+
+impl fmt::Display for Shard {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.index, self.count)
+    }
+}
+
+impl std::str::FromStr for Shard {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let bad = || {
+            format!(
+                "invalid shard '{s}': expected I/N with 0 <= I < N <= {}, e.g. 0/2",
+                Shard::MAX
+            )
+        };
+        let (i, n) = s.trim().split_once('/').ok_or_else(bad)?;
+        let (index, count): (u32, u32) = (
+            i.trim().parse().map_err(|_| bad())?,
+            n.trim().parse().map_err(|_| bad())?,
+        );
+        if count == 0 || count > Shard::MAX || index >= count {
+            return Err(bad());
+        }
+        Ok(Shard { index, count })
+    }
 }
 
 /// Why a plan cannot run: the flag at fault and what is wrong with it.
@@ -222,7 +291,42 @@ impl LoadPlan {
         if self.label.trim().is_empty() {
             return Err(err("--label", "must not be empty"));
         }
+        if let Some(t) = self.start_at {
+            let now = unix_now();
+            if !t.is_finite() || t < now - START_AT_SLACK || t > now + START_AT_SLACK {
+                return Err(err(
+                    "--start-at",
+                    format!(
+                        "{t} is not within {} s of now ({now:.0}): give a Unix time in \
+                         seconds, e.g. $(( $(date +%s) + 10 ))",
+                        START_AT_SLACK
+                    ),
+                ));
+            }
+        }
         Ok(())
+    }
+
+    /// Shard `shard` of this plan: its share of the connections and the same share of the
+    /// offered rate (so every connection keeps the whole run's per-connection rate).
+    pub fn shard_of(&self, shard: Shard) -> Result<LoadPlan, PlanError> {
+        let share = shard.share(self.connections);
+        if share == 0 {
+            return Err(err(
+                "--shard",
+                format!(
+                    "{} connections cannot be split into {} shards (each needs one)",
+                    self.connections, shard.count
+                ),
+            ));
+        }
+        let fraction = share as f64 / self.connections as f64;
+        Ok(LoadPlan {
+            connections: share,
+            rate: self.rate.map(|r| (r * fraction).max(*limits::RATE.start())),
+            shard: Some(shard),
+            ..self.clone()
+        })
     }
 
     /// Open files this plan needs.
@@ -261,7 +365,40 @@ mod tests {
             message_timeout: Duration::from_secs(1),
             threads: 1,
             cpus: vec![],
+            shard: None,
+            start_at: None,
         }
+    }
+
+    #[test]
+    fn shards_add_up_to_the_whole() {
+        let mut p = plan();
+        p.connections = 2001;
+        p.mode = LoadMode::Open;
+        p.rate = Some(20_010.0);
+        let parts: Vec<LoadPlan> = (0..4)
+            .map(|i| p.shard_of(Shard { index: i, count: 4 }).unwrap())
+            .collect();
+        assert_eq!(parts.iter().map(|s| s.connections).sum::<u64>(), 2001);
+        assert_eq!(parts[0].connections, 501);
+        assert_eq!(parts[3].connections, 500);
+        let rate: f64 = parts.iter().map(|s| s.rate.unwrap()).sum();
+        assert!((rate - 20_010.0).abs() < 1e-6, "{rate}");
+        assert_eq!(
+            "1/4".parse::<Shard>().unwrap(),
+            Shard { index: 1, count: 4 }
+        );
+        for bad in ["4/4", "1/0", "x/2", "1", "-1/2"] {
+            assert!(bad.parse::<Shard>().is_err(), "{bad}");
+        }
+        p.connections = 3;
+        assert_eq!(
+            p.shard_of(Shard { index: 3, count: 4 }).unwrap_err().flag,
+            "--shard"
+        );
+        let mut p = plan();
+        p.start_at = Some(unix_now() + 3.0 * START_AT_SLACK);
+        assert_eq!(p.validate().unwrap_err().flag, "--start-at");
     }
 
     #[test]

@@ -73,6 +73,26 @@ impl LatencyHistogram {
         })
     }
 
+    /// Reads back what [`LatencyHistogram::to_base64`] wrote.
+    pub fn from_base64(text: &str) -> Result<Self, String> {
+        use hdrhistogram::serialization::Deserializer;
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(text.trim())
+            .map_err(|e| format!("histogram is not base64: {e}"))?;
+        let read: Histogram<u64> = Deserializer::new()
+            .deserialize(&mut &bytes[..])
+            .map_err(|e| format!("histogram is not HdrHistogram V2: {e:?}"))?;
+        let mut h = Self::default();
+        h.0.add(&read)
+            .map_err(|e| format!("histogram out of range: {e:?}"))?;
+        Ok(h)
+    }
+
+    /// The underlying HdrHistogram.
+    pub fn inner(&self) -> &Histogram<u64> {
+        &self.0
+    }
+
     /// HdrHistogram V2 serialisation, base64; `None` when empty.
     pub fn to_base64(&self) -> Option<String> {
         if self.0.is_empty() {

@@ -11,7 +11,7 @@ use harness::results::{EchoErrors, EchoRun, RunStatus, CLIENT_BOUND_PCT};
 use crate::plan::{LoadMode, LoadPlan};
 use crate::stats::LatencyHistogram;
 use crate::worker::WorkerOutcome;
-use crate::{LoadReport, Measured};
+use crate::{LoadReport, Measured, WindowTiming};
 
 /// Schedule lag p99 above which a warning is given (microseconds).
 const LAG_WARN_US: u64 = 1000;
@@ -23,6 +23,7 @@ pub(crate) fn summarise(
     plan: &LoadPlan,
     outcomes: Vec<WorkerOutcome>,
     measured: Option<Measured>,
+    timing: WindowTiming,
 ) -> LoadReport {
     let mut corrected = LatencyHistogram::default();
     let mut raw = LatencyHistogram::default();
@@ -147,6 +148,17 @@ pub(crate) fn summarise(
             ));
         }
     }
+    if let (Some(late), Some(t)) = (timing.late_s, plan.start_at) {
+        shortfalls.push(format!(
+            "connecting ended {late:.2} s after the agreed start (--start-at {t:.3}), so the \
+             window started late"
+        ));
+    }
+    if let Some(w) = timing.warmup_s {
+        warnings.push(format!(
+            "warm-up shortened to {w:.2} s to start the window at --start-at"
+        ));
+    }
     if nonconnect > 0 {
         warnings.push(error_text.clone());
     }
@@ -213,6 +225,9 @@ pub(crate) fn summarise(
         client_cpu_us_per_msg: client_us,
         client_bound,
         warnings,
+        measured_messages: measured.map(|_| messages),
+        shard: plan.shard.map(|s| s.to_string()),
+        start_at: plan.start_at,
         ..EchoRun::default()
     };
     LoadReport {

@@ -31,8 +31,66 @@ pub fn render(runs: &[EchoRun], bases: &[EqualLoadBasis], capacity: &[CapacityRe
     if !curve.is_empty() {
         out += &curve_table(&curve);
     }
+    let multi: Vec<&EchoRun> = runs.iter().filter(|r| !r.hosts.is_empty()).collect();
+    if !multi.is_empty() {
+        out += &hosts_table(&multi);
+    }
     out += &notes(runs);
     out
+}
+
+/// Points run over several hosts: each host beside the merged figures (counts summed,
+/// percentiles from the added histograms), with its clock offset at the point's start.
+fn hosts_table(runs: &[&EchoRun]) -> String {
+    let mut rows = Vec::new();
+    let figures = |r: &EchoRun| {
+        vec![
+            r.established.to_string(),
+            r.measured_messages
+                .map_or("-".to_string(), |m| m.to_string()),
+            format!("{:.0}", r.throughput_msgs_per_s),
+            format!("{:.0}", r.latency_us.p50),
+            format!("{:.0}", r.latency_us.p99),
+            r.errors.total().to_string(),
+            r.status.to_string(),
+        ]
+    };
+    for r in runs {
+        let point = format!("{} x {} r{}", r.runtime, r.connections, r.repeat);
+        for h in &r.hosts {
+            let clock = match (h.clock_offset_ms, h.clock_rtt_ms) {
+                (Some(o), Some(rtt)) => format!("{o:+.2} ±{:.2}", rtt / 2.0),
+                _ => "-".into(),
+            };
+            let mut row = vec![
+                point.clone(),
+                h.host.clone(),
+                h.shard.clone().unwrap_or_else(|| h.role.clone()),
+                clock,
+            ];
+            match (&h.run, &h.error) {
+                (Some(run), _) => row.extend(figures(run)),
+                (None, Some(e)) if h.role == "agent" => {
+                    row.extend(["-", "-", "-", "-", "-", "-"].map(String::from));
+                    row.push(format!("no result: {e}"));
+                }
+                _ => row.extend(["", "", "", "", "", "", ""].map(String::from)),
+            }
+            rows.push(row);
+        }
+        let mut row = vec![point.clone(), "merged".into(), String::new(), String::new()];
+        row.extend(figures(r));
+        rows.push(row);
+    }
+    let header = [
+        "point", "host", "shard", "clock ms", "conns", "messages", "msg/s", "p50 us", "p99 us",
+        "errors", "status",
+    ];
+    format!(
+        "\nHosts (merged: counts summed, percentiles from the added histograms; clock: the \
+         host's minus this one's at the point's start)\n{}",
+        table(&header, &rows, &[0, 1, 2, 10])
+    )
 }
 
 /// Fixed-width rendering: first column left, others right.

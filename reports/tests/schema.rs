@@ -45,6 +45,40 @@ fn fixtures_and_fresh_files_validate() {
         status_reason: Some("why".into()),
         ..Default::default()
     });
+    // A run over several hosts: the merged figures, each host with its shard's own run.
+    fresh.runs.push(harness::results::EchoRun {
+        mode: "closed".into(),
+        measured_messages: Some(3),
+        start_at: Some(1.8e9),
+        hosts: vec![
+            harness::results::HostRun {
+                host: "root@198.18.0.2".into(),
+                role: "server".into(),
+                clock_offset_ms: Some(0.5),
+                clock_rtt_ms: Some(1.0),
+                ..Default::default()
+            },
+            harness::results::HostRun {
+                host: "root@198.18.0.3".into(),
+                role: "agent".into(),
+                shard: Some("0/2".into()),
+                run: Some(Box::new(harness::results::EchoRun {
+                    mode: "closed".into(),
+                    shard: Some("0/2".into()),
+                    ..Default::default()
+                })),
+                ..Default::default()
+            },
+            harness::results::HostRun {
+                host: "root@198.18.0.4".into(),
+                role: "agent".into(),
+                shard: Some("1/2".into()),
+                error: Some("ssh exited with status 255".into()),
+                ..Default::default()
+            },
+        ],
+        ..Default::default()
+    });
     fresh.capacity.push(harness::results::CapacityResult {
         steps: vec![Default::default()],
         ..Default::default()

@@ -2,6 +2,7 @@
 //! and outside servers; a fresh server and load-generator process per point, results saved
 //! after every point, the terminal tables at the end (printed even when saving failed).
 
+use std::net::IpAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
@@ -9,6 +10,7 @@ use std::time::{Duration, Instant};
 use benches::echo::orchestrate::capacity::{self, CapacityPlan};
 use benches::echo::orchestrate::curve::{self, CurvePlan};
 use benches::echo::orchestrate::equal::{self, EqualPlan, DEFAULT_FRACTION};
+use benches::echo::orchestrate::hosts::{self, Hosts};
 use benches::echo::orchestrate::{Bench, BenchError, ServerSpec, Settings};
 use benches::echo::{baselines, python, server};
 use harness::results::{echo_exit_status, EchoRun, Environment, ResultsFile, RunStatus};
@@ -111,6 +113,8 @@ pub struct Common {
   loopbench bench echo --runtime evloop,tokio-ct,epoll-floor --connections 100,10000 --repeat 5 --pin
   loopbench bench echo --runtime tokio-ct --with-python
   loopbench bench echo --server asyncio='python3 benches/servers/asyncio_echo.py {port}'
+  loopbench bench echo --runtime tokio-ct --connections 2000 --hosts user@agent1,user@agent2 \
+      --server-host user@server --remote-loopbench /opt/loopbench/loopbench
 
 `all` is every compiled-in runtime plus the baselines blocking, threads, threadpool
 (5 threads: starves beyond 5 connections, reported as data), epoll-floor and uring-floor
@@ -140,6 +144,38 @@ pub struct EchoArgs {
     /// Repeats of the whole matrix, servers interleaved within each (1-1000).
     #[arg(long, default_value = "1", value_parser = count_arg::<u32>(1..=1000))]
     pub repeat: u32,
+    /// Load agents on other hosts, SSH destinations (`user@host`, comma-separated): each
+    /// runs one shard of every point (`loopbench load --shard I/N`), all measuring the same
+    /// window; their histograms are added.
+    #[arg(long, value_name = "HOSTS", value_parser = host_list)]
+    pub hosts: Option<HostList>,
+    /// Run the server on this host over SSH (`user@host`; it listens on the host part's
+    /// address). Default: here, on --listen.
+    #[arg(long, value_name = "HOST", requires = "hosts", value_parser = server_host)]
+    pub server_host: Option<String>,
+    /// The `loopbench` executable on the remote hosts.
+    #[arg(long, default_value = "loopbench", value_name = "PATH")]
+    pub remote_loopbench: String,
+    /// An OpenSSH client configuration file for every SSH connection (`ssh -F FILE`).
+    #[arg(long, value_name = "FILE")]
+    pub ssh_config: Option<PathBuf>,
+    /// The address a server started here listens on: one the agents reach when load comes
+    /// from --hosts.
+    #[arg(long, default_value = "127.0.0.1")]
+    pub listen: IpAddr,
+}
+
+/// Comma-separated SSH destinations.
+#[derive(Clone, Debug)]
+pub struct HostList(pub Vec<String>);
+
+fn host_list(text: &str) -> Result<HostList, String> {
+    Hosts::parse_list(text).map(HostList)
+}
+
+fn server_host(text: &str) -> Result<String, String> {
+    hosts::check_destination(text.trim())?;
+    Ok(text.trim().to_string())
 }
 
 /// Arguments of `loopbench bench equal`.
@@ -303,11 +339,16 @@ fn runtimes_and_floor() -> Vec<&'static str> {
     ids
 }
 
+/// Where a server started here listens when all load is local.
+const LOCAL: IpAddr = IpAddr::V4(std::net::Ipv4Addr::LOCALHOST);
+
 /// Settings, the bench, the environment, with the output path checked first.
 fn prepare(
     common: &Common,
     servers: &[ServerSpec],
     max_conns: u64,
+    hosts: Option<Hosts>,
+    listen: IpAddr,
 ) -> anyhow::Result<(Bench, Environment)> {
     if let Some(path) = &common.json {
         harness::paths::check_output_file(path)
@@ -324,6 +365,8 @@ fn prepare(
         start_timeout: common.start_timeout,
         message_timeout: common.timeout,
         quiet: common.quiet,
+        listen,
+        hosts,
     };
     let bench = Bench::new(settings, max_conns).map_err(|e| match e {
         BenchError::FdLimit(msg) => usage(msg),
@@ -388,7 +431,36 @@ fn run_echo(args: EchoArgs) -> anyhow::Result<ExitCode> {
     let all = server_ids();
     let (servers, _python) = resolve_servers(&args.common, &all)?;
     let max = connections.iter().copied().max().unwrap_or(1);
-    let (bench, env) = prepare(&args.common, &servers, max)?;
+    let hosts = match &args.hosts {
+        None => None,
+        Some(HostList(agents)) => {
+            let fewest = connections.iter().copied().min().unwrap_or(1);
+            if fewest < agents.len() as u64 {
+                return Err(usage(format!(
+                    "--connections {fewest} cannot be split over {} hosts (each needs one)",
+                    agents.len()
+                )));
+            }
+            if args.server_host.is_some() {
+                if let Some(s) = servers
+                    .iter()
+                    .find(|s| !matches!(s, ServerSpec::Builtin(_)))
+                {
+                    return Err(usage(format!(
+                        "--server-host runs built-in servers only, not the outside server '{}'",
+                        s.name()
+                    )));
+                }
+            }
+            Some(Hosts {
+                agents: agents.clone(),
+                server: args.server_host.clone(),
+                remote_exe: args.remote_loopbench.clone(),
+                ssh_config: args.ssh_config.clone(),
+            })
+        }
+    };
+    let (bench, env) = prepare(&args.common, &servers, max, hosts, args.listen)?;
     let plan = CurvePlan {
         servers,
         connections,
@@ -418,7 +490,7 @@ fn run_equal(args: EqualArgs) -> anyhow::Result<ExitCode> {
     let connections = args.connections.0.clone();
     let (servers, _python) = resolve_servers(&args.common, &runtimes_and_floor())?;
     let max = connections.iter().copied().max().unwrap_or(1);
-    let (bench, env) = prepare(&args.common, &servers, max)?;
+    let (bench, env) = prepare(&args.common, &servers, max, None, LOCAL)?;
     let plan = EqualPlan {
         servers,
         connections,
@@ -459,7 +531,7 @@ fn run_capacity(args: CapacityArgs) -> anyhow::Result<ExitCode> {
     let connections = args.connections.0.clone();
     let (servers, _python) = resolve_servers(&args.common, &runtimes_and_floor())?;
     let max = connections.iter().copied().max().unwrap_or(1);
-    let (bench, env) = prepare(&args.common, &servers, max)?;
+    let (bench, env) = prepare(&args.common, &servers, max, None, LOCAL)?;
     let plan = CapacityPlan {
         servers,
         connections,

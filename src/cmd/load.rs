@@ -11,7 +11,7 @@ use std::time::Duration;
 use harness::results::{echo_exit_status, Environment, ResultsFile};
 use harness::units::{count_arg, duration_arg, real_arg, size_arg};
 use loadgen::plan::limits;
-use loadgen::{child, LoadError, LoadEvent, LoadMode, LoadPlan};
+use loadgen::{child, LoadError, LoadEvent, LoadMode, LoadPlan, Shard};
 
 use crate::util::usage;
 
@@ -21,6 +21,7 @@ use crate::util::usage;
   loopbench load --target 127.0.0.1:7878 --connections 100 --duration 5s
   loopbench load --target 127.0.0.1:7878 --mode open --rate 20k --connections 1000
   python3 benches/servers/asyncio_echo.py 9000 &  loopbench load --target 127.0.0.1:9000 --label asyncio
+  loopbench load --target 198.18.0.2:7878 --connections 2000 --shard 0/2 --start-at $(( $(date +%s) + 10 ))
 
 Every echoed byte is verified; mismatches, resets, time-outs and connect failures are counted
 as errors. A run that measured less than planned (every connection lost, connections short,
@@ -76,9 +77,27 @@ pub struct Args {
     /// Write the run (one `EchoRun` in a results file) to this path.
     #[arg(long)]
     pub json: Option<PathBuf>,
+    /// Run shard I of N (I from 0 to N-1): this generator's share of --connections and of
+    /// --rate, for one of several generators measuring together (with --start-at).
+    #[arg(long, value_name = "I/N")]
+    pub shard: Option<Shard>,
+    /// Start the measured window at this wall-clock moment, Unix time in seconds (this
+    /// host's clock), so several generators measure the same window; the warm-up runs
+    /// before it.
+    #[arg(long, value_name = "UNIX_TIME", value_parser = start_at_arg)]
+    pub start_at: Option<f64>,
     /// Read the whole plan from this file (what `bench` gives its load generator).
     #[arg(long, hide = true)]
     pub plan: Option<PathBuf>,
+}
+
+fn start_at_arg(text: &str) -> Result<f64, String> {
+    match text.trim().parse::<f64>() {
+        Ok(t) if t.is_finite() && t > 0.0 => Ok(t),
+        _ => Err(format!(
+            "invalid time '{text}': expected Unix time in seconds, e.g. $(( $(date +%s) + 10 ))"
+        )),
+    }
 }
 
 fn print_event(ev: LoadEvent) {
@@ -87,13 +106,23 @@ fn print_event(ev: LoadEvent) {
     let _ = out.flush();
 }
 
+/// Threads by default: the cores but one, at least 1.
+fn default_threads() -> usize {
+    harness::info::available_cores().saturating_sub(1).max(1)
+}
+
 /// The plan the flags describe.
 fn plan_from(args: &Args) -> anyhow::Result<LoadPlan> {
     if let Some(path) = &args.plan {
-        return child::read_plan(path).map_err(usage);
+        let mut plan = child::read_plan(path).map_err(usage)?;
+        if plan.threads == 0 {
+            // A plan for another host (`bench echo --hosts`): that host's default.
+            plan.threads = default_threads();
+        }
+        return Ok(plan);
     }
     let target = args.target.as_deref().unwrap_or_default();
-    Ok(LoadPlan {
+    let whole = LoadPlan {
         target: crate::cmd::serve::parse_addr(target)?,
         label: args.label.clone(),
         connections: args.connections,
@@ -106,11 +135,15 @@ fn plan_from(args: &Args) -> anyhow::Result<LoadPlan> {
         connect_rate: args.connect_rate,
         connect_timeout: args.connect_timeout,
         message_timeout: args.timeout,
-        threads: args
-            .threads
-            .unwrap_or_else(|| harness::info::available_cores().saturating_sub(1).max(1)),
+        threads: args.threads.unwrap_or_else(default_threads),
         cpus: Vec::new(),
-    })
+        shard: None,
+        start_at: args.start_at,
+    };
+    match args.shard {
+        Some(shard) => whole.shard_of(shard).map_err(|e| usage(e.to_string())),
+        None => Ok(whole),
+    }
 }
 
 /// Runs `loopbench load`.
@@ -130,6 +163,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         }
     };
     let run = &report.run;
+    if let Some(shard) = &run.shard {
+        println!("shard {shard}: {} connections", run.connections);
+    }
     println!(
         "{} x {} ({}): {}, {} established, {:.0} msg/s over {:.2} s, latency p50 {:.0} us p99 \
          {:.0} us (raw p99 {:.0} us), connect p99 {:.2} ms, client cpu {:.0}% ({}), {} us/msg",

@@ -399,3 +399,67 @@ pub(super) fn figures_table(out: &mut String, runs: &[LabelledRun<'_>]) {
     }
     out.push_str("</tbody></table></div></details></section>\n");
 }
+
+/// Points run over several hosts (`bench echo --hosts`): every host's figures beside the
+/// merged ones, with its clock offset at the point's start. Absent when there are none.
+pub(super) fn hosts_table(out: &mut String, runs: &[LabelledRun<'_>]) {
+    let multi: Vec<&LabelledRun<'_>> = runs.iter().filter(|r| !r.run.hosts.is_empty()).collect();
+    if multi.is_empty() {
+        return;
+    }
+    out.push_str(
+        "<section id=\"echo-hosts\"><h2>Load from several hosts</h2>\n<details open><summary>\
+         Merged: counts summed, percentiles from the added histograms (never averaged); clock: \
+         the host's minus the controller's at the point's start, ± half the round trip\
+         </summary><div class=\"scroll\"><table class=\"num\"><thead><tr><th>point</th>\
+         <th>host</th><th>shard</th><th>clock ms</th><th>conns</th><th>messages</th>\
+         <th>msg/s</th><th>p50 µs</th><th>p99 µs</th><th>errors</th><th>status</th></tr>\
+         </thead><tbody>\n",
+    );
+    let cells = |r: &EchoRun| {
+        format!(
+            "<td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"{}\">{}</td>\
+             <td>{}</td>",
+            r.established,
+            r.measured_messages
+                .map_or("—".to_string(), |m| m.to_string()),
+            si(r.throughput_msgs_per_s),
+            si(r.latency_us.p50),
+            si(r.latency_us.p99),
+            if r.errors.total() > 0 { "bad" } else { "" },
+            r.errors.total(),
+            esc(&r.status.to_string())
+        )
+    };
+    for r in multi {
+        let point = format!(
+            "{} × {} ({}, repeat {})",
+            r.series, r.run.connections, r.run.mode, r.run.repeat
+        );
+        for h in &r.run.hosts {
+            let clock = match (h.clock_offset_ms, h.clock_rtt_ms) {
+                (Some(o), Some(rtt)) => format!("{o:+.2} ± {:.2}", rtt / 2.0),
+                _ => "—".into(),
+            };
+            let figures = match (&h.run, &h.error) {
+                (Some(run), _) => cells(run),
+                (None, Some(e)) => format!("<td colspan=\"7\" class=\"w\">{}</td>", esc(e)),
+                (None, None) => "<td colspan=\"7\"></td>".into(),
+            };
+            let _ = writeln!(
+                out,
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{clock}</td>{figures}</tr>",
+                esc(&point),
+                esc(&h.host),
+                esc(h.shard.as_deref().unwrap_or(&h.role)),
+            );
+        }
+        let _ = writeln!(
+            out,
+            "<tr><td>{}</td><td><b>merged</b></td><td></td><td></td>{}</tr>",
+            esc(&point),
+            cells(r.run)
+        );
+    }
+    out.push_str("</tbody></table></div></details></section>\n");
+}

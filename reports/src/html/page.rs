@@ -75,6 +75,7 @@ pub(super) fn render(merged: &MergedResults, figures: &mut Figures) -> Result<St
     echo::open_loop(&mut out, figures, &runs, &palette)?;
     micro(&mut out, figures, &micro_results, &palette)?;
     echo::figures_table(&mut out, &runs);
+    echo::hosts_table(&mut out, &runs);
     environment(&mut out, merged);
     out.push_str("</main></body></html>\n");
     Ok(out)

@@ -6,7 +6,8 @@
 //! Code map: this file holds what every benchmark shares ([`Settings`], pinning, the
 //! thread default, [`Bench::point`]); [`server`] starts servers (built-in or outside
 //! commands); `point` runs one point; [`curve`] is `bench echo` (the matrix, servers
-//! interleaved within each repeat); [`equal`] the equal-load comparison (probe, then every
+//! interleaved within each repeat); [`hosts`] a point whose load comes from several hosts
+//! over SSH (shards merged by `loadgen::merge`); [`equal`] the equal-load comparison (probe, then every
 //! server at one rate); [`capacity`] the capacity search; [`memory`] the runtime's own share
 //! of memory per connection.
 //!
@@ -17,6 +18,7 @@
 pub mod capacity;
 pub mod curve;
 pub mod equal;
+pub mod hosts;
 pub mod memory;
 mod point;
 pub mod server;
@@ -54,6 +56,11 @@ pub struct Settings {
     pub message_timeout: Duration,
     /// No progress bar.
     pub quiet: bool,
+    /// The address a server started here listens on (127.0.0.1 unless load comes from
+    /// other hosts).
+    pub listen: std::net::IpAddr,
+    /// Load agents (and the server) on other hosts over SSH; `None`: all here.
+    pub hosts: Option<hosts::Hosts>,
 }
 
 /// One point to run.

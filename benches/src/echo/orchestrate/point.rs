@@ -21,7 +21,7 @@ use super::{Bench, Point};
 const LOAD_SLACK: Duration = Duration::from_secs(30);
 
 /// A point that measured nothing, with the reason.
-fn failed(bench: &Bench, spec: &ServerSpec, p: &Point, why: String) -> EchoRun {
+pub(super) fn failed(bench: &Bench, spec: &ServerSpec, p: &Point, why: String) -> EchoRun {
     EchoRun {
         runtime: spec.name().to_string(),
         connections: p.connections,
@@ -50,7 +50,10 @@ struct ServerSamples {
 /// Runs `p` on `spec`.
 pub(super) fn run(bench: &Bench, spec: &ServerSpec, p: &Point) -> EchoRun {
     let settings = &bench.settings;
-    let mut run = run_inner(bench, spec, p);
+    let mut run = match &settings.hosts {
+        Some(hosts) => super::hosts::run(bench, hosts, spec, p),
+        None => run_inner(bench, spec, p),
+    };
     run.runtime = spec.name().to_string();
     run.purpose = p.purpose;
     run.buffer_bytes = spec.buffer_bytes(settings);
@@ -98,6 +101,8 @@ fn run_inner(bench: &Bench, spec: &ServerSpec, p: &Point) -> EchoRun {
         message_timeout: settings.message_timeout,
         threads: bench.client_threads(),
         cpus: pins.map(|p| p.client.clone()).unwrap_or_default(),
+        shard: None,
+        start_at: None,
     };
     if let Err(e) = plan.validate() {
         server.stop();

@@ -122,8 +122,9 @@ pub(crate) fn start(
     let limit = settings.start_timeout;
     match spec {
         ServerSpec::Builtin(id) => {
+            let listen = SocketAddr::new(settings.listen, 0).to_string();
             let mut child = Launch::loopbench(&settings.exe)
-                .args(["serve", "--runtime", id, "--addr", "127.0.0.1:0"])
+                .args(["serve", "--runtime", id, "--addr", &listen])
                 .args(["--buffer", &settings.buffer.to_string()])
                 .stdout(Stdio::piped())
                 .stderr(Stdio::piped())
@@ -189,7 +190,7 @@ pub(crate) fn start(
                 .spawn()
                 .map_err(|e| e.to_string())?;
             keep_tail(child.stderr(), Arc::clone(&stderr));
-            let addr: SocketAddr = ([127, 0, 0, 1], port).into();
+            let addr = SocketAddr::new(settings.listen, port);
             let mut server = ServerProcess {
                 child,
                 addr,
@@ -219,9 +220,9 @@ pub(crate) fn start(
     }
 }
 
-/// A port free right now on 127.0.0.1.
+/// A port free right now on every local address.
 fn free_port() -> std::io::Result<u16> {
-    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+    Ok(TcpListener::bind("0.0.0.0:0")?.local_addr()?.port())
 }
 
 /// Drains a child's stderr in the background, keeping the last lines.
