@@ -13,10 +13,11 @@
 pub mod info;
 pub mod net;
 pub mod results;
+pub mod rules;
 pub mod runtime;
 pub mod task;
 
 pub use info::{RuntimeConfig, RuntimeInfo};
 pub use net::{Listener, Stream};
-pub use runtime::{Runtime, RuntimeHandle};
+pub use runtime::{Runtime, RuntimeHandle, TimedOut};
 pub use task::{JoinError, TaskHandle};

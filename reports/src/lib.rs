@@ -17,6 +17,7 @@ pub use harness::results::ResultsFile;
 mod charts;
 pub mod compare;
 pub mod html;
+pub mod killmatrix;
 pub mod latency;
 pub mod matrix;
 pub mod merge;

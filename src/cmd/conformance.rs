@@ -1,5 +1,8 @@
 //! `loopbench conformance`: scenarios × runtimes as a matrix, each cell isolated in a child
-//! process with a time limit; a terminal matrix and, with `--json`, a results file.
+//! process with a time limit; a terminal matrix and, with `--json`, a results file. With
+//! `--mutants`, the kill matrix instead: every scenario on the deliberately broken evloops it
+//! declares it kills (or, with `--all-pairs`, on every one), after an unmutated evloop
+//! column (the control).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -15,19 +18,19 @@ use crate::util::{runtime_list, usage};
 /// Arguments of `loopbench conformance`.
 #[derive(clap::Args)]
 #[command(
-    after_help = "Examples:\n  loopbench conformance --runtime all --json /tmp/c.json\n  loopbench conformance --runtime evloop --scenario 'timers.*'\n  loopbench conformance --only-differences\n\nExit status: 0 when no cell is fail, timeout or crash; 1 otherwise; 2 for bad arguments."
+    after_help = "Examples:\n  loopbench conformance --runtime all --json /tmp/c.json\n  loopbench conformance --runtime evloop --scenario 'timers.*'\n  loopbench conformance --only-differences\n  loopbench conformance --mutants            (a build with: cargo build --release --features mutants)\n  loopbench conformance --mutants --all-pairs --mutant lifo_ready_queue,timers_early\n\nExit status: 0 when no cell is fail, timeout or crash (with --mutants: every declared pair killed, the control clean); 1 otherwise; 2 for bad arguments or a build without mutants."
 )]
 pub struct Args {
-    /// Runtimes: comma-separated ids, or `all`.
+    /// Runtimes: comma-separated ids, or `all`. Not with `--mutants`.
     #[arg(long, default_value = "all")]
     pub runtime: String,
     /// Scenarios: comma-separated ids or globs (`timers.*`), or `all`. Self-tests
     /// (`selftest.*`) run only when named.
     #[arg(long, default_value = "all")]
     pub scenario: String,
-    /// Time limit per cell, in seconds.
-    #[arg(long, default_value_t = 10.0)]
-    pub timeout: f64,
+    /// Time limit per cell, in seconds [default: 10; 5 for mutant cells].
+    #[arg(long)]
+    pub timeout: Option<f64>,
     /// Write the results (schema: schema/results.schema.json) to this file.
     #[arg(long)]
     pub json: Option<PathBuf>,
@@ -37,6 +40,21 @@ pub struct Args {
     /// Do not show a progress bar.
     #[arg(long)]
     pub quiet: bool,
+    /// The kill matrix: run the scenarios on deliberately broken evloops (needs a build with
+    /// `--features mutants`).
+    #[arg(long, conflicts_with_all = ["runtime", "only_differences"])]
+    pub mutants: bool,
+    /// With `--mutants`: only these mutants (comma-separated names).
+    #[arg(long, requires = "mutants")]
+    pub mutant: Option<String>,
+    /// With `--mutants`: every scenario on every mutant, not only the pairs each scenario
+    /// declares it kills.
+    #[arg(long, requires = "mutants")]
+    pub all_pairs: bool,
+    /// With `--mutants`: skip the unmutated evloop column (the control), e.g. when it was
+    /// just checked.
+    #[arg(long, requires = "mutants")]
+    pub no_control: bool,
 }
 
 /// Selects scenarios by a comma-separated list of ids or `*` globs.
@@ -66,6 +84,14 @@ pub fn select_scenarios(pattern: &str) -> anyhow::Result<Vec<&'static ScenarioDe
         }
     }
     Ok(out)
+}
+
+/// Time limit of a mutant cell unless `--timeout` says otherwise.
+pub const MUTANT_LIMIT_SECS: f64 = 5.0;
+
+/// The per-cell limit for mutant cells.
+pub fn mutant_limit(arg: Option<f64>) -> anyhow::Result<Duration> {
+    time_limit(arg, MUTANT_LIMIT_SECS)
 }
 
 /// `*` matches any run of characters; everything else matches itself.
@@ -125,17 +151,25 @@ pub fn run_matrix(
     Ok(cells)
 }
 
-/// Runs `loopbench conformance`.
-pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let runtimes = runtime_list(&args.runtime)?;
-    let defs = select_scenarios(&args.scenario)?;
-    if !(args.timeout > 0.0 && args.timeout.is_finite()) {
+/// The per-cell time limit: `--timeout`, or `default` seconds.
+fn time_limit(arg: Option<f64>, default: f64) -> anyhow::Result<Duration> {
+    let secs = arg.unwrap_or(default);
+    if !(secs > 0.0 && secs.is_finite()) {
         return Err(usage(format!(
-            "--timeout must be a positive number of seconds, not {}",
-            args.timeout
+            "--timeout must be a positive number of seconds, not {secs}"
         )));
     }
-    let limit = Duration::from_secs_f64(args.timeout);
+    Ok(Duration::from_secs_f64(secs))
+}
+
+/// Runs `loopbench conformance`.
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    if args.mutants {
+        return crate::cmd::kill::run(args);
+    }
+    let runtimes = runtime_list(&args.runtime)?;
+    let defs = select_scenarios(&args.scenario)?;
+    let limit = time_limit(args.timeout, 10.0)?;
     let infos = runtimes
         .iter()
         .map(|id| runtimes::runtime_info(id))

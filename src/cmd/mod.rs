@@ -5,6 +5,7 @@ pub mod cell;
 pub mod compare;
 pub mod conformance;
 pub mod gate;
+pub mod kill;
 pub mod list;
 pub mod load;
 pub mod micro;

@@ -176,6 +176,9 @@ fn merge(inputs: Vec<ResultsFile>) -> ResultsFile {
         merged.results.extend(file.results);
         merged.runs.extend(file.runs);
         merged.micro.extend(file.micro);
+        if merged.kill_matrix.is_none() {
+            merged.kill_matrix = file.kill_matrix;
+        }
     }
     merged.environment.command_line = std::env::args().collect();
     merged

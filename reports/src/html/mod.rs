@@ -6,6 +6,7 @@
 
 mod conformance;
 mod echo;
+mod mutants;
 mod page;
 
 use std::fmt::Write as _;

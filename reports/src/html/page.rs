@@ -7,7 +7,7 @@ use std::fmt::Write as _;
 
 use harness::results::{CellStatus, ConformanceCell, MicroResult};
 
-use super::{conformance, echo, empty_section, esc, Figures};
+use super::{conformance, echo, empty_section, esc, mutants, Figures};
 use crate::charts::{si, Axis, Dot, DotPlot, DotSeries, Scale};
 use crate::merge::{LabelledMicro, MergedResults};
 use crate::stats::Spread;
@@ -15,10 +15,11 @@ use crate::ReportError;
 
 const CSS: &str = include_str!("report.css");
 
-const SECTIONS: [(&str, &str); 9] = [
+const SECTIONS: [(&str, &str); 10] = [
     ("summary", "Summary"),
     ("environment", "Environment"),
     ("conformance", "Conformance matrix"),
+    ("kill-matrix", "Kill matrix"),
     ("throughput", "Echo throughput"),
     ("latency", "Latency percentile spectrum"),
     ("resources", "Server CPU and memory"),
@@ -56,6 +57,7 @@ pub(super) fn render(merged: &MergedResults, figures: &mut Figures) -> Result<St
     summary(&mut out, merged, &cells);
     environment(&mut out, merged);
     conformance::section(&mut out, &cells);
+    mutants::section(&mut out, file.kill_matrix.as_ref());
     let micro_ids: Vec<&str> = micro_results.iter().map(|m| m.runtime.as_str()).collect();
     let palette = echo::Palette::new(&runs, &micro_ids);
     echo::throughput(&mut out, figures, &runs, &palette)?;
