@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Runs evloop's unit tests under valgrind memcheck; fails on any memory error.
+# Runs evloop's unit tests under valgrind memcheck, its io_uring system-call layer's
+# (sys_uring, feature evloop-uring) included; fails on any memory error.
 # Usage: ci/valgrind-evloop.sh   (from anywhere inside the workspace)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -7,7 +8,7 @@ cd "$(dirname "$0")/.."
 command -v valgrind >/dev/null || { echo "valgrind-evloop: valgrind not installed" >&2; exit 2; }
 
 # Build the test binary of the loopbench-runtimes library and ask cargo where it is.
-bin=$(cargo test -p loopbench-runtimes --lib --no-run --message-format=json 2>/dev/null |
+bin=$(cargo test -p loopbench-runtimes --features evloop-uring --lib --no-run --message-format=json 2>/dev/null |
     python3 -c '
 import json, sys
 for line in sys.stdin:

@@ -18,6 +18,8 @@ fn main() {
                 "async-std" => "ASYNC_STD",
                 "smol" => "SMOL",
                 "async-executor" => "ASYNC_EXECUTOR",
+                "compio" => "COMPIO",
+                "monoio" => "MONOIO",
                 _ => continue,
             };
             println!(

@@ -8,7 +8,9 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod checked;
 mod cmd;
+mod resume;
 mod runner;
 mod util;
 
@@ -33,7 +35,7 @@ enum Command {
     Conformance(cmd::conformance::Args),
     /// Run one micro-benchmark workload once on one runtime (for callgrind); `--list` lists them.
     Micro(cmd::micro::Args),
-    /// Echo server on one runtime or baseline (blocking, threads, threadpool, epoll-floor).
+    /// Echo server on one runtime or baseline (blocking, threads, threadpool, epoll-floor, uring-floor).
     Serve(cmd::serve::Args),
     /// Echo load generator against any echo server (every byte verified).
     Load(cmd::load::Args),
@@ -41,6 +43,9 @@ enum Command {
     Bench(cmd::bench::Args),
     /// Write the HTML report (inline SVG charts, no network resources) from results files.
     Report(cmd::report::Args),
+    /// Export a results file for CI services: Bencher Metric Format, github-action-benchmark,
+    /// HdrHistogram interval logs.
+    Export(cmd::export::Args),
     /// Compare two results files: what changed, with ratios.
     Compare(cmd::compare::Args),
     /// Regression gate against a committed baseline: instruction counts, timing, behaviour.
@@ -54,7 +59,20 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    // Started by a parent loopbench: die with it (see the `launch` crate).
+    launch::child_init();
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    if args.get(1).is_some_and(|a| a == launch::GUARD_SUBCOMMAND) {
+        // `loopbench __exec -- PROGRAM ARGS`: how an outside program is started.
+        return ExitCode::from(launch::exec_guarded(&args[2..]) as u8);
+    }
+    if let Ok(exe) = std::env::current_exe() {
+        launch::set_guard(exe);
+    }
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(err) => return util::report_clap_error(err),
+    };
     // No subcommand: the default suite, with `run`'s own defaults.
     let command = cli.command.unwrap_or_else(|| {
         Cli::parse_from(["loopbench", "run"])
@@ -69,6 +87,7 @@ fn main() -> ExitCode {
         Command::Load(args) => cmd::load::run(args),
         Command::Bench(args) => cmd::bench::run(args),
         Command::Report(args) => cmd::report::run(args),
+        Command::Export(args) => cmd::export::run(args),
         Command::Compare(args) => cmd::compare::run(args),
         Command::Gate(args) => cmd::gate::run(args),
         Command::Run(args) => cmd::run::run(args),

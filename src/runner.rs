@@ -1,5 +1,5 @@
 //! The conformance runner: each scenario × runtime runs in a child `loopbench __cell`
-//! process with a time limit, so a hang becomes a `timeout` cell and an abort, a signal or
+//! process started by the launcher (`launch`) with a time limit, so a hang becomes a `timeout` cell and an abort, a signal or
 //! an unexpected exit becomes a `crash` cell, and the harness itself never goes down.
 //!
 //! A kill-matrix cell is the same: a child `loopbench __cell` on the `evloop-mutant` runtime,
@@ -7,15 +7,12 @@
 //! cell (see [`CellPlan`]).
 //!
 //! Invariant: cells run one at a time, so a timing-sensitive scenario never shares the CPU
-//! with another scenario. This is the one place a cell's child process is started.
+//! with another scenario.
 
-use std::io::{BufRead, BufReader, Read};
-use std::os::unix::process::ExitStatusExt;
-use std::process::{Child, Command, Stdio};
-use std::thread;
 use std::time::{Duration, Instant};
 
 use harness::results::{CellStatus, ConformanceCell};
+use launch::Ended;
 use scenarios::{Observation, ScenarioDef};
 
 use crate::cmd::cell::MARKER;
@@ -58,45 +55,41 @@ pub fn run_plan(plan: &CellPlan<'_>) -> std::io::Result<ConformanceCell> {
     let (def, runtime, limit) = (plan.def, plan.classify_as, plan.limit);
     let start = Instant::now();
     let exe = std::env::current_exe()?;
-    let mut child = Command::new(exe)
+    let mut launch = launch::Launch::loopbench(exe)
         .args(["__cell", "--runtime", plan.runtime, "--scenario", def.id])
-        .envs(plan.env.iter().map(|(k, v)| (k, v)))
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()?;
-    let stdout = read_in_background(child.stdout.take());
-    let stderr = read_in_background(child.stderr.take());
-    let exited = wait_with_limit(&mut child, limit)?;
-    let out = stdout.join().unwrap_or_default();
-    let err = stderr.join().unwrap_or_default();
-    let observation = out
+        .time_limit(limit);
+    for (key, value) in &plan.env {
+        launch = launch.env(key, value);
+    }
+    let out = launch.output()?;
+    let (stdout, stderr) = (out.stdout_text(), out.stderr_text());
+    let observation = stdout
         .lines()
         .find_map(|l| l.strip_prefix(MARKER))
         .map(serde_json::from_str::<Observation>);
 
-    let (status, detail, measurements) = match (exited, observation) {
-        (None, _) => (
+    let (status, detail, measurements) = match (out.ended, observation) {
+        (Ended::TimedOut(_), _) => (
             CellStatus::Timeout,
             format!(
                 "no result within {:.0} s; child killed{}",
                 limit.as_secs_f64(),
-                tail_note(&err)
+                tail_note(&stderr)
             ),
             Vec::new(),
         ),
-        (Some(st), Some(Ok(obs))) if st.success() => {
+        (ended, Some(Ok(obs))) if ended.success() => {
             let (status, detail) = scenarios::classify(def, runtime, &obs);
             (status, detail, obs.measurements)
         }
-        (Some(st), Some(Err(e))) if st.success() => (
+        (ended, Some(Err(e))) if ended.success() => (
             CellStatus::Crash,
             format!("child printed an unreadable result: {e}"),
             Vec::new(),
         ),
-        (Some(st), _) => (
+        (ended, _) => (
             CellStatus::Crash,
-            describe_exit(st) + &tail_note(&err),
+            describe_exit(ended) + &tail_note(&stderr),
             Vec::new(),
         ),
     };
@@ -112,59 +105,13 @@ pub fn run_plan(plan: &CellPlan<'_>) -> std::io::Result<ConformanceCell> {
     })
 }
 
-/// Waits for `child` up to `limit`; kills it and returns `None` on time-out.
-fn wait_with_limit(
-    child: &mut Child,
-    limit: Duration,
-) -> std::io::Result<Option<std::process::ExitStatus>> {
-    let deadline = Instant::now() + limit;
-    let mut pause = Duration::from_millis(1);
-    loop {
-        if let Some(status) = child.try_wait()? {
-            return Ok(Some(status));
-        }
-        if Instant::now() >= deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            return Ok(None);
-        }
-        thread::sleep(pause);
-        pause = (pause * 2).min(Duration::from_millis(20));
-    }
-}
-
-fn read_in_background(pipe: Option<impl Read + Send + 'static>) -> thread::JoinHandle<String> {
-    thread::spawn(move || {
-        let mut text = String::new();
-        if let Some(pipe) = pipe {
-            let mut reader = BufReader::new(pipe);
-            let mut line = String::new();
-            while reader.read_line(&mut line).unwrap_or(0) > 0 {
-                text.push_str(&line);
-                line.clear();
-            }
-        }
-        text
-    })
-}
-
-fn describe_exit(status: std::process::ExitStatus) -> String {
-    if let Some(sig) = status.signal() {
-        let name = match sig {
-            6 => "SIGABRT",
-            9 => "SIGKILL",
-            11 => "SIGSEGV",
-            7 => "SIGBUS",
-            4 => "SIGILL",
-            8 => "SIGFPE",
-            _ => "signal",
-        };
-        format!("child killed by {name} ({sig})")
-    } else {
-        format!(
+fn describe_exit(ended: Ended) -> String {
+    match ended.signal() {
+        Some(_) => format!("child {ended}"),
+        None => format!(
             "child exited with status {} before reporting a result",
-            status.code().unwrap_or(-1)
-        )
+            ended.code().unwrap_or(-1)
+        ),
     }
 }
 

@@ -1,6 +1,7 @@
 //! End-to-end test of `loopbench run` (the default suite) in a small configuration: a short
 //! echo stage on every runtime and baseline, then the report. Checks that it ends with the
-//! report's path, and that the page and the results beside it are whole.
+//! three lines of the summary and the report's path, and that the page and the results
+//! beside it are whole.
 
 use std::process::Command;
 
@@ -10,7 +11,7 @@ use harness::results::ResultsFile;
 fn run_writes_the_report_and_prints_its_path() {
     let out = tempfile::tempdir().unwrap();
     let output = Command::new(env!("CARGO_BIN_EXE_loopbench"))
-        .args(["run", "--skip-conformance", "--skip-micro"])
+        .args(["run", "--skip-conformance", "--skip-micro", "--quiet"])
         .args([
             "--connections",
             "1,10",
@@ -30,7 +31,16 @@ fn run_writes_the_report_and_prints_its_path() {
     let index = last
         .strip_prefix("report: ")
         .unwrap_or_else(|| panic!("last line is not the report path: {last:?}"));
+    let lines: Vec<&str> = stdout.lines().collect();
+    let summary = &lines[lines.len() - 4..lines.len() - 1];
+    assert_eq!(
+        summary[0], "  conformance: no conformance results",
+        "{stdout}"
+    );
+    assert!(summary[1].starts_with("  throughput: "), "{stdout}");
+    assert!(summary[2].starts_with("  latency: "), "{stdout}");
     let html = std::fs::read_to_string(index).unwrap();
+    assert!(html.contains(summary[1].trim_start().trim_start_matches("throughput: ")));
     assert!(html.contains("<svg"), "no chart in the page");
     assert!(!html.contains("http://") && !html.contains("https://"));
 

@@ -89,11 +89,11 @@ pub enum BaselineError {
         path: PathBuf,
         source: serde_json::Error,
     },
-    #[error("{path} is not a loopbench gate baseline (kind {kind:?}, version {version}; expected {KIND:?} version {VERSION})")]
+    #[error("{path} is not a loopbench gate baseline ({found}; expected kind {KIND:?} version {VERSION})")]
     WrongKind {
         path: PathBuf,
-        kind: String,
-        version: u32,
+        /// What it has instead: `kind "x", version 1`, or `no kind`.
+        found: String,
     },
 }
 
@@ -110,7 +110,7 @@ impl Baseline {
 
     /// Reads and checks a baseline.
     pub fn load(path: &Path) -> Result<Self, BaselineError> {
-        let text = match std::fs::read_to_string(path) {
+        let text = match harness::paths::read_regular_file(path) {
             Ok(t) => t,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 return Err(BaselineError::Missing {
@@ -124,19 +124,29 @@ impl Baseline {
                 })
             }
         };
-        let baseline: Baseline =
-            serde_json::from_str(&text).map_err(|source| BaselineError::Corrupt {
-                path: path.to_owned(),
-                source,
-            })?;
-        if baseline.kind != KIND || baseline.version != VERSION {
+        let corrupt = |source| BaselineError::Corrupt {
+            path: path.to_owned(),
+            source,
+        };
+        let value: serde_json::Value = serde_json::from_str(&text).map_err(corrupt)?;
+        // The kind first, so a results file or any other JSON is named as such rather than
+        // as a baseline with a missing field.
+        let (kind, version) = (
+            value.get("kind").and_then(|k| k.as_str()),
+            value.get("version").and_then(|v| v.as_u64()),
+        );
+        if kind != Some(KIND) || version != Some(u64::from(VERSION)) {
+            let found = match (kind, value.get("version")) {
+                (None, _) => "no kind".to_string(),
+                (Some(k), Some(v)) => format!("kind {k:?}, version {v}"),
+                (Some(k), None) => format!("kind {k:?}, no version"),
+            };
             return Err(BaselineError::WrongKind {
                 path: path.to_owned(),
-                kind: baseline.kind,
-                version: baseline.version,
+                found,
             });
         }
-        Ok(baseline)
+        serde_json::from_value(value).map_err(corrupt)
     }
 
     /// Writes the baseline atomically.
@@ -170,6 +180,13 @@ mod tests {
             Baseline::load(&path),
             Err(BaselineError::WrongKind { .. })
         ));
+        // A results file is not a baseline, and says so.
+        std::fs::write(&path, "{\"schema_version\": 1, \"environment\": {}}").unwrap();
+        let err = Baseline::load(&path).unwrap_err().to_string();
+        assert!(
+            err.contains("is not a loopbench gate baseline (no kind"),
+            "{err}"
+        );
         let mut b = Baseline::new(Environment::default());
         b.instructions.push(InstructionCount {
             runtime: "evloop".into(),

@@ -6,7 +6,7 @@
 
 use std::io;
 use std::path::Path;
-use std::process::Command;
+use std::time::Duration;
 
 use crate::baseline::InstructionCount;
 use crate::verdict::{classify_change, Outcome, Verdict};
@@ -15,42 +15,50 @@ use crate::verdict::{classify_change, Outcome, Verdict};
 /// multi-threaded runtimes would measure valgrind's scheduler as much as the runtime).
 pub const RUNTIMES: &[&str] = &["evloop", "tokio-ct", "smol"];
 
+/// Time limit of one execution under callgrind (they take a few seconds each).
+const CALLGRIND_LIMIT: Duration = Duration::from_secs(300);
+
 /// `valgrind --version`, or an error saying how to install it.
 pub fn valgrind_version() -> io::Result<String> {
-    let out = Command::new("valgrind").arg("--version").output().map_err(|e| {
-        io::Error::new(
-            e.kind(),
-            format!("valgrind is needed for tier 1 and could not be run ({e}); install it (Debian: apt-get install valgrind)"),
-        )
-    })?;
-    Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
+    let out = launch::Launch::program("valgrind")
+        .arg("--version")
+        .time_limit(Duration::from_secs(30))
+        .output()
+        .ok()
+        .filter(|o| o.ended.success())
+        .ok_or_else(|| {
+            io::Error::new(
+                io::ErrorKind::NotFound,
+                "valgrind is needed for tier 1 and could not be run; install it (Debian: apt-get install valgrind)",
+            )
+        })?;
+    Ok(out.stdout_text().trim().to_string())
 }
 
 /// Total instructions (`Ir`) of one `loopbench micro` execution under callgrind.
 pub fn count(exe: &Path, runtime: &str, bench: &str, iters: u64) -> io::Result<u64> {
-    let out_file = std::env::temp_dir().join(format!(
-        "loopbench-callgrind-{}-{runtime}-{bench}-{iters}.out",
-        std::process::id()
-    ));
-    let out = Command::new("valgrind")
+    let dir = launch::PrivateDir::new("callgrind")?;
+    let out_file = dir.file("callgrind.out");
+    let out = launch::Launch::program("valgrind")
+        .guard(exe)
         .arg("--tool=callgrind")
         .arg(format!("--callgrind-out-file={}", out_file.display()))
         .arg(exe)
         .args(["micro", "--runtime", runtime, "--bench", bench])
         .args(["--iters", &iters.to_string()])
+        .time_limit(CALLGRIND_LIMIT)
         .output()?;
     let parsed = std::fs::read_to_string(&out_file).map(|text| parse_total(&text));
-    let _ = std::fs::remove_file(&out_file);
-    if !out.status.success() {
-        let stderr = String::from_utf8_lossy(&out.stderr);
+    if !out.ended.success() {
+        let stderr = out.stderr_text();
         let last = stderr
             .lines()
             .rev()
             .find(|l| !l.trim().is_empty())
             .unwrap_or("");
         return Err(io::Error::other(format!(
-            "callgrind run of {runtime}/{bench} failed ({}): {last}",
-            out.status
+            "callgrind run of {runtime}/{bench} {}: {last}",
+            out.ended
         )));
     }
     parsed?.ok_or_else(|| {

@@ -11,7 +11,9 @@
 //! adapter must not paper over them.
 
 pub mod info;
+pub mod journal;
 pub mod net;
+pub mod paths;
 pub mod results;
 pub mod rules;
 pub mod runtime;
@@ -19,5 +21,5 @@ pub mod task;
 
 pub use info::{RuntimeConfig, RuntimeInfo};
 pub use net::{Listener, Stream};
-pub use runtime::{Runtime, RuntimeHandle, TimedOut};
+pub use runtime::{Capability, Runtime, RuntimeHandle, TimedOut};
 pub use task::{JoinError, TaskHandle};

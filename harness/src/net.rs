@@ -27,16 +27,14 @@ pub trait Listener: Send + 'static {
     fn local_addr(&self) -> io::Result<SocketAddr>;
 }
 
-/// A TCP connection driven by a runtime.
-pub trait Stream:
-    futures_io::AsyncRead + futures_io::AsyncWrite + AsFd + Unpin + Send + 'static
-{
-}
+/// A TCP connection driven by a runtime, through the `futures-io` traits only: half-closing
+/// is `close()` (every runtime here shuts down the write side there, as `futures-io`
+/// documents for sockets), so no raw descriptor is needed and a runtime whose streams expose
+/// none (monoio's) fits without `unsafe`.
+pub trait Stream: futures_io::AsyncRead + futures_io::AsyncWrite + Unpin + Send + 'static {}
 
-impl<S> Stream for S where
-    S: futures_io::AsyncRead + futures_io::AsyncWrite + AsFd + Unpin + Send + 'static
-{
-}
+impl<S> Stream for S where S: futures_io::AsyncRead + futures_io::AsyncWrite + Unpin + Send + 'static
+{}
 
 /// Binds a nonblocking listener with the harness's options (`SO_REUSEADDR`, backlog
 /// [`LISTEN_BACKLOG`]). The caller hands it to [`crate::RuntimeHandle::adopt_listener`].

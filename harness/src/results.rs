@@ -359,17 +359,29 @@ pub struct MicroResult {
 pub enum ResultsError {
     #[error("cannot read results file {path}: {source}")]
     Io { path: PathBuf, source: io::Error },
+    #[error("results file {path} is empty")]
+    Empty { path: PathBuf },
+    #[error("results file {path} ends early (truncated?): {source}")]
+    Truncated {
+        path: PathBuf,
+        source: serde_json::Error,
+    },
     #[error("results file {path} is not valid loopbench JSON: {source}")]
     Corrupt {
         path: PathBuf,
         source: serde_json::Error,
     },
+    #[error("{path} is not a loopbench results file: it is a JSON {what}, not an object")]
+    NotResults { path: PathBuf, what: &'static str },
+    #[error("results file {path} has no schema_version (not a loopbench results file?); this loopbench reads version {expected}")]
+    MissingVersion { path: PathBuf, expected: u32 },
     #[error(
         "results file {path} has schema_version {found}, this loopbench reads version {expected}"
     )]
     Version {
         path: PathBuf,
-        found: u64,
+        /// The version as written (JSON: `2`, `"1"`, `null`).
+        found: String,
         expected: u32,
     },
 }
@@ -384,24 +396,49 @@ impl ResultsFile {
         }
     }
 
-    /// Reads and checks a results file: unreadable, corrupt or other-version files are errors.
+    /// Reads and checks a results file: unreadable (a FIFO or a device included), empty,
+    /// truncated, corrupt, foreign, version-less or other-version files are errors.
     pub fn load(path: &Path) -> Result<Self, ResultsError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ResultsError::Io {
+        let text = crate::paths::read_regular_file(path).map_err(|source| ResultsError::Io {
             path: path.to_owned(),
             source,
         })?;
-        let value: serde_json::Value =
-            serde_json::from_str(&text).map_err(|source| ResultsError::Corrupt {
+        if text.trim().is_empty() {
+            return Err(ResultsError::Empty {
                 path: path.to_owned(),
-                source,
-            })?;
-        let found = value.get("schema_version").and_then(|v| v.as_u64());
-        match found {
-            Some(v) if v == u64::from(SCHEMA_VERSION) => {}
-            other => {
+            });
+        }
+        let value: serde_json::Value = serde_json::from_str(&text).map_err(|source| {
+            if source.is_eof() {
+                ResultsError::Truncated {
+                    path: path.to_owned(),
+                    source,
+                }
+            } else {
+                ResultsError::Corrupt {
+                    path: path.to_owned(),
+                    source,
+                }
+            }
+        })?;
+        let Some(object) = value.as_object() else {
+            return Err(ResultsError::NotResults {
+                path: path.to_owned(),
+                what: json_kind(&value),
+            });
+        };
+        match object.get("schema_version") {
+            None => {
+                return Err(ResultsError::MissingVersion {
+                    path: path.to_owned(),
+                    expected: SCHEMA_VERSION,
+                })
+            }
+            Some(v) if v.as_u64() == Some(u64::from(SCHEMA_VERSION)) => {}
+            Some(other) => {
                 return Err(ResultsError::Version {
                     path: path.to_owned(),
-                    found: other.unwrap_or(0),
+                    found: other.to_string(),
                     expected: SCHEMA_VERSION,
                 })
             }
@@ -420,14 +457,24 @@ impl ResultsFile {
     }
 }
 
+/// What kind of JSON value `v` is, for an error message.
+fn json_kind(v: &serde_json::Value) -> &'static str {
+    match v {
+        serde_json::Value::Null => "null",
+        serde_json::Value::Bool(_) => "boolean",
+        serde_json::Value::Number(_) => "number",
+        serde_json::Value::String(_) => "string",
+        serde_json::Value::Array(_) => "array",
+        serde_json::Value::Object(_) => "object",
+    }
+}
+
 /// Writes `bytes` to `path` so that readers see the old file or the whole new one, never a
-/// part: a temporary file in the same directory, fsync, then rename.
+/// part: a temporary file in the same directory, fsync, then rename. A missing directory is
+/// created (the error names it when it cannot be).
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
-    let dir = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_owned(),
-        _ => PathBuf::from("."),
-    };
-    std::fs::create_dir_all(&dir)?;
+    let dir = crate::paths::parent_dir(path);
+    crate::paths::create_dir(&dir)?;
     let name = path
         .file_name()
         .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "path has no file name"))?;
@@ -571,6 +618,23 @@ mod tests {
         std::fs::write(&path, "{not json").unwrap();
         let err = ResultsFile::load(&path).unwrap_err().to_string();
         assert!(err.contains("not valid loopbench JSON"), "{err}");
+
+        for (text, expect) in [
+            ("", "is empty"),
+            ("  \n", "is empty"),
+            (
+                "{\"schema_version\": 1, \"environment\": {",
+                "ends early (truncated?)",
+            ),
+            ("[1, 2]", "is a JSON array, not an object"),
+            ("{}", "has no schema_version"),
+            ("{\"schema_version\": \"1\"}", "has schema_version \"1\""),
+            ("{\"schema_version\": null}", "has schema_version null"),
+        ] {
+            std::fs::write(&path, text).unwrap();
+            let err = ResultsFile::load(&path).unwrap_err().to_string();
+            assert!(err.contains(expect), "{text:?}: {err}");
+        }
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

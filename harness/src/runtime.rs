@@ -18,6 +18,21 @@ use crate::info::{RuntimeConfig, RuntimeInfo};
 use crate::net::{Listener, Stream};
 use crate::task::TaskHandle;
 
+/// Something the harness trait offers that a runtime may be unable to do natively. A runtime
+/// that lacks one says why ([`Runtime::missing`]); scenarios that need it then report
+/// `unsupported` with that reason instead of running.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Capability {
+    /// [`crate::TaskHandle::cancel`] cancels a task.
+    TaskAbort,
+    /// A panic in a spawned task is caught by the runtime, which carries on, and surfaces at
+    /// its join handle: as [`crate::JoinError::Panicked`] (tokio, evloop, compio) or re-raised
+    /// in whoever awaits the handle (smol, async-std).
+    TaskPanicJoin,
+    /// A panic in `spawn_blocking` work is reported by its join handle.
+    BlockingPanicJoin,
+}
+
 /// An async runtime, as owned by the harness.
 pub trait Runtime: Sized + 'static {
     /// The handle type that scenarios and other threads use.
@@ -42,6 +57,12 @@ pub trait Runtime: Sized + 'static {
     /// What debug mode has reported so far (asyncio's slow-callback and never-polled-task
     /// warnings, rule L7), one line each; `None` when the runtime has no debug mode.
     fn debug_reports(&self) -> Option<Vec<String>> {
+        None
+    }
+
+    /// Why this runtime cannot offer `capability`, or `None` when it can (the default).
+    fn missing(capability: Capability) -> Option<&'static str> {
+        let _ = capability;
         None
     }
 }
@@ -167,4 +188,16 @@ pub trait RuntimeHandle: Clone + Send + Sync + 'static {
         &self,
         addr: SocketAddr,
     ) -> impl Future<Output = io::Result<Self::Stream>> + Send + 'static;
+
+    /// Shuts down the write side of `stream` with the runtime's own half-close: the peer
+    /// reads end-of-stream, and this side can still read. The default is `futures-io`'s
+    /// `close`, which is a write shutdown on tokio's, evloop's, compio's and monoio's
+    /// streams; async-io's `close` only flushes, so smol and async-std call their socket's
+    /// `shutdown(Write)`.
+    fn shutdown_write<'a>(
+        &self,
+        stream: &'a mut Self::Stream,
+    ) -> impl Future<Output = io::Result<()>> + Send + 'a {
+        futures::AsyncWriteExt::close(stream)
+    }
 }

@@ -93,6 +93,8 @@ pub struct Comparison {
     pub hidden: usize,
     /// Figures present in only one of the files.
     pub unmatched: usize,
+    /// Figures and conformance cells present in both files (0: nothing to compare).
+    pub in_both: usize,
     /// Conformance status changes, by scenario then runtime.
     pub status_changes: Vec<StatusChange>,
 }
@@ -185,6 +187,8 @@ pub fn compare(old: &ResultsFile, new: &ResultsFile, threshold_pct: f64) -> Comp
             .collect()
     };
     let (ca, cb) = (cells(old), cells(new));
+    let in_both = a.keys().filter(|k| b.contains_key(*k)).count()
+        + ca.keys().filter(|k| cb.contains_key(*k)).count();
     let mut keys: Vec<&(String, String)> = ca.keys().chain(cb.keys()).collect();
     keys.sort();
     keys.dedup();
@@ -209,6 +213,7 @@ pub fn compare(old: &ResultsFile, new: &ResultsFile, threshold_pct: f64) -> Comp
         changes,
         hidden,
         unmatched,
+        in_both,
         status_changes,
     }
 }

@@ -1,10 +1,11 @@
 //! Reports of loopbench results: a self-contained HTML page with SVG charts, a comparison
-//! of two results files, and terminal tables.
+//! of two results files, terminal tables, and exports in the formats CI services read.
 //!
 //! Bird's-eye view: [`merge`] turns one or more [`ResultsFile`]s into one, labelling each
 //! echo run with the input it came from; [`stats`] groups runs and takes medians over
 //! repeats; [`charts`] draws SVG with `plotters`; [`html`] assembles the page;
-//! [`compare`] and [`terminal`] render text.
+//! [`compare`] and [`terminal`] render text; [`export`] writes Bencher Metric Format,
+//! github-action-benchmark JSON and HdrHistogram interval logs.
 //!
 //! Invariant: the HTML page never references the network: no `http://` or `https://`
 //! appears in it (inline SVG is stripped of its `xmlns`).
@@ -16,6 +17,7 @@ pub use harness::results::ResultsFile;
 
 mod charts;
 pub mod compare;
+pub mod export;
 pub mod html;
 pub mod killmatrix;
 pub mod latency;
@@ -23,6 +25,7 @@ pub mod matrix;
 pub mod merge;
 pub mod rules;
 pub mod stats;
+pub mod summary;
 pub mod terminal;
 
 pub use compare::{compare, Comparison};

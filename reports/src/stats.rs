@@ -55,7 +55,7 @@ pub enum ServerKind {
 pub fn server_kind(runtime: &str) -> ServerKind {
     match runtime {
         "blocking" | "threads" | "threadpool" => ServerKind::Baseline,
-        "epoll-floor" => ServerKind::Floor,
+        "epoll-floor" | "uring-floor" => ServerKind::Floor,
         _ => ServerKind::Runtime,
     }
 }

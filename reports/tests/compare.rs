@@ -121,3 +121,23 @@ fn micro_and_latency_directions() {
         .any(|s| s.new.is_none() && s.runtime == "smol"));
     assert!(compare(&old, &old, 5.0).changes.is_empty());
 }
+
+#[test]
+fn files_with_nothing_in_common_have_nothing_in_both() {
+    let old = base();
+    assert!(compare(&old, &old, 5.0).in_both > 0);
+    // Same figures under other runtime names: nothing matches.
+    let mut other = old.clone();
+    for r in &mut other.runs {
+        r.runtime = format!("{}-renamed", r.runtime);
+    }
+    for m in &mut other.micro {
+        m.runtime = format!("{}-renamed", m.runtime);
+    }
+    for c in &mut other.results {
+        c.runtime = format!("{}-renamed", c.runtime);
+    }
+    let cmp = compare(&old, &other, 5.0);
+    assert_eq!(cmp.in_both, 0, "{cmp:#?}");
+    assert!(cmp.unmatched > 0);
+}

@@ -304,7 +304,13 @@ fn single_file_report_has_every_section() {
     );
     assert!(html.contains("id=\"note-1\""));
     assert!(html.contains("sleep_1ms_p50 = 2.01 ms"));
-    assert!(html.contains("Best throughput at the highest connection count (1000)"));
+    assert!(html.contains(
+        "<li><b>Throughput</b> closed loop at 1,000 connections, higher is better: tokio-ct"
+    ));
+    assert!(html.contains("not ranked: threads (partial)"));
+    assert!(html.contains(
+        "<li><b>Conformance</b> 6 scenarios on 3 runtimes; closest to the reference: tokio-ct"
+    ));
     check_beside_files(dir.path(), &html);
 }
 
@@ -375,4 +381,91 @@ fn write_sample_report_when_asked() {
         full.micro = full_micro();
         write_report(&[full], &dir.join("micro-full")).unwrap();
     }
+}
+
+/// Writes the report of a matrix of 12 runtimes × 95 scenarios to
+/// `LOOPBENCH_WIDE_REPORT_DIR`, for a look in a browser.
+#[test]
+fn write_wide_report_when_asked() {
+    if let Some(dir) = std::env::var_os("LOOPBENCH_WIDE_REPORT_DIR") {
+        write_report(&[common::wide(12, 95)], Path::new(&dir)).unwrap();
+    }
+}
+
+/// The conformance grid of 12 runtimes × 95 scenarios: one row per scenario with its whole
+/// id, the passing rows folded under one line, a detail panel for every cell with something
+/// to say, filters for every group and status present, and no script.
+#[test]
+fn conformance_grid_of_twelve_runtimes() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = common::wide(12, 95);
+    write_report(std::slice::from_ref(&file), dir.path()).unwrap();
+    let html = std::fs::read_to_string(dir.path().join("index.html")).unwrap();
+    let start = html.find("<section id=\"conformance\">").unwrap();
+    let section = &html[start..start + html[start..].find("</section>").unwrap()];
+
+    assert_eq!(section.matches("<tr class=\"r ").count(), 95);
+    assert_eq!(section.matches("<tr class=\"r g-").count(), 95);
+    let allpass = section.matches(" allpass").count();
+    assert_eq!(allpass, 76, "one row in five differs");
+    assert!(section.contains("▸ 76 scenarios pass on every runtime (show)"));
+    // 12 columns of 30 px beside the scenario and rule columns.
+    assert!(section.contains("--grid-w:704px"), "grid width");
+    assert_eq!(section.matches("<th class=\"rt\">").count(), 12);
+    assert!(section.contains("<th class=\"rt\"><span>glommio-thread-per-core</span></th>"));
+
+    let with_panel = file
+        .results
+        .iter()
+        .filter(|c| c.status.as_str() != "pass" || !c.measurements.is_empty())
+        .count();
+    assert_eq!(
+        section.matches("<details name=\"cell\">").count(),
+        with_panel
+    );
+    assert_eq!(section.matches("<div class=\"pop\">").count(), with_panel);
+    assert_eq!(section.matches("<li id=\"note-").count(), with_panel);
+    // The long id is whole, breakable after each `.` and `_`.
+    assert!(section.contains(
+        "<code>probe.<wbr>reacquire_<wbr>async_<wbr>lock_<wbr>semaphore_<wbr>after_<wbr>the_<wbr>\
+         waiter_<wbr>was_<wbr>cancelled_<wbr>twice</code>"
+    ));
+    assert!(section.contains(
+        "<code>loop.<wbr>callsoonthreadsafewakesaloopblockedinepollwaitwithnotimers</code>"
+    ));
+    // A differs cell's detail in its parts; URLs do not link out.
+    assert!(section.contains("<dt>reason</dt><dd>evloop&#39;s task handle cancels"));
+    assert!(section.contains("<dt>source</dt><dd>evloop docs: https:&#47;&#47;docs.rs/evloop"));
+    assert!(
+        section.contains("<dt>observed</dt><dd>[&quot;started&quot;, &quot;dropped&quot;]</dd>")
+    );
+    assert!(
+        section.contains("<dt>measured</dt><dd><div>cross_thread_wake_latency_p99 = 123 us</div>")
+    );
+    // Filters: every group, every status present, with row counts.
+    for (i, g) in [
+        "blocking", "cancel", "futures", "loop", "net", "probe", "seed", "sync", "tasks", "timers",
+    ]
+    .iter()
+    .enumerate()
+    {
+        assert!(section.contains(&format!("id=\"cg-{i}\"")), "{g}");
+        assert!(
+            section.contains(&format!("<label for=\"cg-{i}\">{g} <i>")),
+            "{g}"
+        );
+        assert!(
+            section.contains(&format!("#cg-{i}:checked~.cgrid tr.r:not(.g-{i})")),
+            "{g}"
+        );
+    }
+    for s in ["differs", "fail", "unsupported", "timeout", "crash"] {
+        assert!(section.contains(&format!("id=\"cs-{s}\"")), "{s}");
+        assert!(
+            section.contains(&format!("#cs-{s}:checked~.cgrid tr.r:not(.s-{s})")),
+            "{s}"
+        );
+    }
+    assert!(section.contains("pass on every runtime <i>76</i>"));
+    assert!(!html.contains("<script") && !html.contains("http://") && !html.contains("https://"));
 }

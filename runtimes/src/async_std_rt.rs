@@ -187,4 +187,12 @@ impl RuntimeHandle for AsyncStdHandle {
             Ok(s)
         }
     }
+
+    fn shutdown_write<'a>(
+        &self,
+        stream: &'a mut async_std::net::TcpStream,
+    ) -> impl Future<Output = io::Result<()>> + Send + 'a {
+        // async-std's `close` only flushes (async-io underneath): `shutdown` is its half-close.
+        std::future::ready(stream.shutdown(std::net::Shutdown::Write))
+    }
 }

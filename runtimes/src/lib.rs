@@ -5,14 +5,24 @@
 //! [`with_runtime`] and a [`RuntimeVisitor`], so `cfg(feature)` is decided here and never
 //! leaks into callers.
 
+// `unsafe` is allowed only in evloop's io_uring system-call module; everything else is
+// checked safe.
+#![deny(unsafe_code)]
+
 use harness::Runtime;
 
 #[cfg(feature = "async-std")]
 pub mod async_std_rt;
-#[cfg(feature = "tokio")]
+#[cfg(any(feature = "tokio", feature = "monoio"))]
 mod compat;
+#[cfg(feature = "compio")]
+pub mod compio_rt;
 #[cfg(feature = "evloop")]
 pub mod evloop;
+#[cfg(feature = "monoio")]
+pub mod monoio_rt;
+#[cfg(any(feature = "compio", feature = "monoio"))]
+pub mod percore;
 #[cfg(feature = "smol")]
 pub mod smol_rt;
 #[cfg(feature = "tokio")]
@@ -25,6 +35,8 @@ pub(crate) mod versions {
     pub const ASYNC_STD: Option<&str> = option_env!("LOOPBENCH_VERSION_ASYNC_STD");
     pub const SMOL: Option<&str> = option_env!("LOOPBENCH_VERSION_SMOL");
     pub const ASYNC_EXECUTOR: Option<&str> = option_env!("LOOPBENCH_VERSION_ASYNC_EXECUTOR");
+    pub const COMPIO: Option<&str> = option_env!("LOOPBENCH_VERSION_COMPIO");
+    pub const MONOIO: Option<&str> = option_env!("LOOPBENCH_VERSION_MONOIO");
 }
 
 /// Something generic over a runtime, run for a runtime picked by id.
@@ -46,6 +58,10 @@ pub fn runtime_ids() -> Vec<&'static str> {
     ids.push(async_std_rt::AsyncStd::ID);
     #[cfg(feature = "smol")]
     ids.extend([smol_rt::Smol::ID, smol_rt::SmolMt::ID]);
+    #[cfg(feature = "compio")]
+    ids.push(compio_rt::Compio::ID);
+    #[cfg(feature = "monoio")]
+    ids.push(monoio_rt::Monoio::ID);
     ids
 }
 
@@ -67,6 +83,10 @@ pub fn with_runtime<V: RuntimeVisitor>(id: &str, visitor: V) -> Option<V::Output
         smol_rt::Smol::ID => visitor.visit::<smol_rt::Smol>(),
         #[cfg(feature = "smol")]
         smol_rt::SmolMt::ID => visitor.visit::<smol_rt::SmolMt>(),
+        #[cfg(feature = "compio")]
+        compio_rt::Compio::ID => visitor.visit::<compio_rt::Compio>(),
+        #[cfg(feature = "monoio")]
+        monoio_rt::Monoio::ID => visitor.visit::<monoio_rt::Monoio>(),
         _ => return None,
     })
 }

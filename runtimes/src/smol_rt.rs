@@ -281,4 +281,12 @@ impl RuntimeHandle for SmolHandle {
             Ok(s)
         }
     }
+
+    fn shutdown_write<'a>(
+        &self,
+        stream: &'a mut Async<TcpStream>,
+    ) -> impl Future<Output = io::Result<()>> + Send + 'a {
+        // async-io's `close` only flushes: the socket's own shutdown is smol's half-close.
+        std::future::ready(stream.get_ref().shutdown(std::net::Shutdown::Write))
+    }
 }

@@ -95,6 +95,9 @@ scenario! {
 }
 
 fn blocking_panic<R: Runtime>() -> Observation {
+    if let Some(o) = crate::support::lacking::<R>(&[harness::Capability::BlockingPanicJoin]) {
+        return o;
+    }
     on_runtime::<R, _, _>(|h| async move {
         let j = h.spawn_blocking(|| -> u8 { panic!("boom in pool") });
         let failed = join_outcome(j).await;

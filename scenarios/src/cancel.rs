@@ -30,6 +30,9 @@ scenario! {
 }
 
 fn abort_at_suspension<R: Runtime>() -> Observation {
+    if let Some(o) = crate::support::lacking::<R>(&[harness::Capability::TaskAbort]) {
+        return o;
+    }
     on_runtime::<R, _, _>(|h| async move {
         let steps = Arc::new(AtomicUsize::new(0));
         let (s, h2) = (steps.clone(), h.clone());
@@ -62,6 +65,9 @@ scenario! {
 }
 
 fn abort_finished<R: Runtime>() -> Observation {
+    if let Some(o) = crate::support::lacking::<R>(&[harness::Capability::TaskAbort]) {
+        return o;
+    }
     // One worker: the task has finished (not just signalled) when its neighbour sees it.
     on_one_worker::<R, _, _>(|h| async move {
         let returning = Arc::new(AtomicBool::new(false));
@@ -88,6 +94,9 @@ scenario! {
 }
 
 fn cancel_before_start<R: Runtime>() -> Observation {
+    if let Some(o) = crate::support::lacking::<R>(&[harness::Capability::TaskAbort]) {
+        return o;
+    }
     on_one_worker::<R, _, _>(|h| async move {
         let ran = Arc::new(AtomicBool::new(false));
         let dropped = Arc::new(AtomicBool::new(false));
@@ -117,6 +126,9 @@ scenario! {
 }
 
 fn cleanup_runs<R: Runtime>() -> Observation {
+    if let Some(o) = crate::support::lacking::<R>(&[harness::Capability::TaskAbort]) {
+        return o;
+    }
     on_runtime::<R, _, _>(|h| async move {
         let dropped = Arc::new(AtomicBool::new(false));
         let started = Arc::new(AtomicBool::new(false));
@@ -312,6 +324,9 @@ scenario! {
 }
 
 fn cancel_while_reading<R: Runtime>() -> Observation {
+    if let Some(o) = crate::support::lacking::<R>(&[harness::Capability::TaskAbort]) {
+        return o;
+    }
     use futures::AsyncReadExt;
     use harness::Listener;
     on_runtime::<R, _, _>(|h| async move {

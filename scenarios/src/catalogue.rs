@@ -96,6 +96,7 @@ catalogue! {
     net::ConcurrentClients,
     net::AcceptBacklog,
     net::HalfClose,
+    net::CloseShutsWrite,
     net::EofAfterShortRead,
     net::Backpressure,
     net::GracefulClose,

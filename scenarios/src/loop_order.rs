@@ -518,6 +518,9 @@ scenario! {
 }
 
 fn debug_never_polled<R: Runtime>() -> Observation {
+    if let Some(o) = crate::support::lacking::<R>(&[harness::Capability::TaskAbort]) {
+        return o;
+    }
     let rt = match debug_runtime::<R>() {
         Ok(rt) => rt,
         Err(o) => return o,

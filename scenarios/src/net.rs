@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures::{AsyncReadExt, AsyncWriteExt};
-use harness::net::{bind_listener, shutdown_write};
+use harness::net::bind_listener;
 use harness::{Listener, Runtime, RuntimeHandle, TaskHandle};
 use serde_json::json;
 
@@ -25,7 +25,9 @@ async fn echo<S: harness::Stream>(mut s: S) {
         match s.read(&mut buf).await {
             Ok(0) | Err(_) => break,
             Ok(n) => {
-                if s.write_all(&buf[..n]).await.is_err() {
+                // futures-io streams may buffer writes (compio's compat stream does):
+                // flush before waiting for the peer.
+                if s.write_all(&buf[..n]).await.is_err() || s.flush().await.is_err() {
                     break;
                 }
             }
@@ -141,6 +143,7 @@ fn concurrent_clients<R: Runtime>() -> Observation {
                     let msg = format!("hello {i:03}");
                     let mut back = vec![0u8; msg.len()];
                     if c.write_all(msg.as_bytes()).await.is_ok()
+                        && c.flush().await.is_ok()
                         && c.read_exact(&mut back).await.is_ok()
                         && back == msg.as_bytes()
                     {
@@ -228,7 +231,7 @@ fn accept_backlog<R: Runtime>() -> Observation {
 scenario! {
     /// N3: EOF after the peer's write-shutdown; both sides can still use the other half.
     HalfClose = "net.half_close", "net", "N3",
-    "client shuts its write side: the server reads EOF, replies, closes its own write side while the connection stays open; the client reads the reply and EOF",
+    "client shuts its write side (the runtime's half-close): the server reads EOF, replies, shuts its own write side while the connection stays open; the client reads the reply and EOF",
     timing: false, kills: ["half_close_ignored"], run: half_close
 }
 
@@ -238,21 +241,24 @@ fn half_close<R: Runtime>() -> Observation {
         let mut listener = try_io!(h.adopt_listener(std_listener), "adopt");
         let addr = try_io!(listener.local_addr(), "addr");
         let (done_tx, done_rx) = futures::channel::oneshot::channel::<()>();
+        let h2 = h.clone();
         let server = h.spawn(async move {
             let (mut s, _) = listener.accept().await?;
             let mut got = Vec::new();
             s.read_to_end(&mut got).await?;
             s.write_all(format!("got {} bytes, bye", got.len()).as_bytes())
                 .await?;
+            s.flush().await?;
             // Half-close: the write side only. The connection stays open until the client
             // says it is done.
-            s.close().await?;
+            h2.shutdown_write(&mut s).await?;
             let _ = done_rx.await;
             Ok::<_, std::io::Error>(got)
         });
         let mut c = try_io!(in_time!(&h, h.connect(addr), "connect"), "connect");
         try_io!(c.write_all(b"request").await, "write");
-        try_io!(shutdown_write(&c), "shutdown");
+        try_io!(c.flush().await, "flush");
+        try_io!(h.shutdown_write(&mut c).await, "shutdown (write side)");
         let mut reply = Vec::new();
         let read = within(&h, STEP, c.read_to_end(&mut reply)).await;
         let reply_then_eof = matches!(read, Some(Ok(_)));
@@ -270,6 +276,39 @@ fn half_close<R: Runtime>() -> Observation {
 }
 
 scenario! {
+    /// N3 probe: what `futures-io`'s `close` does on the runtime's own stream.
+    CloseShutsWrite = "net.close_shuts_write", "net", "N3",
+    "the server writes a reply and calls close() on its stream but keeps it open: the client reads the reply, then end-of-stream",
+    timing: false, kills: ["half_close_ignored"], run: close_shuts_write
+}
+
+fn close_shuts_write<R: Runtime>() -> Observation {
+    on_runtime::<R, _, _>(|h| async move {
+        let std_listener = try_io!(bind_listener("127.0.0.1:0".parse().expect("addr")), "bind");
+        let mut listener = try_io!(h.adopt_listener(std_listener), "adopt");
+        let addr = try_io!(listener.local_addr(), "addr");
+        let (done_tx, done_rx) = futures::channel::oneshot::channel::<()>();
+        let server = h.spawn(async move {
+            let (mut s, _) = listener.accept().await?;
+            s.write_all(b"reply").await?;
+            s.close().await?;
+            // The stream stays open (not dropped) until the client is done.
+            let _ = done_rx.await;
+            Ok::<_, std::io::Error>(())
+        });
+        let mut c = try_io!(in_time!(&h, h.connect(addr), "connect"), "connect");
+        let mut got = Vec::new();
+        let read = within(&h, STEP, c.read_to_end(&mut got)).await;
+        let _ = done_tx.send(());
+        let _ = within(&h, STEP, server).await;
+        Observation::check(
+            json!({ "client_got": String::from_utf8_lossy(&got), "client_saw_eof": matches!(read, Some(Ok(_))) }),
+            json!({ "client_got": "reply", "client_saw_eof": true }),
+        )
+    })
+}
+
+scenario! {
     /// N3: end-of-stream stays end-of-stream, also right after a short read.
     EofAfterShortRead = "net.eof_after_short_read", "net", "N3",
     "the peer writes 5 bytes and shuts down at once: reads return the 5 bytes, then EOF, then EOF again",
@@ -282,14 +321,15 @@ fn eof_after_short_read<R: Runtime>() -> Observation {
         let mut listener = try_io!(h.adopt_listener(std_listener), "adopt");
         let addr = try_io!(listener.local_addr(), "addr");
         let (go_tx, go_rx) = futures::channel::oneshot::channel::<()>();
+        let h2 = h.clone();
         let writer = h.spawn(async move {
             let (mut s, _) = listener.accept().await?;
             let _ = go_rx.await;
-            // Data and end-of-stream in one step, so both arrive together. The write side
-            // is shut down on the socket itself: this scenario checks the reader (what the
-            // runtime's `close` does is net.half_close's question).
+            // Data and end-of-stream in one step, so both arrive together (the runtime's own
+            // half-close: this scenario checks the reader).
             s.write_all(b"hello").await?;
-            shutdown_write(&s)?;
+            s.flush().await?;
+            h2.shutdown_write(&mut s).await?;
             Ok::<_, std::io::Error>(s)
         });
         let mut c = try_io!(in_time!(&h, h.connect(addr), "connect"), "connect");
@@ -414,12 +454,14 @@ fn graceful_close<R: Runtime>() -> Observation {
         });
         let mut open = try_io!(in_time!(&h, h.connect(addr), "connect"), "connect");
         try_io!(open.write_all(b"ping").await, "write");
+        try_io!(open.flush().await, "flush");
         let mut buf = [0u8; 4];
         try_io!(in_time!(&h, open.read_exact(&mut buf), "echo"), "read");
         let _ = stop_tx.send(());
         let _ = within(&h, STEP, server).await;
         let refused = !matches!(within(&h, STEP, h.connect(addr)).await, Some(Ok(_)));
         try_io!(open.write_all(b"pong").await, "write after close");
+        try_io!(open.flush().await, "flush after close");
         let echoed = matches!(
             within(&h, STEP, open.read_exact(&mut buf)).await,
             Some(Ok(()))
@@ -471,6 +513,7 @@ fn read_with_time_limit<R: Runtime>() -> Observation {
         let after = start.elapsed();
         let timed_out = limited.is_err();
         try_io!(c.write_all(b"ping").await, "write");
+        try_io!(c.flush().await, "flush");
         let echoed = matches!(within(&h, STEP, c.read_exact(&mut buf)).await, Some(Ok(())));
         Observation::check(
             json!({

@@ -56,6 +56,9 @@ scenario! {
 }
 
 fn panic_awaited<R: Runtime>() -> Observation {
+    if let Some(o) = crate::support::lacking::<R>(&[harness::Capability::TaskPanicJoin]) {
+        return o;
+    }
     on_runtime::<R, _, _>(|h| async move {
         let bad = join_outcome(h.spawn(async { boom() })).await;
         let good = join_outcome(h.spawn(async { 1u8 })).await;
@@ -79,6 +82,9 @@ scenario! {
 }
 
 fn panic_detached<R: Runtime>() -> Observation {
+    if let Some(o) = crate::support::lacking::<R>(&[harness::Capability::TaskPanicJoin]) {
+        return o;
+    }
     on_runtime::<R, _, _>(|h| async move {
         h.spawn(async { panic!("detached boom") }).detach();
         h.sleep(Duration::from_millis(10)).await;
@@ -592,6 +598,9 @@ scenario! {
 }
 
 fn foreign_tokio_sleep<R: Runtime>() -> Observation {
+    if let Some(o) = crate::support::lacking::<R>(&[harness::Capability::TaskPanicJoin]) {
+        return o;
+    }
     on_runtime::<R, _, _>(|h| async move {
         let t = h.spawn(async {
             tokio::time::sleep(Duration::from_millis(1)).await;
@@ -618,6 +627,9 @@ scenario! {
 }
 
 fn foreign_tokio_tcp<R: Runtime>() -> Observation {
+    if let Some(o) = crate::support::lacking::<R>(&[harness::Capability::TaskPanicJoin]) {
+        return o;
+    }
     on_runtime::<R, _, _>(|h| async move {
         let listener = match std::net::TcpListener::bind("127.0.0.1:0") {
             Ok(l) => l,

@@ -11,11 +11,20 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use futures::FutureExt;
-use harness::{JoinError, Runtime, RuntimeConfig, RuntimeHandle};
+use harness::{Capability, JoinError, Runtime, RuntimeConfig, RuntimeHandle};
 use serde::Serialize;
 use serde_json::{json, Value};
 
 use crate::{Observation, Verdict};
+
+/// `unsupported`, with the runtime's own reason, when `R` lacks one of `needs`; `None` when
+/// it has them all and the scenario can run.
+pub(crate) fn lacking<R: Runtime>(needs: &[Capability]) -> Option<Observation> {
+    needs
+        .iter()
+        .find_map(|&c| R::missing(c))
+        .map(Observation::unsupported)
+}
 
 /// A shared, append-only record of events (what a seed program would print).
 pub(crate) type Log<T> = Arc<Mutex<Vec<T>>>;

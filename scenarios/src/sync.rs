@@ -459,6 +459,9 @@ scenario! {
 }
 
 fn lock_waiter_cancelled<R: Runtime>() -> Observation {
+    if let Some(o) = crate::support::lacking::<R>(&[harness::Capability::TaskAbort]) {
+        return o;
+    }
     use harness::TaskHandle;
     on_one_worker::<R, _, _>(|h| async move {
         let lock = Arc::new(Lock::new());

@@ -240,6 +240,9 @@ scenario! {
 }
 
 fn cancelled_timer<R: Runtime>() -> Observation {
+    if let Some(o) = crate::support::lacking::<R>(&[harness::Capability::TaskAbort]) {
+        return o;
+    }
     on_runtime::<R, _, _>(|h| async move {
         let fired = Arc::new(AtomicBool::new(false));
         let (f, h2) = (fired.clone(), h.clone());

@@ -33,7 +33,7 @@ pub enum What {
 /// Arguments of `loopbench bench echo`.
 #[derive(clap::Args)]
 #[command(
-    after_help = "Examples:\n  loopbench bench echo --runtime all --connections 1,100,1000,10000 --duration 3s --json /tmp/echo.json\n  loopbench bench echo --runtime evloop,tokio-ct,epoll-floor --mode open --rate 20000 --repeat 3 --pin\n  loopbench bench echo --server-cmd \"python3 benches/servers/asyncio_echo.py {port}\" --server-name asyncio\n  loopbench bench echo --runtime tokio-ct --server-cmd \"python3 -c 'import uvloop' && ...\"\n\n`all` is every compiled-in runtime plus the baselines blocking, threads, threadpool\n(5 threads: starves beyond 5 connections, reported as data) and epoll-floor.\nExit status: 0 when every echoed byte matched; 1 when a server echoed wrong bytes; 2 for bad\narguments."
+    after_help = "Examples:\n  loopbench bench echo --runtime all --connections 1,100,1000,10000 --duration 3s --json /tmp/echo.json\n  loopbench bench echo --runtime evloop,tokio-ct,epoll-floor --mode open --rate 20000 --repeat 3 --pin\n  loopbench bench echo --server-cmd \"python3 benches/servers/asyncio_echo.py {port}\" --server-name asyncio\n  loopbench bench echo --runtime tokio-ct --server-cmd \"python3 -c 'import uvloop' && ...\"\n\n`all` is every compiled-in runtime plus the baselines blocking, threads, threadpool\n(5 threads: starves beyond 5 connections, reported as data), epoll-floor and uring-floor\n(io_uring; where it is unavailable its points fail with the reason, as not measured).\nExit status: 0 when every echoed byte matched; 1 when a server echoed wrong bytes; 2 for bad\narguments."
 )]
 pub struct EchoArgs {
     /// Runtimes and baselines: comma-separated ids, or `all` (default `all`, or none when

@@ -1,16 +1,16 @@
 //! `loopbench conformance`: scenarios × runtimes as a matrix, each cell isolated in a child
 //! process with a time limit; a terminal matrix and, with `--json`, a results file. With
-//! `--mutants`, the kill matrix instead: every scenario on the deliberately broken evloops it
-//! declares it kills (or, with `--all-pairs`, on every one), after an unmutated evloop
-//! column (the control).
+//! `--mutants`, the kill matrix instead (see [`crate::cmd::kill`]): every scenario on the
+//! deliberately broken evloops it declares it kills (or, with `--all-pairs`, on every one),
+//! after an unmutated evloop column (the control).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::Context;
+use harness::journal::{CellJournal, Selection};
 use harness::results::{ConformanceCell, Environment, ResultsFile};
-use indicatif::{ProgressBar, ProgressStyle};
 use scenarios::ScenarioDef;
 
 use crate::util::{runtime_list, usage};
@@ -18,22 +18,29 @@ use crate::util::{runtime_list, usage};
 /// Arguments of `loopbench conformance`.
 #[derive(clap::Args)]
 #[command(
-    after_help = "Examples:\n  loopbench conformance --runtime all --json /tmp/c.json\n  loopbench conformance --runtime evloop --scenario 'timers.*'\n  loopbench conformance --only-differences\n  loopbench conformance --mutants            (a build with: cargo build --release --features mutants)\n  loopbench conformance --mutants --all-pairs --mutant lifo_ready_queue,timers_early\n\nExit status: 0 when no cell is fail, timeout or crash (with --mutants: every declared pair killed, the control clean); 1 otherwise; 2 for bad arguments or a build without mutants."
+    after_help = "Examples:\n  loopbench conformance --runtime all --json /tmp/c.json\n  loopbench conformance --runtime evloop --scenario 'timers.*'\n  loopbench conformance --only-differences\n  loopbench conformance --runtime all --json /tmp/c.json --resume   # after an interrupt\n\nWith --json, each completed cell is also appended to PATH.journal as it completes; an\ninterrupted run (Ctrl-C, SIGTERM) prints how many cells are saved, and --resume runs only\nthe missing ones. The journal is removed once PATH is written.\n\nThe kill matrix (a build with `cargo build --release --features mutants`):\n  loopbench conformance --mutants\n  loopbench conformance --mutants --all-pairs --mutant lifo_ready_queue,timers_early\n\nExit status: 0 when no cell is fail, timeout or crash (with --mutants: every declared kill\nhappened and the control is clean); 1 otherwise; 2 for bad arguments, an unusable --json path\nor journal, or --mutants in a build without them; 130/143 when interrupted by SIGINT/SIGTERM."
 )]
 pub struct Args {
-    /// Runtimes: comma-separated ids, or `all`. Not with `--mutants`.
+    /// Runtimes: comma-separated ids, or `all`. Not with `--mutants` (which runs evloop).
     #[arg(long, default_value = "all")]
     pub runtime: String,
     /// Scenarios: comma-separated ids or globs (`timers.*`), or `all`. Self-tests
     /// (`selftest.*`) run only when named.
     #[arg(long, default_value = "all")]
     pub scenario: String,
-    /// Time limit per cell, in seconds [default: 10; 5 for mutant cells].
-    #[arg(long)]
-    pub timeout: Option<f64>,
-    /// Write the results (schema: schema/results.schema.json) to this file.
+    /// Time limit per cell: seconds, or with a unit (`500ms`, `2m`); from 100ms to 86400s
+    /// [default: 10; 5 for mutant cells].
+    #[arg(long, value_parser = crate::checked::cell_timeout, allow_hyphen_values = true)]
+    pub timeout: Option<Duration>,
+    /// Write the results (schema: schema/results.schema.json) to this file; its directory is
+    /// created if missing, and checked before any cell runs.
     #[arg(long)]
     pub json: Option<PathBuf>,
+    /// Continue an interrupted run: keep the cells in the journal beside --json
+    /// (PATH.journal) and run only the others. The journal must be of the same runtimes and
+    /// scenarios.
+    #[arg(long, requires = "json")]
+    pub resume: bool,
     /// Show only scenarios where some runtime is not `pass`.
     #[arg(long)]
     pub only_differences: bool,
@@ -42,7 +49,7 @@ pub struct Args {
     pub quiet: bool,
     /// The kill matrix: run the scenarios on deliberately broken evloops (needs a build with
     /// `--features mutants`).
-    #[arg(long, conflicts_with_all = ["runtime", "only_differences"])]
+    #[arg(long, conflicts_with_all = ["runtime", "only_differences", "resume"])]
     pub mutants: bool,
     /// With `--mutants`: only these mutants (comma-separated names).
     #[arg(long, requires = "mutants")]
@@ -56,6 +63,13 @@ pub struct Args {
     #[arg(long, requires = "mutants")]
     pub no_control: bool,
 }
+
+/// Time limit of an ordinary cell unless `--timeout` says otherwise.
+pub const CELL_LIMIT: Duration = Duration::from_secs(10);
+
+/// Time limit of a mutant cell unless `--timeout` says otherwise: every scenario bounds its
+/// own waits by a few seconds, so a broken loop shows as `fail` well within it.
+pub const MUTANT_LIMIT: Duration = Duration::from_secs(5);
 
 /// Selects scenarios by a comma-separated list of ids or `*` globs.
 pub fn select_scenarios(pattern: &str) -> anyhow::Result<Vec<&'static ScenarioDef>> {
@@ -83,15 +97,10 @@ pub fn select_scenarios(pattern: &str) -> anyhow::Result<Vec<&'static ScenarioDe
             }
         }
     }
+    if out.is_empty() {
+        return Err(usage("no scenario given; name ids or globs, or 'all'"));
+    }
     Ok(out)
-}
-
-/// Time limit of a mutant cell unless `--timeout` says otherwise.
-pub const MUTANT_LIMIT_SECS: f64 = 5.0;
-
-/// The per-cell limit for mutant cells.
-pub fn mutant_limit(arg: Option<f64>) -> anyhow::Result<Duration> {
-    time_limit(arg, MUTANT_LIMIT_SECS)
 }
 
 /// `*` matches any run of characters; everything else matches itself.
@@ -120,46 +129,38 @@ fn glob_match(pattern: &str, text: &str) -> bool {
 }
 
 /// Runs the selected matrix and returns its cells, with a progress bar unless `quiet`.
+/// With a journal, cells it holds are not run again, and each completed cell is recorded.
 pub fn run_matrix(
     runtimes: &[&'static str],
     defs: &[&'static ScenarioDef],
     limit: Duration,
     quiet: bool,
+    mut journal: Option<&mut CellJournal>,
 ) -> anyhow::Result<Vec<ConformanceCell>> {
     let total = (runtimes.len() * defs.len()) as u64;
-    let bar = if quiet {
-        ProgressBar::hidden()
-    } else {
-        ProgressBar::new(total)
-    };
-    bar.set_style(
-        ProgressStyle::with_template("conformance [{bar:30}] {pos}/{len} {msg}")
-            .expect("static template")
-            .progress_chars("=> "),
-    );
+    let bar = crate::cmd::run::stage_bar("conformance", total, quiet);
     let mut cells = Vec::with_capacity(total as usize);
     for def in defs {
         for rt in runtimes {
+            if let Some(saved) = journal.as_deref().and_then(|j| j.saved(def.id, rt)) {
+                cells.push(saved.clone());
+                bar.inc(1);
+                continue;
+            }
             bar.set_message(format!("{} on {rt}", def.id));
             let cell = crate::runner::run_cell(def, rt, limit)
                 .with_context(|| format!("cannot start a child process for {} on {rt}", def.id))?;
+            // A cell cut short by an interrupt is not a result: record nothing.
+            crate::util::yield_if_interrupted();
+            if let Some(j) = journal.as_deref_mut() {
+                j.record(&cell)?;
+            }
             cells.push(cell);
             bar.inc(1);
         }
     }
     bar.finish_and_clear();
     Ok(cells)
-}
-
-/// The per-cell time limit: `--timeout`, or `default` seconds.
-fn time_limit(arg: Option<f64>, default: f64) -> anyhow::Result<Duration> {
-    let secs = arg.unwrap_or(default);
-    if !(secs > 0.0 && secs.is_finite()) {
-        return Err(usage(format!(
-            "--timeout must be a positive number of seconds, not {secs}"
-        )));
-    }
-    Ok(Duration::from_secs_f64(secs))
 }
 
 /// Runs `loopbench conformance`.
@@ -169,13 +170,39 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     }
     let runtimes = runtime_list(&args.runtime)?;
     let defs = select_scenarios(&args.scenario)?;
-    let limit = time_limit(args.timeout, 10.0)?;
+    let limit = args.timeout.unwrap_or(CELL_LIMIT);
     let infos = runtimes
         .iter()
         .map(|id| runtimes::runtime_info(id))
         .collect::<std::io::Result<Vec<_>>>()?;
-    let cells = run_matrix(&runtimes, &defs, limit, args.quiet)?;
+    let ids: Vec<&str> = defs.iter().map(|d| d.id).collect();
+    let mut journal = match &args.json {
+        Some(json) => Some(crate::resume::open_journal(
+            json,
+            &Selection::new(&runtimes, &ids),
+            args.resume,
+        )?),
+        None => {
+            crate::resume::note_unsaved_on_interrupt();
+            None
+        }
+    };
+    let cells = run_matrix(&runtimes, &defs, limit, args.quiet, journal.as_mut())?;
 
+    // Saved before anything is printed: a closed stdout (`| head`) must not lose the cells.
+    if let Some(path) = &args.json {
+        let mut file = ResultsFile::new(Environment::capture(infos));
+        file.results = cells.clone();
+        if let Err(e) = file.save(path) {
+            let kept = journal.as_ref().map_or(String::new(), |j| {
+                format!("; every cell is kept in {} (--resume writes the results without running them again)", j.path().display())
+            });
+            anyhow::bail!("{e}{kept}");
+        }
+    }
+    if let Some(j) = journal {
+        let _ = j.remove();
+    }
     print!(
         "{}",
         reports::terminal::conformance_matrix(
@@ -185,9 +212,6 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         )
     );
     if let Some(path) = &args.json {
-        let mut file = ResultsFile::new(Environment::capture(infos));
-        file.results = cells.clone();
-        file.save(path)?;
         println!("results written to {}", path.display());
     }
     let broken = cells.iter().filter(|c| c.status.is_failure()).count();

@@ -3,21 +3,25 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::{Command, ExitCode};
+use std::process::ExitCode;
 
 use anyhow::Context;
+use gate::baseline::InstructionCount;
 use gate::{callgrind, timing, Baseline, BaselineError, Outcome, Verdict};
 use harness::results::{Environment, ResultsFile};
+use reports::export::{Figures, Measure, Metric};
 
+use crate::cmd::export::ExportArgs;
 use crate::util::usage;
 
 /// Arguments of `loopbench gate`.
 #[derive(clap::Args)]
 #[command(
-    after_help = "Tiers:\n  1  instruction counts of single-threaded micro workloads under callgrind (deterministic)\n  2  timing ratios to a reference runtime, interleaved, bootstrap CI (needs quiet cores)\n  3  conformance status changes (a change to fail/timeout/crash fails)\n\nExamples:\n  loopbench gate --baseline ci/baseline.json                 # tiers 1 and 3, as CI runs it\n  loopbench gate --baseline ci/baseline.json --tiers 2 --repeats 10\n  loopbench gate --baseline ci/baseline.json --tiers 1,2,3 --update\n\nExit status: 0 no regression; 1 a regression; 2 unusable input (missing or corrupt baseline)."
+    after_help = "Tiers:\n  1  instruction counts of single-threaded micro workloads under callgrind (deterministic)\n  2  timing ratios to a reference runtime, interleaved, bootstrap CI (needs quiet cores)\n  3  conformance status changes (a change to fail/timeout/crash fails)\n\nExamples:\n  loopbench gate --baseline ci/baseline.json                 # tiers 1 and 3, as CI runs it\n  loopbench gate --baseline ci/baseline.json --tiers 2 --repeats 10\n  loopbench gate --baseline ci/baseline.json --tiers 1,2,3 --update\n  loopbench gate --baseline ci/baseline.json --format github-action-benchmark --export-dir gate-export\n\nExit status: 0 no regression; 1 a regression; 2 unusable input (bad arguments, a missing or\ncorrupt baseline, an unwritable --update path, valgrind missing for tier 1); 3 --format\nasked for a format that cannot carry what was measured (hlog); 130/143 when\ninterrupted by SIGINT/SIGTERM (the baseline is then left as it was)."
 )]
 pub struct Args {
-    /// The baseline file (JSON, committed under ci/).
+    /// The baseline file (JSON, committed under ci/). With --update, its directory is created
+    /// if missing and checked before anything is measured.
     #[arg(long)]
     pub baseline: PathBuf,
     /// Measure and rewrite the baseline instead of comparing (tiers not run are kept).
@@ -26,21 +30,25 @@ pub struct Args {
     /// Which tiers to run, comma-separated.
     #[arg(long, default_value = "1,3")]
     pub tiers: String,
-    /// Tier 1 threshold, percent of instructions per iteration.
-    #[arg(long, default_value_t = 2.0)]
+    /// Tier 1 threshold, percent of instructions per iteration (above 0, at most 1000).
+    #[arg(long, default_value = "2", value_parser = crate::checked::gate_threshold, allow_negative_numbers = true)]
     pub instr_threshold: f64,
-    /// Tier 2 threshold, percent change of the time ratio.
-    #[arg(long, default_value_t = 10.0)]
+    /// Tier 2 threshold, percent change of the time ratio (above 0, at most 1000).
+    #[arg(long, default_value = "10", value_parser = crate::checked::gate_threshold, allow_negative_numbers = true)]
     pub time_threshold: f64,
-    /// Tier 1 iterations (the baseline's own count is used when comparing).
-    #[arg(long, default_value_t = 2000)]
+    /// Tier 1 iterations, 1 to 500,000 (the baseline's own count is used when comparing).
+    #[arg(long, default_value = "2000", value_parser = crate::checked::gate_iters, allow_negative_numbers = true)]
     pub iters: u64,
-    /// Tier 2 repeats (each runs every runtime once, interleaved).
-    #[arg(long, default_value_t = 7)]
+    /// Tier 2 repeats, 2 to 1000 (each runs every runtime once, interleaved).
+    #[arg(long, default_value = "7", value_parser = crate::checked::gate_repeats, allow_negative_numbers = true)]
     pub repeats: u32,
     /// Tier 2 reference runtime (the denominator of every ratio).
     #[arg(long, default_value = "tokio-ct")]
     pub reference: String,
+    /// `--format`: also export what this run measured (instructions per iteration, time
+    /// ratios, conformance cells per runtime) for a CI service; needs `--export-dir`.
+    #[command(flatten)]
+    pub export: ExportArgs,
 }
 
 /// Tier 2 micro workloads: a spread of scheduler, timer and I/O paths.
@@ -69,15 +77,18 @@ fn parse_tiers(arg: &str) -> anyhow::Result<[bool; 3]> {
 /// Runs the gate.
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let tiers = parse_tiers(&args.tiers)?;
-    for (name, v) in [
-        ("--instr-threshold", args.instr_threshold),
-        ("--time-threshold", args.time_threshold),
-    ] {
-        if !(v > 0.0 && v.is_finite()) {
-            return Err(usage(format!(
-                "{name} must be a positive percentage, not {v}"
-            )));
-        }
+    args.export.check(None, false)?;
+    let ids = runtimes::runtime_ids();
+    if tiers[1] && !ids.contains(&args.reference.as_str()) {
+        return Err(usage(format!(
+            "reference runtime '{}' is not compiled in; valid runtimes: {}",
+            args.reference,
+            ids.join(", ")
+        )));
+    }
+    if args.update {
+        harness::paths::check_output_file(&args.baseline)
+            .map_err(|e| usage(format!("--baseline: {e}")))?;
     }
     let old = match Baseline::load(&args.baseline) {
         Ok(b) => Some(b),
@@ -85,7 +96,6 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         Err(e) => return Err(usage(e.to_string())),
     };
     let exe = std::env::current_exe().context("cannot find the loopbench executable")?;
-    let ids = runtimes::runtime_ids();
     let infos = ids
         .iter()
         .map(|id| runtimes::runtime_info(id))
@@ -94,6 +104,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let mut new = old.clone().unwrap_or_else(|| Baseline::new(env.clone()));
     new.environment = env.clone();
     let mut verdicts: Vec<Verdict> = Vec::new();
+    let mut measured = Figures::default();
 
     if let Some(old) = &old {
         if old.environment.rustc != env.rustc {
@@ -133,16 +144,10 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 args.instr_threshold / 100.0,
             ));
         }
+        measured.metrics.extend(instruction_metrics(&counts));
         new.instructions = counts;
     }
     if tiers[1] {
-        if !ids.contains(&args.reference.as_str()) {
-            return Err(usage(format!(
-                "reference runtime '{}' is not compiled in; valid runtimes: {}",
-                args.reference,
-                ids.join(", ")
-            )));
-        }
         let samples = tier2(&exe, &ids, &args)?;
         if let Some(old) = &old {
             verdicts.extend(timing::compare(
@@ -151,6 +156,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 args.time_threshold / 100.0,
             ));
         }
+        measured.metrics.extend(ratio_metrics(&samples));
         new.timing = samples.to_baseline();
     }
     if tiers[2] {
@@ -158,12 +164,17 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         if let Some(old) = &old {
             verdicts.extend(gate::behaviour::compare(&old.conformance, &cells));
         }
+        measured
+            .metrics
+            .extend(reports::export::metrics::conformance_metrics(&cells));
         new.conformance = gate::behaviour::to_baseline(&cells);
     }
 
     for v in &verdicts {
         println!("{v}");
     }
+    // Exported before the verdict, so a failing gate's figures reach the CI service too.
+    args.export.write(&measured, None, None)?;
     if args.update {
         new.save(&args.baseline)?;
         println!("gate: baseline written to {}", args.baseline.display());
@@ -185,6 +196,55 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         );
         Ok(ExitCode::from(1))
     }
+}
+
+/// Tier 1 counts as export figures: `micro/RUNTIME/WORKLOAD`, instructions per iteration.
+fn instruction_metrics(counts: &[InstructionCount]) -> Vec<Metric> {
+    counts
+        .iter()
+        .map(|c| {
+            let mut m = Metric::new(
+                format!("micro/{}/{}", c.runtime, c.bench),
+                Measure::Instructions,
+                "instructions/iter",
+                c.instructions_per_iter,
+            );
+            m.notes.push(format!(
+                "callgrind: (instructions at {} - at {} iterations) / {}",
+                2 * c.iters,
+                c.iters,
+                c.iters
+            ));
+            m
+        })
+        .collect()
+}
+
+/// Tier 2 ratios as export figures: the median ratio, with the repeats' min and max.
+fn ratio_metrics(samples: &timing::RatioSamples) -> Vec<Metric> {
+    samples
+        .ratios
+        .iter()
+        .filter_map(|((runtime, bench), ratios)| {
+            let s = reports::stats::Spread::of(ratios.iter().copied())?;
+            let mut m = Metric::new(
+                format!("micro/{runtime}/{bench}"),
+                Measure::TimeRatio(samples.reference.clone()),
+                "ratio",
+                s.median,
+            );
+            if ratios.len() >= 2 {
+                m.lower = Some(s.min);
+                m.upper = Some(s.max);
+            }
+            m.notes.push(format!(
+                "time / time of {}, median of {} interleaved repeats",
+                samples.reference,
+                ratios.len()
+            ));
+            Some(m)
+        })
+        .collect()
 }
 
 fn tier1(
@@ -247,21 +307,69 @@ fn tier2(exe: &Path, ids: &[&str], args: &Args) -> anyhow::Result<timing::RatioS
 }
 
 fn tier3(exe: &Path) -> anyhow::Result<Vec<harness::results::ConformanceCell>> {
-    let path = std::env::temp_dir().join(format!(
-        "loopbench-gate-{}-conformance.json",
-        std::process::id()
-    ));
+    let dir = launch::PrivateDir::new("gate")?;
+    let path = dir.file("conformance.json");
     eprintln!("gate: tier 3: conformance on every runtime");
-    let out = Command::new(exe)
+    let out = launch::Launch::loopbench(exe)
         .args(["conformance", "--runtime", "all", "--quiet", "--json"])
         .arg(&path)
         .output()?;
     let file = ResultsFile::load(&path).with_context(|| {
         format!(
-            "conformance run wrote no results: {}",
-            String::from_utf8_lossy(&out.stderr).trim()
+            "conformance run ({}) wrote no results: {}",
+            out.ended,
+            out.stderr_text().trim()
         )
     })?;
-    let _ = std::fs::remove_file(&path);
     Ok(file.results)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn gate_figures_name_the_workload_and_keep_the_repeats_spread() {
+        let counts = [InstructionCount {
+            runtime: "evloop".into(),
+            bench: "spawn_many".into(),
+            iters: 2000,
+            instructions_per_iter: 1230.5,
+        }];
+        let m = instruction_metrics(&counts);
+        assert_eq!(m.len(), 1);
+        assert_eq!(m[0].benchmark, "micro/evloop/spawn_many");
+        assert_eq!(m[0].measure.slug(), "instructions");
+        assert_eq!((m[0].value, m[0].lower, m[0].upper), (1230.5, None, None));
+
+        let mut samples = timing::RatioSamples {
+            reference: "tokio-ct".into(),
+            ..Default::default()
+        };
+        samples
+            .ratios
+            .insert(("smol".into(), "ping_pong".into()), vec![1.2, 0.9, 1.0]);
+        samples
+            .ratios
+            .insert(("evloop".into(), "ping_pong".into()), vec![0.8]);
+        let m = ratio_metrics(&samples);
+        assert_eq!(m.len(), 2);
+        let smol = m
+            .iter()
+            .find(|m| m.benchmark == "micro/smol/ping_pong")
+            .unwrap();
+        assert_eq!(smol.measure.slug(), "time-ratio-to-tokio-ct");
+        assert_eq!(
+            (smol.value, smol.lower, smol.upper),
+            (1.0, Some(0.9), Some(1.2))
+        );
+        let evloop = m
+            .iter()
+            .find(|m| m.benchmark == "micro/evloop/ping_pong")
+            .unwrap();
+        assert_eq!(
+            (evloop.value, evloop.lower, evloop.upper),
+            (0.8, None, None)
+        );
+    }
 }

@@ -9,10 +9,9 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use harness::results::{Environment, KillCell, ResultsFile};
-use indicatif::{ProgressBar, ProgressStyle};
 use scenarios::kill::{self, KillPair, Pairs};
 
-use crate::cmd::conformance::{mutant_limit, run_matrix, select_scenarios, Args};
+use crate::cmd::conformance::{run_matrix, select_scenarios, Args, CELL_LIMIT, MUTANT_LIMIT};
 use crate::runner::{run_plan, CellPlan};
 use crate::util::usage;
 
@@ -50,7 +49,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         }
     };
     let defs = select_scenarios(&args.scenario)?;
-    let limit = mutant_limit(args.timeout)?;
+    let limit = args.timeout.unwrap_or(MUTANT_LIMIT);
     let pairs = if args.all_pairs {
         Pairs::All
     } else {
@@ -62,12 +61,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let control = if args.no_control {
         Vec::new()
     } else {
-        run_matrix(
-            &[kill::JUDGED_AS],
-            &defs,
-            limit.max(std::time::Duration::from_secs(10)),
-            args.quiet,
-        )?
+        crate::resume::note_unsaved_on_interrupt();
+        let control_limit = args.timeout.unwrap_or(CELL_LIMIT);
+        run_matrix(&[kill::JUDGED_AS], &defs, control_limit, args.quiet, None)?
     };
     let cells = run_pairs(&plan, limit, args.quiet)?;
 
@@ -103,16 +99,7 @@ fn run_pairs(
     limit: std::time::Duration,
     quiet: bool,
 ) -> anyhow::Result<Vec<KillCell>> {
-    let bar = if quiet {
-        ProgressBar::hidden()
-    } else {
-        ProgressBar::new(plan.len() as u64)
-    };
-    bar.set_style(
-        ProgressStyle::with_template("kill matrix [{bar:30}] {pos}/{len} {msg}")
-            .expect("static template")
-            .progress_chars("=> "),
-    );
+    let bar = crate::cmd::run::stage_bar("kill matrix", plan.len() as u64, quiet);
     let mut cells = Vec::with_capacity(plan.len());
     for pair in plan {
         bar.set_message(format!("{} on {}", pair.def.id, pair.mutant));
@@ -129,6 +116,8 @@ fn run_pairs(
                 pair.def.id, pair.mutant
             )
         })?;
+        // A cell cut short by an interrupt is not a result.
+        crate::util::yield_if_interrupted();
         cells.push(kill::cell(pair, run));
         bar.inc(1);
     }

@@ -4,6 +4,7 @@ pub mod bench;
 pub mod cell;
 pub mod compare;
 pub mod conformance;
+pub mod export;
 pub mod gate;
 pub mod kill;
 pub mod list;

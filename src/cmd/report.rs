@@ -6,12 +6,13 @@ use std::process::ExitCode;
 
 use harness::results::ResultsFile;
 
+use crate::cmd::export::ExportArgs;
 use crate::util::usage;
 
 /// Arguments of `loopbench report`.
 #[derive(clap::Args)]
 #[command(
-    after_help = "Examples:\n  loopbench report --input conformance.json --input echo.json --out report\n  loopbench report --input old.json --input new.json --label old --label new --out cmp\n\nTwo or more inputs with echo runs are overlaid, series labelled by input."
+    after_help = "Examples:\n  loopbench report --input conformance.json --input echo.json --out report\n  loopbench report --input old.json --input new.json --label old --label new --out cmp\n  loopbench report --input results.json --out report --format bmf,github-action-benchmark,hlog\n\nTwo or more inputs with echo runs are overlaid, series labelled by input.\n\nExit status: 0 written; 1 a file of the report could not be written; 2 bad arguments, an\nunreadable, corrupt or other-version input, or an unusable --out directory; 3 nothing to\nreport (no input holds a conformance cell, echo run or micro-benchmark)."
 )]
 pub struct Args {
     /// Results files to include (repeat the flag, or separate with spaces).
@@ -20,9 +21,13 @@ pub struct Args {
     /// Labels for the inputs, in the same order (default: their file names).
     #[arg(long)]
     pub label: Vec<String>,
-    /// Directory to write `index.html`, the charts and `results.json` into.
+    /// Directory to write `index.html`, the charts and `results.json` into (created if
+    /// missing; checked before anything is written).
     #[arg(long, default_value = "loopbench-out/report")]
     pub out: PathBuf,
+    /// `--format`: also export the merged results (into `--out` unless `--export-dir`).
+    #[command(flatten)]
+    pub export: ExportArgs,
 }
 
 /// Loads every input, refusing a corrupt or other-version file with one clear line.
@@ -43,6 +48,27 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             inputs.len()
         )));
     }
+    for (i, label) in args.label.iter().enumerate() {
+        if label.trim().is_empty() {
+            return Err(usage(format!(
+                "--label {} is empty; labels tell the inputs apart",
+                i + 1
+            )));
+        }
+        if args.label[..i].contains(label) {
+            return Err(usage(format!(
+                "--label '{label}' is given twice; labels tell the inputs apart"
+            )));
+        }
+    }
+    if inputs
+        .iter()
+        .all(|f| f.results.is_empty() && f.runs.is_empty() && f.micro.is_empty())
+    {
+        eprintln!("loopbench: error: nothing to report: no input holds a conformance cell, echo run or micro-benchmark");
+        return Ok(ExitCode::from(3));
+    }
+    harness::paths::check_output_dir(&args.out).map_err(|e| usage(format!("--out: {e}")))?;
     let labels: Vec<String> = if args.label.is_empty() {
         args.input
             .iter()
@@ -57,5 +83,13 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     };
     let index = reports::html::write_labelled_report(&inputs, &labels, &args.out)?;
     println!("report: {}", index.display());
-    Ok(ExitCode::SUCCESS)
+    if args.export.formats.is_empty() {
+        return Ok(ExitCode::SUCCESS);
+    }
+    let merged = reports::merge::MergedResults::new(&inputs, &labels)?.file;
+    args.export.write(
+        &reports::export::figures(&merged),
+        Some(&merged),
+        Some(&args.out),
+    )
 }

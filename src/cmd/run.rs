@@ -4,36 +4,45 @@
 //!
 //! Each stage is a child `loopbench` process, so a stage that crashes costs that stage only:
 //! the report is still written from what the others produced, and the failure is named.
+//! Every stage shows a progress bar with its elapsed and remaining time on stderr (the
+//! children draw their own), hidden when stderr is not a terminal or with `--quiet`; the end
+//! prints the summary's lines (`reports::summary`) and the report's path.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, ExitCode};
-use std::time::Instant;
+use std::process::ExitCode;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use harness::results::{Environment, MicroResult, ResultsFile};
+use indicatif::{ProgressBar, ProgressStyle};
+
+use crate::checked::{self, format_duration, Counts};
+use crate::util::{usage, yield_if_interrupted};
 
 /// Arguments of `loopbench run`.
 #[derive(clap::Args)]
 #[command(
-    after_help = "Examples:\n  cargo run --release                       # the default suite, ends with the report path\n  loopbench run --out /tmp/lb --skip-echo\n  loopbench run --connections 1,100 --duration 2s"
+    after_help = "Examples:\n  cargo run --release                       # the default suite, ends with the report path\n  loopbench run --out /tmp/lb --skip-echo\n  loopbench run --connections 1,100 --duration 2s\n\nEvery value is checked before the first stage starts, by the rules of the stage it is for.\nExit status: 0 every stage succeeded; 1 a stage failed or reported failures (the report is\nstill written from the others); 2 bad arguments or an unusable --out directory;\n130/143 when interrupted by SIGINT/SIGTERM (stage children are stopped; results files are\nwhole or absent; an interrupted conformance stage leaves its journal, see `conformance\n--resume`)."
 )]
 pub struct Args {
-    /// Directory for the results files and the report.
+    /// Directory for the results files and the report (created if missing; checked before
+    /// the first stage).
     #[arg(long, default_value = "loopbench-out")]
     pub out: PathBuf,
-    /// Echo benchmark connection counts.
-    #[arg(long, default_value = "1,100,1000,10000")]
-    pub connections: String,
-    /// Echo benchmark measured duration per point.
-    #[arg(long, default_value = "1s")]
-    pub duration: String,
-    /// Echo benchmark warm-up per point.
-    #[arg(long, default_value = "500ms")]
-    pub warmup: String,
-    /// Echo benchmark connections opened per second (10,000 connections open in 1 s; the
-    /// `blocking` baseline's backlog overflows either way, which it reports).
-    #[arg(long, default_value_t = 10_000)]
-    pub connect_rate: u32,
+    /// Echo benchmark connection counts, comma-separated, each 1 to 1,000,000.
+    #[arg(long, default_value = "1,100,1000,10000", value_parser = checked::connections, allow_negative_numbers = true)]
+    pub connections: Counts,
+    /// Echo benchmark measured duration per point, 1ms to 86400s.
+    #[arg(long, default_value = "1s", value_parser = checked::echo_duration, allow_hyphen_values = true)]
+    pub duration: Duration,
+    /// Echo benchmark warm-up per point, 0 to 86400s.
+    #[arg(long, default_value = "500ms", value_parser = checked::echo_warmup, allow_hyphen_values = true)]
+    pub warmup: Duration,
+    /// Echo benchmark connections opened per second, 1 to 1,000,000 (10,000 connections open
+    /// in 1 s; the `blocking` baseline's backlog overflows either way, which it reports).
+    #[arg(long, default_value = "10000", value_parser = checked::connect_rate, allow_negative_numbers = true)]
+    pub connect_rate: f64,
     /// Skip the echo benchmark.
     #[arg(long)]
     pub skip_echo: bool,
@@ -43,7 +52,14 @@ pub struct Args {
     /// Skip the conformance matrix.
     #[arg(long)]
     pub skip_conformance: bool,
+    /// No progress bars (they are hidden anyway when stderr is not a terminal).
+    #[arg(long)]
+    pub quiet: bool,
 }
+
+/// The progress bar template of every stage: done/total, elapsed and remaining time.
+pub const PROGRESS_TEMPLATE: &str =
+    "{prefix} [{bar:30}] {pos}/{len} · {elapsed} elapsed · ~{eta} left · {wide_msg}";
 
 /// Iterations and executions per micro workload in the quick pass.
 const MICRO_ITERS: u64 = 200;
@@ -53,8 +69,18 @@ const MICRO_SAMPLES: u32 = 3;
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let start = Instant::now();
     let exe = std::env::current_exe().context("cannot find the loopbench executable")?;
-    std::fs::create_dir_all(&args.out)
-        .with_context(|| format!("cannot create {}", args.out.display()))?;
+    harness::paths::check_output_dir(&args.out).map_err(|e| usage(format!("--out: {e}")))?;
+    let current = Arc::new(Mutex::new(String::from("start-up")));
+    {
+        let (current, out) = (Arc::clone(&current), args.out.clone());
+        launch::on_interrupt(move || {
+            let stage = current.lock().map(|s| s.clone()).unwrap_or_default();
+            eprintln!(
+                "run: interrupted during the {stage} stage; stages that completed have their results in {}",
+                out.display()
+            );
+        });
+    }
     let stages = 1 + [args.skip_conformance, args.skip_echo, args.skip_micro]
         .iter()
         .filter(|skip| !**skip)
@@ -62,6 +88,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let mut stage = 0;
     let mut next = |name: &str| {
         stage += 1;
+        if let Ok(mut c) = current.lock() {
+            *c = name.split(':').next().unwrap_or(name).to_string();
+        }
         eprintln!(
             "\n[{stage}/{stages}] {name} ({:.0} s elapsed)",
             start.elapsed().as_secs_f64()
@@ -73,7 +102,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     if !args.skip_conformance {
         next("conformance: every scenario on every runtime, each cell in its own process");
         let path = args.out.join("conformance.json");
-        let status = Command::new(&exe)
+        let status = launch::Launch::loopbench(&exe)
             .args([
                 "conformance",
                 "--runtime",
@@ -82,7 +111,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 "--json",
             ])
             .arg(&path)
+            .args(args.quiet.then_some("--quiet"))
             .status()?;
+        yield_if_interrupted();
         collect(
             &path,
             status.code(),
@@ -94,14 +125,17 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     if !args.skip_echo {
         next("echo benchmark: every runtime and baseline, interleaved");
         let path = args.out.join("echo.json");
-        let status = Command::new(&exe)
+        let status = launch::Launch::loopbench(&exe)
             .args(["bench", "echo", "--runtime", "all"])
-            .args(["--connections", &args.connections])
-            .args(["--duration", &args.duration, "--warmup", &args.warmup])
+            .args(["--connections", &args.connections.to_string()])
+            .args(["--duration", &format_duration(args.duration)])
+            .args(["--warmup", &format_duration(args.warmup)])
             .args(["--connect-rate", &args.connect_rate.to_string()])
             .arg("--json")
             .arg(&path)
+            .args(args.quiet.then_some("--quiet"))
             .status()?;
+        yield_if_interrupted();
         collect(
             &path,
             status.code(),
@@ -113,7 +147,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     if !args.skip_micro {
         next("micro-benchmarks (quick pass)");
         let path = args.out.join("micro.json");
-        match micro_quick(&exe, &path) {
+        let result = micro_quick(&exe, &path, args.quiet);
+        yield_if_interrupted();
+        match result {
             Ok(file) => inputs.push(file),
             Err(e) => problems.push(format!("micro-benchmarks: {e:#}")),
         }
@@ -124,12 +160,18 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     }
     let merged = merge(inputs);
     let report_dir = args.out.join("report");
-    let index = reports::html::write_report(&[merged], &report_dir)?;
+    let index = reports::html::write_report(std::slice::from_ref(&merged), &report_dir)?;
     for p in &problems {
         eprintln!("loopbench: warning: {p}");
     }
     let index = std::fs::canonicalize(&index).unwrap_or(index);
     eprintln!("\ndone in {:.0} s", start.elapsed().as_secs_f64());
+    println!(
+        "\nsummary (ranked from rankable echo points only; the report says why others are not):"
+    );
+    for line in reports::summary::Summary::of(&merged).lines {
+        println!("  {line}");
+    }
     println!("report: {}", index.display());
     Ok(if problems.is_empty() {
         ExitCode::SUCCESS
@@ -184,34 +226,63 @@ fn merge(inputs: Vec<ResultsFile>) -> ResultsFile {
     merged
 }
 
+/// A progress bar of `len` steps named `prefix`, drawn on stderr unless `quiet` (indicatif
+/// hides it by itself when stderr is not a terminal).
+pub fn stage_bar(prefix: &'static str, len: u64, quiet: bool) -> ProgressBar {
+    let bar = if quiet {
+        ProgressBar::hidden()
+    } else {
+        ProgressBar::new(len)
+    };
+    bar.set_style(
+        ProgressStyle::with_template(PROGRESS_TEMPLATE)
+            .expect("static template")
+            .progress_chars("=> "),
+    );
+    bar.set_prefix(prefix);
+    bar
+}
+
 /// Every micro workload on every runtime, `MICRO_SAMPLES` executions each, interleaved.
-fn micro_quick(exe: &Path, path: &Path) -> anyhow::Result<ResultsFile> {
+fn micro_quick(exe: &Path, path: &Path, quiet: bool) -> anyhow::Result<ResultsFile> {
     let ids = runtimes::runtime_ids();
     let infos = ids
         .iter()
         .map(|id| runtimes::runtime_info(id))
         .collect::<std::io::Result<Vec<_>>>()?;
     let mut file = ResultsFile::new(Environment::capture(infos));
+    let total = benches::micro::WORKLOADS.len() * MICRO_SAMPLES as usize * ids.len();
+    let bar = stage_bar("micro", total as u64, quiet);
     for def in benches::micro::WORKLOADS {
         let mut samples: Vec<Vec<f64>> = vec![Vec::new(); ids.len()];
-        for _ in 0..MICRO_SAMPLES {
+        for sample in 0..MICRO_SAMPLES {
             for (i, rt) in ids.iter().enumerate() {
-                match crate::util::micro_ns_per_iter(exe, rt, def.name, MICRO_ITERS) {
+                bar.set_message(format!(
+                    "{} on {rt} (execution {}/{MICRO_SAMPLES})",
+                    def.name,
+                    sample + 1
+                ));
+                let ns = crate::util::micro_ns_per_iter(exe, rt, def.name, MICRO_ITERS);
+                yield_if_interrupted();
+                match ns {
                     Ok(ns) => samples[i].push(ns),
-                    Err(e) => eprintln!("  {rt}/{}: {e:#}", def.name),
+                    Err(e) => bar.suspend(|| eprintln!("  {rt}/{}: {e:#}", def.name)),
                 }
+                bar.inc(1);
             }
         }
         for (rt, s) in ids.iter().zip(samples) {
             if s.is_empty() {
                 continue;
             }
-            eprintln!(
-                "  {:<16} {:<10} {:>12.0} ns/iter",
-                def.name,
-                rt,
-                gate::stats::median(&s)
-            );
+            bar.suspend(|| {
+                eprintln!(
+                    "  {:<16} {:<10} {:>12.0} ns/iter",
+                    def.name,
+                    rt,
+                    gate::stats::median(&s)
+                )
+            });
             file.micro.push(MicroResult {
                 runtime: rt.to_string(),
                 bench: def.name.to_string(),
@@ -223,6 +294,7 @@ fn micro_quick(exe: &Path, path: &Path) -> anyhow::Result<ResultsFile> {
             });
         }
     }
+    bar.finish_and_clear();
     file.save(path)?;
     Ok(file)
 }

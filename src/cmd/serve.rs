@@ -15,11 +15,11 @@ use crate::util::usage;
 /// Arguments of `loopbench serve`.
 #[derive(clap::Args)]
 #[command(
-    after_help = "Examples:\n  loopbench serve --runtime tokio-ct                  listen on 127.0.0.1:7878\n  loopbench serve --runtime epoll-floor --addr 127.0.0.1:0\n  echo hello | nc -q1 127.0.0.1 7878\n\nBaselines: blocking, threads, threadpool, epoll-floor (see `loopbench bench echo --help`)."
+    after_help = "Examples:\n  loopbench serve --runtime tokio-ct                  listen on 127.0.0.1:7878\n  loopbench serve --runtime epoll-floor --addr 127.0.0.1:0\n  echo hello | nc -q1 127.0.0.1 7878\n\nBaselines: blocking, threads, threadpool, epoll-floor, uring-floor (see `loopbench bench echo --help`)."
 )]
 pub struct Args {
     /// Runtime id (see `loopbench list`) or baseline: blocking, threads, threadpool,
-    /// epoll-floor.
+    /// epoll-floor, uring-floor.
     #[arg(long)]
     pub runtime: String,
     /// Address to listen on, HOST:PORT; port 0 picks a free port (printed).
@@ -56,6 +56,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         )));
     }
     let addr = parse_addr(&args.addr)?;
+    if baselines::is_baseline(id) {
+        baselines::preflight(id).with_context(|| format!("{id} cannot start"))?;
+    }
     benches::echo::proc::raise_nofile();
     let listener = harness::net::bind_listener(addr)?;
     let local = listener

@@ -9,13 +9,14 @@
 use std::io::{BufRead, BufReader, Read};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::Stdio;
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use harness::results::{EchoRun, ResultsFile};
 use indicatif::{ProgressBar, ProgressStyle};
+use launch::{Launch, PrivateDir, Running};
 
 use crate::echo::plan::{LoadMode, FD_MARGIN};
 use crate::echo::{proc, LISTENING_PREFIX};
@@ -133,9 +134,11 @@ pub fn run(
         ProgressBar::new(total)
     };
     bar.set_style(
-        ProgressStyle::with_template("bench echo [{bar:30}] {pos}/{len} {elapsed} {msg}")
-            .expect("static template")
-            .progress_chars("=> "),
+        ProgressStyle::with_template(
+            "bench echo [{bar:30}] {pos}/{len} · {elapsed} elapsed · ~{eta} left · {wide_msg}",
+        )
+        .expect("static template")
+        .progress_chars("=> "),
     );
     let mut runs = Vec::new();
     for repeat in 0..plan.repeat {
@@ -166,20 +169,6 @@ fn pin_cpus() -> Option<(usize, usize)> {
     Some((cpus.next()?, cpus.next()?))
 }
 
-/// Runs `spawn` with this thread pinned to `cpu` (the child inherits it), then restores.
-fn spawn_pinned<T>(cpu: Option<usize>, spawn: impl FnOnce() -> T) -> T {
-    let Some(cpu) = cpu else { return spawn() };
-    let old = rustix::thread::sched_getaffinity(None).ok();
-    let mut set = rustix::thread::CpuSet::new();
-    set.set(cpu);
-    let _ = rustix::thread::sched_setaffinity(None, &set);
-    let out = spawn();
-    if let Some(old) = old {
-        let _ = rustix::thread::sched_setaffinity(None, &old);
-    }
-    out
-}
-
 /// A point that measured nothing, with the reason.
 fn failed_point(plan: &BenchPlan, name: &str, conns: u64, why: String) -> EchoRun {
     EchoRun {
@@ -196,8 +185,9 @@ fn failed_point(plan: &BenchPlan, name: &str, conns: u64, why: String) -> EchoRu
 
 /// A running server process.
 struct ServerProcess {
-    /// The process (for `sh -c`, replaced by the command through `exec`).
-    child: Child,
+    /// The process (for `sh -c`, replaced by the command through `exec`); dropping it
+    /// kills it with its process group.
+    child: Running,
     /// Where it accepts.
     addr: SocketAddr,
     /// Last lines of its stderr, kept by a draining thread.
@@ -220,7 +210,6 @@ impl ServerProcess {
 
     fn stop(mut self) {
         let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 
@@ -232,18 +221,16 @@ fn start_server(
     let stderr = Arc::new(Mutex::new(Vec::new()));
     match spec {
         ServerSpec::Builtin(id) => {
-            let mut child = spawn_pinned(cpu, || {
-                Command::new(&plan.exe)
-                    .args(["serve", "--runtime", id, "--addr", "127.0.0.1:0"])
-                    .stdin(Stdio::null())
-                    .stdout(Stdio::piped())
-                    .stderr(Stdio::piped())
-                    .spawn()
-            })
-            .map_err(|e| format!("cannot start `loopbench serve --runtime {id}`: {e}"))?;
-            keep_tail(child.stderr.take(), Arc::clone(&stderr));
+            let mut child = Launch::loopbench(&plan.exe)
+                .args(["serve", "--runtime", id, "--addr", "127.0.0.1:0"])
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .pin_cpu(cpu)
+                .spawn()
+                .map_err(|e| e.to_string())?;
+            keep_tail(child.stderr(), Arc::clone(&stderr));
             let (tx, rx) = mpsc::channel();
-            let stdout = child.stdout.take();
+            let stdout = child.stdout();
             std::thread::spawn(move || {
                 let Some(out) = stdout else { return };
                 let mut lines = BufReader::new(out).lines();
@@ -284,17 +271,14 @@ fn start_server(
         ServerSpec::Command { cmd, .. } => {
             let port = free_port().map_err(|e| format!("cannot find a free port: {e}"))?;
             let line = cmd.replace("{port}", &port.to_string());
-            let mut child = spawn_pinned(cpu, || {
-                Command::new("sh")
-                    .arg("-c")
-                    .arg(format!("exec {line}"))
-                    .stdin(Stdio::null())
-                    .stdout(Stdio::null())
-                    .stderr(Stdio::piped())
-                    .spawn()
-            })
-            .map_err(|e| format!("cannot start `{line}`: {e}"))?;
-            keep_tail(child.stderr.take(), Arc::clone(&stderr));
+            let mut child = Launch::shell(&line)
+                .guard(&plan.exe)
+                .stdout(Stdio::null())
+                .stderr(Stdio::piped())
+                .pin_cpu(cpu)
+                .spawn()
+                .map_err(|e| e.to_string())?;
+            keep_tail(child.stderr(), Arc::clone(&stderr));
             let addr: SocketAddr = ([127, 0, 0, 1], port).into();
             let mut server = ServerProcess {
                 child,
@@ -375,11 +359,14 @@ fn run_point(
         }
     }
     let rss_before = proc::rss_bytes(pid).ok();
-    let json = std::env::temp_dir().join(format!(
-        "loopbench-echo-{}-{}.json",
-        std::process::id(),
-        pid
-    ));
+    let dir = match PrivateDir::new("echo") {
+        Ok(d) => d,
+        Err(e) => {
+            server.stop();
+            return failed_point(plan, name, conns, e.to_string());
+        }
+    };
+    let json = dir.file("load.json");
     let mut args: Vec<String> = vec![
         "load".into(),
         "--target".into(),
@@ -405,14 +392,17 @@ fn run_point(
         LoadMode::Open => args.extend(["--rate".into(), plan.rate.unwrap_or(1.0).to_string()]),
         LoadMode::Closed => args.extend(["--pipeline".into(), plan.pipeline.to_string()]),
     }
-    let load = spawn_pinned(pins.map(|p| p.1), || {
-        Command::new(&plan.exe)
-            .args(&args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-    });
+    let limit = Duration::from_secs_f64(conns as f64 / plan.connect_rate)
+        + plan.warmup
+        + plan.duration
+        + LOAD_SLACK;
+    let load = Launch::loopbench(&plan.exe)
+        .args(&args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .pin_cpu(pins.map(|p| p.1))
+        .time_limit(limit)
+        .spawn();
     let mut load = match load {
         Ok(c) => c,
         Err(e) => {
@@ -426,9 +416,9 @@ fn run_point(
         }
     };
     let load_err = Arc::new(Mutex::new(Vec::new()));
-    keep_tail(load.stderr.take(), Arc::clone(&load_err));
+    keep_tail(load.stderr(), Arc::clone(&load_err));
     let (tx, rx) = mpsc::channel::<String>();
-    let stdout = load.stdout.take();
+    let stdout = load.stdout();
     std::thread::spawn(move || {
         let Some(out) = stdout else { return };
         for line in BufReader::new(out).lines().map_while(Result::ok) {
@@ -438,10 +428,6 @@ fn run_point(
         }
     });
 
-    let limit = Duration::from_secs_f64(conns as f64 / plan.connect_rate)
-        + plan.warmup
-        + plan.duration
-        + LOAD_SLACK;
     let deadline = Instant::now() + limit;
     let mut samples = ServerSamples::default();
     let mut hung = false;
@@ -465,6 +451,7 @@ fn run_point(
         }
     }
     let load_status = load.wait().ok();
+    hung |= load.timed_out();
     let server_died = server.child.try_wait().ok().flatten();
     let server_tail = server.stderr_tail();
     server.stop();
@@ -492,7 +479,6 @@ fn run_point(
                     }
                 )
             };
-            let _ = std::fs::remove_file(&json);
             let mut run = failed_point(plan, name, conns, why);
             if let Some(st) = server_died {
                 run.warnings
@@ -501,7 +487,6 @@ fn run_point(
             return run;
         }
     };
-    let _ = std::fs::remove_file(&json);
     run.runtime = name.to_string();
     if let Some(st) = server_died {
         run.warnings

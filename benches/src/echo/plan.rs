@@ -121,31 +121,41 @@ impl LoadPlan {
     }
 }
 
-/// Parses `3s`, `500ms`, `1.5s`, `2m`, `250us` or a bare number of seconds.
+/// Parses `3s`, `500ms`, `1.5s`, `2m`, `250us` or a bare number of seconds; never panics
+/// (a value too long for a `Duration` is an error). The loopbench command line checks each
+/// flag's range on top of this (`src/checked.rs`).
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let secs = parse_seconds(text)?;
+    if secs < 0.0 {
+        return Err(format!("invalid duration '{text}': negative"));
+    }
+    Duration::try_from_secs_f64(secs).map_err(|_| format!("invalid duration '{text}': too long"))
+}
+
+/// The number of seconds `text` spells (grammar of [`parse_duration`]), not range-checked:
+/// may be negative or infinite, never NaN.
+pub fn parse_seconds(text: &str) -> Result<f64, String> {
     let t = text.trim();
-    let split = t
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .unwrap_or(t.len());
-    let (num, unit) = t.split_at(split);
+    // Longest unit first: `ms` before `s` and `m`, `min` before `m`.
+    let (num, scale) = [
+        ("min", 60.0),
+        ("ms", 1e-3),
+        ("us", 1e-6),
+        ("µs", 1e-6),
+        ("s", 1.0),
+        ("m", 60.0),
+    ]
+    .iter()
+    .find_map(|(unit, scale)| t.strip_suffix(unit).map(|n| (n.trim_end(), *scale)))
+    .unwrap_or((t, 1.0));
     let value: f64 = num
         .parse()
-        .map_err(|_| format!("invalid duration '{text}' (examples: 3s, 500ms, 1.5s)"))?;
-    let secs = match unit.trim() {
-        "" | "s" => value,
-        "ms" => value / 1e3,
-        "us" | "µs" => value / 1e6,
-        "m" | "min" => value * 60.0,
-        _ => {
-            return Err(format!(
-                "invalid duration unit in '{text}' (use s, ms, us or m)"
-            ))
-        }
-    };
-    if !secs.is_finite() || secs < 0.0 {
-        return Err(format!("invalid duration '{text}'"));
-    }
-    Ok(Duration::from_secs_f64(secs))
+        .ok()
+        .filter(|v: &f64| !v.is_nan())
+        .ok_or_else(|| {
+            format!("invalid duration '{text}' (examples: 3s, 500ms, 1.5s, 2m; units s, ms, us, m)")
+        })?;
+    Ok(value * scale)
 }
 
 /// Parses `1,100,1000` into counts (each at least 1).
@@ -179,6 +189,22 @@ mod tests {
         assert_eq!(parse_duration("2m").unwrap(), Duration::from_secs(120));
         assert!(parse_duration("fast").is_err());
         assert!(parse_duration("3h").is_err());
+        assert_eq!(parse_duration("1e-3").unwrap(), Duration::from_millis(1));
+        assert_eq!(parse_duration("2 min").unwrap(), Duration::from_secs(120));
+        assert_eq!(parse_duration("250us").unwrap(), Duration::from_micros(250));
+        // Never a panic: too long, negative, not a number.
+        for bad in [
+            "99999999999999999999999",
+            "1e300",
+            "inf",
+            "-1s",
+            "NaN",
+            "",
+            "s",
+        ] {
+            assert!(parse_duration(bad).is_err(), "{bad}");
+        }
+        assert_eq!(parse_seconds("-1.5s").unwrap(), -1.5);
     }
 
     #[test]

@@ -42,7 +42,9 @@ pub async fn echo_connection<S: Stream>(mut stream: S) {
             Ok(0) | Err(_) => return,
             Ok(n) => n,
         };
-        if stream.write_all(&buf[..n]).await.is_err() {
+        // futures-io streams may buffer writes (compio's compat stream does): flush, which
+        // is free on the unbuffered ones.
+        if stream.write_all(&buf[..n]).await.is_err() || stream.flush().await.is_err() {
             return;
         }
     }

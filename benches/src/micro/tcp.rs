@@ -55,6 +55,7 @@ impl Workload for TcpEcho {
                         return io::Result::Ok(echoed);
                     }
                     stream.write_all(&buf[..n]).await?;
+                    stream.flush().await?;
                     echoed += n as u64;
                 }
             });
@@ -65,6 +66,7 @@ impl Workload for TcpEcho {
             for i in 0..iters {
                 message[..8].copy_from_slice(&i.to_le_bytes());
                 client.write_all(&message).await?;
+                client.flush().await?;
                 client.read_exact(&mut echo).await?;
                 assert_eq!(echo, message, "echo differs from the message");
             }

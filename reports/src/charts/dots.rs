@@ -16,7 +16,7 @@ use super::draw::{
     axis_layout, chart_error, draw_legend, shape, tick_label, Glyph, KeyedRange, LEGEND_ROW,
     LEGEND_TOP, LEGEND_WIDTH,
 };
-use super::{Axis, LineStyle, Plot, CHART_SIZE};
+use super::{mark_roles, role, Axis, LineStyle, Plot, CHART_SIZE};
 use crate::ReportError;
 
 /// A dot plot ready to draw.
@@ -58,7 +58,7 @@ pub struct Dot {
 
 impl Plot for DotPlot {
     fn svg(&self) -> Result<String, ReportError> {
-        render_dot_plot_svg(self)
+        render_dot_plot_svg(self).map(|svg| mark_roles(&svg))
     }
 }
 
@@ -110,11 +110,17 @@ pub fn row_height(k: usize) -> u32 {
     ((f64::from(DOT_GAP) / step).ceil() as u32).clamp(MIN_ROW, MAX_ROW)
 }
 
-/// Width of the label area left of the plot, pixels: the longest row label, the tick mark
-/// and its gap (9 px), and a few pixels to spare.
+/// Title of the y axis, the rows.
+const ROWS_TITLE: &str = "workload";
+
+/// Width of the y axis' title (rotated) at the left of the label area, pixels.
+const ROWS_TITLE_WIDTH: u32 = 24;
+
+/// Width of the label area left of the plot, pixels: the y axis' title, the longest row
+/// label, the tick mark and its gap (9 px), and a few pixels to spare.
 pub fn label_area_width(rows: &[String]) -> u32 {
     let chars = rows.iter().map(|r| r.chars().count()).max().unwrap_or(0);
-    ((chars as f64 * LABEL_CHAR).ceil() as u32 + 20).max(80)
+    ((chars as f64 * LABEL_CHAR).ceil() as u32 + 20).max(80) + ROWS_TITLE_WIDTH
 }
 
 /// Size of the SVG of a plot of `rows` rows and `k` series, pixels: the width of every
@@ -205,7 +211,7 @@ pub fn render_dot_plot_svg(plot: &DotPlot) -> Result<String, ReportError> {
         let x_keys: Vec<f64> = x_ticks.iter().map(|t| t.0).collect();
         let y_keys: Vec<f64> = y_ticks.iter().map(|t| t.0).collect();
         let mut ctx = ChartBuilder::on(&plot_area)
-            .caption(&plot.title, ("sans-serif", 20))
+            .caption(&plot.title, (role::TITLE, 20))
             .margin(MARGIN)
             .x_label_area_size(X_LABEL_AREA)
             .y_label_area_size(label_area_width(&plot.rows))
@@ -218,14 +224,15 @@ pub fn render_dot_plot_svg(plot: &DotPlot) -> Result<String, ReportError> {
         let y_label = |v: &f64| tick_label(&y_ticks, *v);
         ctx.configure_mesh()
             .x_desc(plot.x.title.as_str())
+            .y_desc(ROWS_TITLE)
             .x_label_formatter(&x_label)
             .y_label_formatter(&y_label)
             .disable_y_mesh()
             .bold_line_style(RGBColor(225, 225, 225))
             .light_line_style(TRANSPARENT)
-            .axis_desc_style(("sans-serif", 16))
-            .label_style(("sans-serif", 14))
-            .y_label_style(("monospace", LABEL_FONT))
+            .axis_desc_style((role::AXIS_TITLE, 16))
+            .x_label_style((role::TICK_X, 14))
+            .y_label_style((role::TICK_Y_MONO, LABEL_FONT))
             .draw()
             .map_err(|e| err(&e))?;
 
@@ -312,7 +319,7 @@ mod tests {
         let rows = ["ping_pong", "cross_thread_wake", "spawn_many_remote"].map(String::from);
         let w = label_area_width(&rows);
         assert!(f64::from(w) >= 17.0 * LABEL_CHAR + 10.0, "{w}");
-        assert_eq!(label_area_width(&[]), 80);
+        assert_eq!(label_area_width(&[]), 80 + ROWS_TITLE_WIDTH);
     }
 
     #[test]

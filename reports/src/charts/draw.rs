@@ -10,7 +10,7 @@ use plotters::coord::Shift;
 use plotters::element::DashedPathElement;
 use plotters::prelude::*;
 
-use super::{auto_ticks, Axis, Chart, LineStyle, Scale, CHART_SIZE};
+use super::{auto_ticks, role, Axis, Chart, LineStyle, Scale, CHART_SIZE};
 use crate::ReportError;
 
 /// Width of the legend column, pixels.
@@ -43,7 +43,7 @@ pub fn render_svg(chart: &Chart) -> Result<String, ReportError> {
         let x_keys: Vec<f64> = x_ticks.iter().map(|t| t.0).collect();
         let y_keys: Vec<f64> = y_ticks.iter().map(|t| t.0).collect();
         let mut ctx = ChartBuilder::on(&plot_area)
-            .caption(&chart.title, ("sans-serif", 20))
+            .caption(&chart.title, (role::TITLE, 20))
             .margin(12)
             .x_label_area_size(52)
             .y_label_area_size(78)
@@ -61,8 +61,9 @@ pub fn render_svg(chart: &Chart) -> Result<String, ReportError> {
             .y_label_formatter(&y_label)
             .bold_line_style(RGBColor(225, 225, 225))
             .light_line_style(TRANSPARENT)
-            .axis_desc_style(("sans-serif", 16))
-            .label_style(("sans-serif", 14))
+            .axis_desc_style((role::AXIS_TITLE, 16))
+            .x_label_style((role::TICK_X, 14))
+            .y_label_style((role::TICK_Y, 14))
             .draw()
             .map_err(|e| err(&e))?;
 
@@ -156,7 +157,7 @@ pub(super) fn draw_legend<DB: DrawingBackend>(
         area.draw(&Text::new(
             name.to_string(),
             (56, y - 8),
-            ("sans-serif", 15).into_font(),
+            (role::LEGEND, 15).into_font(),
         ))?;
     }
     Ok(())

@@ -4,6 +4,12 @@
 //!
 //! Log axes are drawn in log10 space on a linear coordinate with explicit key points, so
 //! ticks fall on meaningful values (the connection counts, 50%/90%/99%...).
+//!
+//! Invariant: every text of a chart that is its title, an axis title, a tick label or a
+//! legend entry carries a class saying so (`chart-title`, `axis-title x|y`, `tick x|y`,
+//! `legend-entry`), so a layout checker (`ci/check-layout.sh`) can tell that each chart has
+//! them all and that none is cut off or overlaps another. The texts are drawn in a role
+//! font family ([`role`]) and [`mark_roles`] turns that into the class.
 
 mod dots;
 mod draw;
@@ -13,6 +19,60 @@ pub use draw::render_svg;
 
 use crate::ReportError;
 
+/// The role font families: `role::TITLE` draws a chart's title, and so on. Each is a CSS
+/// font-family list whose first name is the role, a font no system has; [`mark_roles`]
+/// removes it again.
+pub(crate) mod role {
+    /// The chart's title.
+    pub const TITLE: &str = "lb-chart-title,sans-serif";
+    /// An axis title (x or y: plotters rotates the y one).
+    pub const AXIS_TITLE: &str = "lb-axis-title,sans-serif";
+    /// A tick label of the x axis.
+    pub const TICK_X: &str = "lb-tick-x,sans-serif";
+    /// A tick label of the y axis.
+    pub const TICK_Y: &str = "lb-tick-y,sans-serif";
+    /// A tick label of a y axis of categories (the dot plots' rows).
+    pub const TICK_Y_MONO: &str = "lb-tick-y,monospace";
+    /// A legend entry's name.
+    pub const LEGEND: &str = "lb-legend-entry,sans-serif";
+}
+
+/// `svg` (as plotters wrote it) with each role font family of [`role`] replaced by the
+/// class of the role and the real font family: `font-family="lb-tick-x,sans-serif"` becomes
+/// `class="tick x" font-family="sans-serif"`. An axis title is `y` when it is rotated.
+pub(crate) fn mark_roles(svg: &str) -> String {
+    const MARK: &str = "font-family=\"lb-";
+    let mut out = String::with_capacity(svg.len() + svg.len() / 20);
+    let mut rest = svg;
+    while let Some(at) = rest.find(MARK) {
+        out.push_str(&rest[..at]);
+        let after = &rest[at + MARK.len()..];
+        let (Some(comma), Some(end)) = (after.find(','), after.find('"')) else {
+            out.push_str(MARK);
+            rest = after;
+            continue;
+        };
+        if comma > end {
+            out.push_str(MARK);
+            rest = after;
+            continue;
+        }
+        let family = &after[comma + 1..end];
+        let tag_end = after.find('>').unwrap_or(after.len());
+        let class = match &after[..comma] {
+            "axis-title" if after[..tag_end].contains("transform=\"rotate(") => "axis-title y",
+            "axis-title" => "axis-title x",
+            "tick-x" => "tick x",
+            "tick-y" => "tick y",
+            other => other,
+        };
+        out.push_str(&format!("class=\"{class}\" font-family=\"{family}\""));
+        rest = &after[end + 1..];
+    }
+    out.push_str(rest);
+    out
+}
+
 /// Anything that draws itself as a standalone SVG document (with `xmlns`).
 pub trait Plot {
     /// The SVG document.
@@ -21,7 +81,7 @@ pub trait Plot {
 
 impl Plot for Chart {
     fn svg(&self) -> Result<String, ReportError> {
-        render_svg(self)
+        render_svg(self).map(|svg| mark_roles(&svg))
     }
 }
 
@@ -290,6 +350,23 @@ mod tests {
         assert_eq!(si(1_200_000.0), "1.2M");
         assert_eq!(si(0.25), "0.25");
         assert_eq!(si(0.0), "0");
+    }
+
+    #[test]
+    fn roles_become_classes() {
+        let svg = "<text x=\"1\" font-family=\"lb-chart-title,sans-serif\">t</text>\n\
+                   <text font-family=\"lb-axis-title,sans-serif\" transform=\"rotate(270, 1, 2)\">y</text>\n\
+                   <text font-family=\"lb-axis-title,sans-serif\">x</text>\n\
+                   <text font-family=\"lb-tick-y,monospace\">row</text>\n\
+                   <text font-family=\"sans-serif\">plain</text>";
+        assert_eq!(
+            mark_roles(svg),
+            "<text x=\"1\" class=\"chart-title\" font-family=\"sans-serif\">t</text>\n\
+             <text class=\"axis-title y\" font-family=\"sans-serif\" transform=\"rotate(270, 1, 2)\">y</text>\n\
+             <text class=\"axis-title x\" font-family=\"sans-serif\">x</text>\n\
+             <text class=\"tick y\" font-family=\"monospace\">row</text>\n\
+             <text font-family=\"sans-serif\">plain</text>"
+        );
     }
 
     #[test]

@@ -1,23 +1,22 @@
 //! The page skeleton of the report: styles, title, table of contents, summary,
-//! environment and micro-benchmarks (dot plot and table); the other sections come from
+//! micro-benchmarks (dot plot and table) and environment; the other sections come from
 //! sibling modules.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-use harness::results::{CellStatus, ConformanceCell, MicroResult};
+use harness::results::{ConformanceCell, MicroResult};
 
 use super::{conformance, echo, empty_section, esc, mutants, Figures};
 use crate::charts::{si, Axis, Dot, DotPlot, DotSeries, Scale};
 use crate::merge::{LabelledMicro, MergedResults};
-use crate::stats::Spread;
+use crate::summary::{thousands, Summary};
 use crate::ReportError;
 
 const CSS: &str = include_str!("report.css");
 
 const SECTIONS: [(&str, &str); 10] = [
     ("summary", "Summary"),
-    ("environment", "Environment"),
     ("conformance", "Conformance matrix"),
     ("kill-matrix", "Kill matrix"),
     ("throughput", "Echo throughput"),
@@ -26,6 +25,7 @@ const SECTIONS: [(&str, &str); 10] = [
     ("open-loop", "Open-loop latency"),
     ("micro", "Micro-benchmarks"),
     ("echo-table", "Echo figures"),
+    ("environment", "Environment"),
 ];
 
 /// Renders the whole page; charts are drawn into `figures`.
@@ -55,7 +55,6 @@ pub(super) fn render(merged: &MergedResults, figures: &mut Figures) -> Result<St
     let cells = merged.display_cells();
     let micro_results = merged.labelled_micro();
     summary(&mut out, merged, &cells);
-    environment(&mut out, merged);
     conformance::section(&mut out, &cells);
     mutants::section(&mut out, file.kill_matrix.as_ref());
     let micro_ids: Vec<&str> = micro_results.iter().map(|m| m.runtime.as_str()).collect();
@@ -66,12 +65,14 @@ pub(super) fn render(merged: &MergedResults, figures: &mut Figures) -> Result<St
     echo::open_loop(&mut out, figures, &runs, &palette)?;
     micro(&mut out, figures, &micro_results, &palette)?;
     echo::figures_table(&mut out, &runs);
+    environment(&mut out, merged);
     out.push_str("</main></body></html>\n");
     Ok(out)
 }
 
+/// The summary: the lines of [`Summary`] (which runtime, for what, from rankable figures
+/// only), the rule that decides what is ranked, and every point it left out.
 fn summary(out: &mut String, merged: &MergedResults, cells: &[ConformanceCell]) {
-    let file = &merged.file;
     out.push_str("<section id=\"summary\"><h2>Summary</h2>\n");
     if merged.labels.len() > 1 {
         let _ = writeln!(
@@ -86,63 +87,56 @@ fn summary(out: &mut String, merged: &MergedResults, cells: &[ConformanceCell]) 
             }
         );
     }
-    let mut counts: BTreeMap<&str, [usize; 6]> = BTreeMap::new();
-    for c in cells {
-        let i = CellStatus::ALL
-            .iter()
-            .position(|s| *s == c.status)
-            .unwrap_or(0);
-        counts.entry(&c.runtime).or_default()[i] += 1;
-    }
-    if counts.is_empty() {
-        out.push_str("<p>No conformance results.</p>\n");
-    } else {
-        out.push_str("<table class=\"num\"><thead><tr><th>runtime</th>");
-        for s in CellStatus::ALL {
-            let _ = write!(out, "<th><span class=\"st {s}\">{s}</span></th>");
-        }
-        out.push_str("</tr></thead><tbody>\n");
-        for (rt, c) in &counts {
-            let _ = write!(out, "<tr><td>{}</td>", esc(rt));
-            for n in c {
-                let _ = write!(out, "<td>{n}</td>");
-            }
-            out.push_str("</tr>\n");
-        }
-        out.push_str("</tbody></table>\n");
-    }
     let names = merged.series_names();
-    let closed: Vec<(&String, f64, u64)> = names
-        .iter()
-        .zip(&file.runs)
-        .filter(|(_, r)| r.mode == "closed")
-        .map(|(n, r)| (n, r.throughput_msgs_per_s, r.connections))
-        .collect();
-    match closed.iter().map(|c| c.2).max() {
-        None => out.push_str("<p>No closed-loop echo runs.</p>\n"),
-        Some(max_conn) => {
-            let mut by: BTreeMap<&String, Vec<f64>> = BTreeMap::new();
-            for (n, t, _) in closed.iter().filter(|c| c.2 == max_conn) {
-                by.entry(n).or_default().push(*t);
-            }
-            let mut ranked: Vec<(&String, f64)> = by
-                .into_iter()
-                .filter_map(|(n, v)| Some((n, Spread::of(v)?.median)))
-                .collect();
-            ranked.sort_by(|a, b| b.1.total_cmp(&a.1));
-            if let Some((best, t)) = ranked.first() {
-                let _ = writeln!(
-                    out,
-                    "<p class=\"best\">Best throughput at the highest connection count ({max_conn}): \
-                     <b>{}</b> with <b>{} msg/s</b> (median over repeats). Ranking: {}.</p>",
-                    esc(best),
-                    si(*t),
-                    esc(&ranked.iter().map(|(n, t)| format!("{n} {}", si(*t))).collect::<Vec<_>>().join(" · "))
-                );
-            }
+    let summary = Summary::new(
+        cells,
+        names.iter().map(String::as_str).zip(&merged.file.runs),
+    );
+    out.push_str("<ul class=\"summary\">");
+    for line in &summary.lines {
+        let _ = write!(
+            out,
+            "<li><b>{}</b> {}</li>",
+            esc(&capitalised(line.topic)),
+            esc(&line.text)
+        );
+    }
+    out.push_str(
+        "</ul>\n<p class=\"rule\">Ranked only: echo points where every connection asked for \
+        was established, with no error, no warning (partial, starved, client-bound) and at least \
+        one echo per connection; ratios are to the first runtime named.",
+    );
+    if summary.excluded.is_empty() {
+        out.push_str(" No point was left out.</p>\n");
+    } else {
+        let _ = write!(
+            out,
+            "</p>\n<details class=\"excluded\"><summary>{} echo point{} not ranked, and why</summary><ul>",
+            summary.excluded.len(),
+            if summary.excluded.len() == 1 { "" } else { "s" }
+        );
+        for e in &summary.excluded {
+            let _ = write!(
+                out,
+                "<li><b>{}</b> at {} connections ({}, repeat {}): {}</li>",
+                esc(&e.series),
+                thousands(e.connections),
+                esc(&e.mode),
+                e.repeat + 1,
+                esc(&e.reason.to_string())
+            );
         }
+        out.push_str("</ul></details>\n");
     }
     out.push_str("</section>\n");
+}
+
+/// `conformance` as `Conformance`.
+fn capitalised(word: &str) -> String {
+    let mut c = word.chars();
+    c.next()
+        .map(|f| f.to_uppercase().chain(c).collect())
+        .unwrap_or_default()
 }
 
 fn environment(out: &mut String, merged: &MergedResults) {

@@ -385,3 +385,158 @@ pub fn results(seed: u64, speed: f64, date: &str) -> ResultsFile {
     }
     file
 }
+
+/// Runtime ids of a wide matrix: today's six and the ones coming (io_uring, compio, monoio,
+/// asyncio, uvloop), and one more with a long name.
+pub const WIDE_RUNTIMES: [&str; 12] = [
+    "evloop",
+    "evloop-uring",
+    "tokio-ct",
+    "tokio-mt",
+    "async-std",
+    "smol",
+    "smol-mt",
+    "compio",
+    "monoio",
+    "asyncio",
+    "uvloop",
+    "glommio-thread-per-core",
+];
+
+/// A results file as wide as the report must show: `runtimes` runtimes (of
+/// [`WIDE_RUNTIMES`], cycled with a suffix beyond 12) × `scenarios` scenarios with every
+/// status, long scenario ids and details, measurements on pass cells; echo runs of every
+/// runtime and the four baselines at 1 to 10,000 connections (the `threadpool` baseline
+/// starved at 10,000), and micro results of every runtime.
+pub fn wide(runtimes: usize, scenarios: usize) -> ResultsFile {
+    use CellStatus::*;
+    let mut rng = Rng(0x5eed);
+    let ids: Vec<String> = (0..runtimes)
+        .map(|i| {
+            let base = WIDE_RUNTIMES[i % WIDE_RUNTIMES.len()];
+            match i / WIDE_RUNTIMES.len() {
+                0 => base.to_string(),
+                k => format!("{base}-{k}"),
+            }
+        })
+        .collect();
+    let groups = [
+        "loop", "timers", "futures", "tasks", "cancel", "blocking", "sync", "net", "probe", "seed",
+    ];
+    let rules = ["L3", "L4", "F1", "F4", "C1", "B1", "S2", "N4", "C2", "L6"];
+    let mut env = environment("2026-11-22T09:00:00Z");
+    env.runtimes = ids
+        .iter()
+        .map(|id| RuntimeInfo {
+            id: id.clone(),
+            flavour: "current-thread".into(),
+            worker_threads: 1,
+            crate_name: id.split('-').next().unwrap_or(id).into(),
+            crate_version: "1.0.0".into(),
+            notes: vec![],
+        })
+        .collect();
+    let mut file = ResultsFile::new(env);
+    for s in 0..scenarios {
+        let g = s % groups.len();
+        let scenario = match s {
+            0 => "probe.reacquire_async_lock_semaphore_after_the_waiter_was_cancelled_twice"
+                .to_string(),
+            1 => "loop.callsoonthreadsafewakesaloopblockedinepollwaitwithnotimers".to_string(),
+            _ => format!("{}.scenario_number_{s:02}_checks_one_rule", groups[g]),
+        };
+        // One row in five differs somewhere; the rest pass everywhere.
+        let differing = s % 5 == 0;
+        for (r, rt) in ids.iter().enumerate() {
+            let status = if !differing {
+                Pass
+            } else {
+                match (s + r) % 9 {
+                    0 => Differs,
+                    1 => Fail,
+                    2 => Unsupported,
+                    3 if s % 10 == 0 => Timeout,
+                    4 if s % 15 == 0 => Crash,
+                    _ => Pass,
+                }
+            };
+            let detail = match status {
+                Pass => String::new(),
+                Differs => format!(
+                    "{rt}'s task handle cancels the task when dropped, unlike asyncio where a \
+                     task runs to completion unless cancelled (source: {rt} docs: \
+                     https://docs.rs/{rt}/latest/{rt}/struct.Task.html — 'Dropping a Task \
+                     cancels it'); observed [\"started\", \"dropped\"], reference expects \
+                     [\"started\", \"dropped\", \"finished\"]"
+                ),
+                Fail => format!(
+                    "observed order [3, 1, 2] after {} callbacks; reference ({}) expects [1, 2, 3]",
+                    s + r,
+                    rules[g]
+                ),
+                Unsupported => "the runtime has no debug mode that reports slow callbacks".into(),
+                Timeout => "did not finish within 10 s".into(),
+                Crash => "child killed by signal 6 (SIGABRT): thread 'main' panicked at \
+                          'a very long panic message that goes on and on about what went wrong'"
+                    .into(),
+            };
+            let measurements: &[(&str, f64, &str)] = if s % 7 == 3 {
+                &[
+                    ("cross_thread_wake_latency_p99", 123.456, "us"),
+                    ("sleep_1ms_p50", 1.0 + rng.next_f64(), "ms"),
+                ]
+            } else {
+                &[]
+            };
+            file.results
+                .push(cell(&scenario, rules[g], rt, status, &detail, measurements));
+            file.results.last_mut().unwrap().group = groups[g].into();
+        }
+    }
+    let baselines = ["blocking", "threads", "threadpool", "epoll-floor"];
+    for (i, id) in ids.iter().map(String::as_str).chain(baselines).enumerate() {
+        let t = 100_000.0 + 5_000.0 * i as f64;
+        for conns in [1u64, 100, 1000, 10_000] {
+            let server = (id, t / 4.0, t, t * 0.95, 5.0 + i as f64 / 10.0, 9_000.0);
+            let mut r = run(&mut rng, &server, conns.min(1000), 0, 1.0);
+            r.connections = conns;
+            r.established = conns;
+            r.errors = EchoErrors::default();
+            r.warnings.clear();
+            if id == "threadpool" && conns == 10_000 {
+                r.throughput_msgs_per_s = 400_000.0;
+                r.warnings.push(
+                    "9995 of 10000 established connections never got an echo (server starved them?)"
+                        .into(),
+                );
+            }
+            file.runs.push(r);
+        }
+    }
+    for (i, rt) in ids.iter().enumerate() {
+        for (bench, ns) in [
+            ("spawn_many", 310.0),
+            ("spawn_many_remote", 900.0),
+            ("ping_pong", 1_450.0),
+            ("yield_many", 95.0),
+            ("cross_thread_wake", 2_500.0),
+            ("timer_wheel", 150.0),
+            ("accept_rate", 20_000.0),
+            ("tcp_echo", 9_000.0),
+            ("blocking_pool", 4_000.0),
+            ("channel_ping", 700.0),
+        ] {
+            let v = ns * (1.0 + i as f64 / 20.0);
+            file.micro.push(MicroResult {
+                runtime: rt.clone(),
+                bench: bench.into(),
+                iters: 1000,
+                ns_per_iter: v,
+                ns_per_iter_min: v * 0.9,
+                ns_per_iter_max: v * 1.2,
+                samples: 5,
+            });
+        }
+    }
+    file
+}

@@ -45,6 +45,10 @@ mod reactor;
 mod scheduler;
 mod slab;
 mod sys;
+// The only module of the workspace with `unsafe` (io_uring submission and its memory).
+#[cfg(feature = "evloop-uring")]
+#[allow(unsafe_code)]
+pub mod sys_uring;
 mod task;
 mod timer;
 

@@ -1,6 +1,7 @@
 //! The non-async baselines, selectable like runtime ids by `serve` and `bench` (never by
-//! conformance): the seed's `blocking`, `threads` and `threadpool` servers, and
-//! `epoll-floor`, the leanest epoll echo loop every runtime is measured against.
+//! conformance): the seed's `blocking`, `threads` and `threadpool` servers, `epoll-floor`,
+//! the leanest epoll echo loop every runtime is measured against, and `uring-floor`, its
+//! io_uring counterpart.
 
 use std::io;
 use std::io::{Read, Write};
@@ -12,11 +13,19 @@ pub mod blocking;
 pub mod epoll_floor;
 pub mod threadpool;
 pub mod threads;
+pub mod uring_floor;
 
 /// Ids of the baselines, in display order.
-pub const IDS: [&str; 4] = [blocking::ID, threads::ID, threadpool::ID, epoll_floor::ID];
+pub const IDS: [&str; 5] = [
+    blocking::ID,
+    threads::ID,
+    threadpool::ID,
+    epoll_floor::ID,
+    uring_floor::ID,
+];
 
-/// Read buffer of the blocking baselines (per connection) and of the epoll floor (shared).
+/// Read buffer of the blocking baselines (per connection), of the epoll floor (shared) and
+/// of each of the io_uring floor's provided buffers.
 pub const BUFFER_SIZE: usize = 16 * 1024;
 
 /// Whether `id` names a baseline.
@@ -32,8 +41,18 @@ pub fn serve(id: &str, listener: TcpListener) -> Option<io::Result<()>> {
         threads::ID => threads::serve(listener),
         threadpool::ID => threadpool::serve(listener),
         epoll_floor::ID => epoll_floor::serve(listener),
+        uring_floor::ID => uring_floor::serve(listener, BUFFER_SIZE),
         _ => return None,
     })
+}
+
+/// Checks, before the server says it is listening, that baseline `id` can run here: the
+/// io_uring floor fails with one clear reason where io_uring is unavailable.
+pub fn preflight(id: &str) -> io::Result<()> {
+    match id {
+        uring_floor::ID => uring_floor::preflight(),
+        _ => Ok(()),
+    }
 }
 
 /// How a baseline describes itself in results, like a runtime's `RuntimeInfo`.
@@ -58,6 +77,11 @@ pub fn info(id: &str) -> Option<RuntimeInfo> {
             "level-triggered epoll, one thread, no tasks",
             1,
             "the floor: no runtime can do less work per message",
+        ),
+        uring_floor::ID => (
+            "io_uring, one thread, no tasks: multishot accept and receive, provided buffers",
+            1,
+            "the io_uring floor: one submit_and_wait per iteration, received buffers sent back without a copy",
         ),
         _ => return None,
     };

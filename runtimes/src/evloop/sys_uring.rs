@@ -1,0 +1,835 @@
+//! io_uring, behind a safe interface: the system-call layer for an io_uring echo loop
+//! (`uring-floor`) and for evloop's io_uring driver. Built on the `io-uring` crate; every
+//! `unsafe` block of it is here, each with the invariant that makes it sound.
+//!
+//! What it offers: a [`Ring`] set up with one clear error where io_uring is unavailable
+//! ([`Ring::new`]); operations pushed without a system call and submitted together by one
+//! [`Ring::submit_and_wait`] per loop iteration; multishot accept; multishot receive into a
+//! provided buffer ring ([`Ring::add_buffer_group`], buffer ids recycled with
+//! [`Ring::recycle`]); sends from owned bytes or straight from a received buffer; multishot
+//! readiness polls (for an eventfd); timeouts; cancellation; completions drained in batches
+//! ([`Ring::drain`]). Every operation carries a caller's `token` and comes back as a
+//! [`Completion`] with it.
+//!
+//! # Buffer ownership (the protocol every `unsafe` block below relies on)
+//!
+//! The kernel may read or write memory named by an operation from the moment it is pushed
+//! until its last completion (the one without `more`) has been reaped. So:
+//! 1. Memory an operation names is owned by the ring, never by the caller, while the
+//!    operation is in flight: owned send bytes and timeout `timespec`s are moved into the
+//!    operation's slot and handed back in its final [`Completion`]; provided buffers live in
+//!    the ring's buffer groups.
+//! 2. A provided buffer belongs either to the kernel (it is in the buffer ring, and a
+//!    receive may fill it at any time) or to exactly one [`BufLease`] (after a receive
+//!    completion named its id). Only the lease's holder may read it ([`Ring::bytes`]) or
+//!    send from it ([`Ring::send_buffer`], which moves the lease into the send until that
+//!    completes); only [`Ring::recycle`], which consumes the lease, gives it back to the
+//!    kernel. A lease cannot be copied, so a buffer is never in the kernel's hands and
+//!    readable at once. (A dropped lease just leaves its buffer out of circulation.)
+//! 3. Ring memory outlives every operation: dropping the [`Ring`] first cancels everything in
+//!    flight and reaps completions until none is outstanding; only then are the buffer rings
+//!    unregistered and their memory freed. If that cannot be finished (the kernel refuses the
+//!    wait), the memory is leaked rather than freed under the kernel's feet.
+//!
+//! File descriptors are passed by [`BorrowedFd`] and used by number: the kernel holds its own
+//! reference to the file while an operation runs. So closing an fd does not end a multishot
+//! receive or accept on it: cancel it ([`Ring::cancel`]) and close after its final completion.
+
+use std::alloc::{self, Layout};
+use std::io;
+use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
+use std::ptr::NonNull;
+use std::sync::atomic::{AtomicU16, AtomicU64, Ordering};
+use std::time::Duration;
+
+use io_uring::{cqueue, opcode, squeue, types, IoUring};
+
+/// `user_data` of internal operations (cancellations), whose completions are not reported.
+const INTERNAL: u64 = u64::MAX;
+
+/// Bytes of one buffer-ring entry (`struct io_uring_buf`).
+const BUF_ENTRY_SIZE: usize = 16;
+
+/// Alignment the kernel requires of a buffer ring.
+const PAGE: usize = 4096;
+
+/// The oldest kernel with everything used here: multishot receive with provided buffer
+/// rings (6.0), `IORING_ASYNC_CANCEL_ANY` (5.19).
+const MIN_KERNEL: (u32, u32) = (6, 0);
+
+/// Source of ring ids, so a lease is only ever used with the ring that issued it.
+static NEXT_RING: AtomicU64 = AtomicU64::new(1);
+
+/// An in-flight operation, as returned when it is pushed; used to cancel it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct OpId {
+    /// Slot in the ring's operation table.
+    index: u32,
+    /// The slot's generation when the operation was pushed (slots are reused).
+    generation: u32,
+}
+
+impl OpId {
+    fn user_data(self) -> u64 {
+        (u64::from(self.generation) << 32) | u64::from(self.index)
+    }
+
+    fn from_user_data(data: u64) -> Self {
+        Self {
+            index: data as u32,
+            generation: (data >> 32) as u32,
+        }
+    }
+}
+
+/// What kind of operation a completion belongs to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OpKind {
+    /// Multishot accept: one completion per connection.
+    Accept,
+    /// Multishot receive into a provided buffer: one completion per chunk.
+    Recv,
+    /// A send of owned bytes or of a received buffer.
+    Send,
+    /// Multishot readiness poll (readable).
+    Poll,
+    /// A timeout.
+    Timeout,
+}
+
+/// A provided buffer group, as registered by [`Ring::add_buffer_group`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BufferGroup(u16);
+
+/// The right to one provided buffer that a receive filled: read it with [`Ring::bytes`],
+/// send from it with [`Ring::send_buffer`], give it back with [`Ring::recycle`].
+#[derive(Debug)]
+pub struct BufLease {
+    /// The ring that issued it.
+    ring: u64,
+    /// Its group.
+    group: u16,
+    /// Its buffer id.
+    id: u16,
+    /// Bytes the receive put in it.
+    len: u32,
+}
+
+impl BufLease {
+    /// Bytes received into the buffer.
+    pub fn len(&self) -> usize {
+        self.len as usize
+    }
+
+    /// The buffer's id in its group.
+    pub fn buffer_id(&self) -> u16 {
+        self.id
+    }
+
+    /// Whether the buffer holds no bytes.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+}
+
+/// What an operation hands back besides its result.
+#[derive(Debug)]
+pub enum Outcome {
+    /// Nothing.
+    None,
+    /// An accepted connection (blocking, close-on-exec).
+    Accepted(OwnedFd),
+    /// A receive filled this buffer (the completion's result is its length).
+    Received(BufLease),
+    /// A send from this buffer finished (fully or partly: see the result).
+    SentBuffer(BufLease),
+    /// A send of these owned bytes finished (fully or partly: see the result).
+    SentBytes(Vec<u8>),
+}
+
+/// One completion, as [`Ring::drain`] reports it.
+#[derive(Debug)]
+pub struct Completion {
+    /// The token the operation was pushed with.
+    pub token: u64,
+    /// The operation.
+    pub op: OpId,
+    /// Its kind.
+    pub kind: OpKind,
+    /// The kernel's result: bytes moved, or 0 for an accept and an expired timeout; an error
+    /// (`ECANCELED` after [`Ring::cancel`], `ENOBUFS` when a receive found no free buffer).
+    pub result: io::Result<u32>,
+    /// More completions of this (multishot) operation will follow; when false this was its
+    /// last, and whatever it owned is in `outcome`.
+    pub more: bool,
+    /// What the operation hands back.
+    pub outcome: Outcome,
+}
+
+/// Memory an in-flight operation names, owned by its slot until the final completion.
+enum Held {
+    /// Nothing (accept, poll, multishot receive).
+    Nothing,
+    /// Owned bytes being sent.
+    Bytes(Vec<u8>),
+    /// A provided buffer being sent.
+    Lease(BufLease),
+    /// A timeout's duration (never read here: held so the kernel can read it).
+    #[allow(dead_code)]
+    Timespec(Box<types::Timespec>),
+}
+
+/// A slot of the operation table.
+struct Slot {
+    /// Bumped each time the slot is freed, so a stale [`OpId`] matches nothing.
+    generation: u32,
+    /// The operation in flight, if any.
+    op: Option<InFlight>,
+}
+
+/// An operation in flight.
+struct InFlight {
+    /// The caller's token.
+    token: u64,
+    /// Its kind.
+    kind: OpKind,
+    /// The buffer group a receive reads into (0 for other kinds).
+    group: u16,
+    /// The memory it names.
+    held: Held,
+}
+
+/// One provided buffer ring and its buffers.
+struct BufferPool {
+    /// The ring of `count` entries, page-aligned, zeroed at allocation (tail 0).
+    ring: NonNull<u8>,
+    /// The buffers, `count * size` bytes.
+    bufs: NonNull<u8>,
+    /// Entries (a power of two) and buffers.
+    count: u16,
+    /// Bytes per buffer.
+    size: u32,
+    /// Our tail: entries added so far (wrapping); published to the kernel by `publish`.
+    tail: u16,
+    /// Whether `tail` has moved since it was last published.
+    dirty: bool,
+}
+
+impl BufferPool {
+    fn ring_layout(count: u16) -> Layout {
+        Layout::from_size_align(usize::from(count) * BUF_ENTRY_SIZE, PAGE).expect("ring layout")
+    }
+
+    fn bufs_layout(count: u16, size: u32) -> Layout {
+        Layout::from_size_align(usize::from(count) * size as usize, 64).expect("buffers layout")
+    }
+
+    /// Allocates a pool of `count` buffers of `size` bytes (count a power of two).
+    fn new(count: u16, size: u32) -> io::Result<Self> {
+        let ring_layout = Self::ring_layout(count);
+        let bufs_layout = Self::bufs_layout(count, size);
+        // SAFETY: both layouts have a non-zero size (count >= 1, size >= 1, checked by the
+        // caller). Zeroed memory: the ring's tail starts at 0, and buffer bytes are
+        // initialised for Rust even where only the kernel writes them (calloc of fresh
+        // pages does not touch them, so RSS grows only with the buffers used).
+        let (ring, bufs) = unsafe {
+            (
+                alloc::alloc_zeroed(ring_layout),
+                alloc::alloc_zeroed(bufs_layout),
+            )
+        };
+        match (NonNull::new(ring), NonNull::new(bufs)) {
+            (Some(ring), Some(bufs)) => Ok(Self {
+                ring,
+                bufs,
+                count,
+                size,
+                tail: 0,
+                dirty: false,
+            }),
+            (r, b) => {
+                // SAFETY: each pointer freed here was returned by `alloc_zeroed` with this
+                // layout, and nothing else has seen it.
+                unsafe {
+                    if let Some(r) = r {
+                        alloc::dealloc(r.as_ptr(), ring_layout);
+                    }
+                    if let Some(b) = b {
+                        alloc::dealloc(b.as_ptr(), bufs_layout);
+                    }
+                }
+                Err(io::Error::new(
+                    io::ErrorKind::OutOfMemory,
+                    "cannot allocate the provided buffers",
+                ))
+            }
+        }
+    }
+
+    /// Puts buffer `id` in the next ring entry (not yet visible to the kernel).
+    fn add(&mut self, id: u16) {
+        let slot = usize::from(self.tail & (self.count - 1));
+        let addr = self.buffer_ptr(id) as u64;
+        // SAFETY: `slot < count`, so the entry lies inside the ring allocation. The entry is
+        // past the tail the kernel last saw, so the kernel does not read it until `publish`
+        // stores the new tail (with release ordering). Protocol rule 2: `id` came back from
+        // its lease, so no other entry holds it, and at most `count` buffers exist, so the
+        // ring never holds more than `count` entries. Only `addr`, `len` and `bid` are
+        // written: entry 0's last field is the ring's tail.
+        unsafe {
+            let entry = self
+                .ring
+                .as_ptr()
+                .add(slot * BUF_ENTRY_SIZE)
+                .cast::<types::BufRingEntry>();
+            (*entry).set_addr(addr);
+            (*entry).set_len(self.size);
+            (*entry).set_bid(id);
+        }
+        self.tail = self.tail.wrapping_add(1);
+        self.dirty = true;
+    }
+
+    /// Makes the entries added so far visible to the kernel.
+    fn publish(&mut self) {
+        if !self.dirty {
+            return;
+        }
+        // SAFETY: the tail is the `resv` field of entry 0, a `u16` at offset 14 of the
+        // page-aligned ring (so aligned for `AtomicU16`), shared with the kernel, which only
+        // reads it; the release store orders the entries written by `add` before it.
+        unsafe {
+            let tail = types::BufRingEntry::tail(self.ring.as_ptr().cast::<types::BufRingEntry>());
+            AtomicU16::from_ptr(tail.cast_mut()).store(self.tail, Ordering::Release);
+        }
+        self.dirty = false;
+    }
+
+    /// Start of buffer `id`.
+    fn buffer_ptr(&self, id: u16) -> *mut u8 {
+        debug_assert!(id < self.count);
+        // SAFETY: `id < count`, so the offset stays inside the buffers' allocation.
+        unsafe { self.bufs.as_ptr().add(usize::from(id) * self.size as usize) }
+    }
+
+    /// Frees the memory. Only once the kernel can no longer touch it (rule 3).
+    fn free(self) {
+        // SAFETY: both pointers came from `alloc_zeroed` with these layouts (in `new`), and
+        // the caller has unregistered the ring with no operation in flight.
+        unsafe {
+            alloc::dealloc(self.ring.as_ptr(), Self::ring_layout(self.count));
+            alloc::dealloc(self.bufs.as_ptr(), Self::bufs_layout(self.count, self.size));
+        }
+    }
+}
+
+/// An io_uring instance with its operation table and provided buffer groups.
+pub struct Ring {
+    /// The kernel ring (submission and completion queues).
+    uring: IoUring,
+    /// This ring's id (see [`BufLease`]).
+    id: u64,
+    /// Operations by slot; `free` lists the empty slots.
+    slots: Vec<Slot>,
+    /// Empty slots, reused last-in first-out.
+    free: Vec<u32>,
+    /// User operations in flight.
+    in_flight: usize,
+    /// Internal operations (cancellations) in flight.
+    internal_in_flight: usize,
+    /// Provided buffer groups, by group id.
+    pools: Vec<BufferPool>,
+    /// Completion entries copied out of the queue by `drain` (reused).
+    cqes: Vec<cqueue::Entry>,
+}
+
+/// The reason io_uring cannot be used here, as one clear sentence.
+fn unavailable(err: &io::Error) -> io::Error {
+    let why = match err.raw_os_error() {
+        Some(libc::ENOSYS) => "the kernel has no io_uring (ENOSYS: older than 5.1 or built \
+                               without CONFIG_IO_URING)"
+            .to_string(),
+        Some(libc::EPERM) | Some(libc::EACCES) => {
+            match std::fs::read_to_string("/proc/sys/kernel/io_uring_disabled")
+                .ok()
+                .and_then(|s| s.trim().parse::<u32>().ok())
+            {
+                Some(2) => "io_uring is disabled by the sysctl kernel.io_uring_disabled=2".into(),
+                Some(1) => "io_uring is restricted by the sysctl kernel.io_uring_disabled=1 to \
+                            the group kernel.io_uring_group, and this process is not in it"
+                    .into(),
+                _ => format!(
+                    "io_uring_setup was denied ({err}): a seccomp filter or a container \
+                     policy forbids io_uring here"
+                ),
+            }
+        }
+        Some(libc::ENOMEM) => format!(
+            "io_uring_setup failed for lack of memory ({err}): raise RLIMIT_MEMLOCK \
+             (ulimit -l) on kernels before 5.12"
+        ),
+        _ => format!("io_uring_setup failed: {err}"),
+    };
+    io::Error::new(
+        io::ErrorKind::Unsupported,
+        format!("io_uring unavailable: {why}"),
+    )
+}
+
+/// The running kernel's version (major, minor), if `uname` says.
+fn kernel_version() -> Option<(u32, u32)> {
+    let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").ok()?;
+    let mut parts = release.trim().split(['.', '-']);
+    let major = parts.next()?.parse().ok()?;
+    let minor = parts.next()?.parse().ok()?;
+    Some((major, minor))
+}
+
+/// Maps a completion's result to `io::Result`.
+fn cqe_result(res: i32) -> io::Result<u32> {
+    if res < 0 {
+        Err(io::Error::from_raw_os_error(-res))
+    } else {
+        Ok(res as u32)
+    }
+}
+
+impl Ring {
+    /// Sets up a ring with `entries` submission entries (and four times as many completion
+    /// entries, room for multishot bursts). Where io_uring cannot be used (no kernel support,
+    /// `kernel.io_uring_disabled`, seccomp, a kernel older than 6.0) the error is
+    /// [`io::ErrorKind::Unsupported`] with one sentence saying why.
+    pub fn new(entries: u32) -> io::Result<Self> {
+        if let Some(v) = kernel_version() {
+            if v < MIN_KERNEL {
+                return Err(io::Error::new(
+                    io::ErrorKind::Unsupported,
+                    format!(
+                        "io_uring unavailable: multishot receive into provided buffer rings \
+                         needs Linux {}.{} or newer; this kernel is {}.{}",
+                        MIN_KERNEL.0, MIN_KERNEL.1, v.0, v.1
+                    ),
+                ));
+            }
+        }
+        let uring = IoUring::builder()
+            .setup_cqsize(entries.saturating_mul(4))
+            .setup_submit_all()
+            .setup_coop_taskrun()
+            .setup_single_issuer()
+            .build(entries)
+            .map_err(|e| unavailable(&e))?;
+        Ok(Self {
+            uring,
+            id: NEXT_RING.fetch_add(1, Ordering::Relaxed),
+            slots: Vec::new(),
+            free: Vec::new(),
+            in_flight: 0,
+            internal_in_flight: 0,
+            pools: Vec::new(),
+            cqes: Vec::new(),
+        })
+    }
+
+    /// Registers a provided buffer ring of `count` buffers of `size` bytes each (`count` a
+    /// power of two, at most 32768) and hands every buffer to the kernel.
+    pub fn add_buffer_group(&mut self, count: u16, size: u32) -> io::Result<BufferGroup> {
+        if count == 0 || !count.is_power_of_two() || count > 32768 || size == 0 {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("a buffer group needs a power-of-two count up to 32768 and a non-zero size (got {count} x {size})"),
+            ));
+        }
+        let group = u16::try_from(self.pools.len())
+            .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "too many buffer groups"))?;
+        let mut pool = BufferPool::new(count, size)?;
+        // SAFETY: the ring memory is `count` entries, page-aligned, and stays allocated until
+        // it is unregistered (in `Drop`, after every operation completed: rule 3).
+        let registered = unsafe {
+            self.uring.submitter().register_buf_ring_with_flags(
+                pool.ring.as_ptr() as u64,
+                count,
+                group,
+                0,
+            )
+        };
+        if let Err(e) = registered {
+            pool.free();
+            return Err(io::Error::new(
+                e.kind(),
+                format!("cannot register a provided buffer ring ({e}): needs Linux 5.19 or newer"),
+            ));
+        }
+        for id in 0..count {
+            pool.add(id);
+        }
+        pool.publish();
+        self.pools.push(pool);
+        Ok(BufferGroup(group))
+    }
+
+    /// Takes a slot for a new operation.
+    fn take_slot(&mut self, token: u64, kind: OpKind, group: u16, held: Held) -> OpId {
+        let index = match self.free.pop() {
+            Some(i) => i,
+            None => {
+                self.slots.push(Slot {
+                    generation: 0,
+                    op: None,
+                });
+                (self.slots.len() - 1) as u32
+            }
+        };
+        let slot = &mut self.slots[index as usize];
+        slot.op = Some(InFlight {
+            token,
+            kind,
+            group,
+            held,
+        });
+        self.in_flight += 1;
+        OpId {
+            index,
+            generation: slot.generation,
+        }
+    }
+
+    /// Pushes `entry` (tagged with `op`), submitting first if the queue is full.
+    fn push(&mut self, entry: squeue::Entry) -> io::Result<()> {
+        loop {
+            // SAFETY: protocol rule 1: whatever memory `entry` names is held by its slot (or
+            // a buffer pool) until its final completion is reaped, and the ring outlives
+            // every operation (rule 3).
+            let pushed = unsafe { self.uring.submission().push(&entry) };
+            if pushed.is_ok() {
+                return Ok(());
+            }
+            self.publish_buffers();
+            match self.uring.submit() {
+                Ok(_) => {}
+                Err(e) if e.raw_os_error() == Some(libc::EINTR) => {}
+                // The completion queue is full: the caller must reap before pushing more.
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// Pushes a user operation; on failure its slot (and what it held) is released.
+    fn push_op(&mut self, entry: squeue::Entry, op: OpId) -> io::Result<OpId> {
+        match self.push(entry.user_data(op.user_data())) {
+            Ok(()) => Ok(op),
+            Err(e) => {
+                drop(self.release(op.index));
+                Err(e)
+            }
+        }
+    }
+
+    /// Frees slot `index`, returning the operation it held.
+    fn release(&mut self, index: u32) -> Option<InFlight> {
+        let slot = self.slots.get_mut(index as usize)?;
+        let op = slot.op.take()?;
+        slot.generation = slot.generation.wrapping_add(1);
+        self.free.push(index);
+        self.in_flight -= 1;
+        Some(op)
+    }
+
+    /// Multishot accept on `listener`: one [`Outcome::Accepted`] completion per connection,
+    /// until an error or [`Ring::cancel`].
+    pub fn accept_multishot(&mut self, listener: BorrowedFd<'_>, token: u64) -> io::Result<OpId> {
+        let op = self.take_slot(token, OpKind::Accept, 0, Held::Nothing);
+        let entry = opcode::AcceptMulti::new(types::Fd(listener.as_raw_fd()))
+            .flags(libc::SOCK_CLOEXEC)
+            .build();
+        self.push_op(entry, op)
+    }
+
+    /// Multishot receive on `fd` into buffers of `group`: one [`Outcome::Received`] per chunk;
+    /// it ends at end-of-stream (result 0), on an error, on `ENOBUFS` (no free buffer:
+    /// recycle and arm it again) or on [`Ring::cancel`].
+    pub fn recv_multishot(
+        &mut self,
+        fd: BorrowedFd<'_>,
+        group: BufferGroup,
+        token: u64,
+    ) -> io::Result<OpId> {
+        if usize::from(group.0) >= self.pools.len() {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "unknown buffer group",
+            ));
+        }
+        let op = self.take_slot(token, OpKind::Recv, group.0, Held::Nothing);
+        let entry = opcode::RecvMulti::new(types::Fd(fd.as_raw_fd()), group.0).build();
+        self.push_op(entry, op)
+    }
+
+    /// Sends `data` on `fd`; the bytes come back in [`Outcome::SentBytes`] with the count sent.
+    pub fn send(&mut self, fd: BorrowedFd<'_>, data: Vec<u8>, token: u64) -> io::Result<OpId> {
+        let len = u32::try_from(data.len()).unwrap_or(u32::MAX);
+        let ptr = data.as_ptr();
+        // Moving the Vec into the slot does not move its heap bytes: `ptr` stays valid.
+        let op = self.take_slot(token, OpKind::Send, 0, Held::Bytes(data));
+        let entry = opcode::Send::new(types::Fd(fd.as_raw_fd()), ptr, len)
+            .flags(libc::MSG_NOSIGNAL)
+            .build();
+        self.push_op(entry, op)
+    }
+
+    /// Sends bytes `offset..` of a received buffer on `fd`; the lease comes back in
+    /// [`Outcome::SentBuffer`] with the count sent (resend the rest, or recycle it).
+    pub fn send_buffer(
+        &mut self,
+        fd: BorrowedFd<'_>,
+        lease: BufLease,
+        offset: usize,
+        token: u64,
+    ) -> io::Result<OpId> {
+        let offset = offset.min(lease.len());
+        let ptr = self.bytes(&lease)[offset..].as_ptr();
+        let len = (lease.len() - offset) as u32;
+        let op = self.take_slot(token, OpKind::Send, 0, Held::Lease(lease));
+        let entry = opcode::Send::new(types::Fd(fd.as_raw_fd()), ptr, len)
+            .flags(libc::MSG_NOSIGNAL)
+            .build();
+        self.push_op(entry, op)
+    }
+
+    /// Multishot readiness poll: a completion each time `fd` becomes readable (an eventfd
+    /// for cross-thread wake-ups, say), until [`Ring::cancel`].
+    pub fn poll_readable_multishot(&mut self, fd: BorrowedFd<'_>, token: u64) -> io::Result<OpId> {
+        let op = self.take_slot(token, OpKind::Poll, 0, Held::Nothing);
+        let entry = opcode::PollAdd::new(types::Fd(fd.as_raw_fd()), libc::POLLIN as u32)
+            .multi(true)
+            .build();
+        self.push_op(entry, op)
+    }
+
+    /// A timeout `after` from now: completes with `Ok(0)` when it expires (or
+    /// `ECANCELED` after [`Ring::cancel`]).
+    pub fn timeout(&mut self, after: Duration, token: u64) -> io::Result<OpId> {
+        let ts = Box::new(
+            types::Timespec::new()
+                .sec(after.as_secs())
+                .nsec(after.subsec_nanos()),
+        );
+        let ptr: *const types::Timespec = &*ts;
+        let op = self.take_slot(token, OpKind::Timeout, 0, Held::Timespec(ts));
+        self.push_op(opcode::Timeout::new(ptr).build(), op)
+    }
+
+    /// Asks the kernel to cancel `op`; its final completion follows (usually `ECANCELED`,
+    /// or its own result if it finished first). False when `op` is no longer in flight.
+    pub fn cancel(&mut self, op: OpId) -> io::Result<bool> {
+        let live = self
+            .slots
+            .get(op.index as usize)
+            .is_some_and(|s| s.generation == op.generation && s.op.is_some());
+        if !live {
+            return Ok(false);
+        }
+        self.push(
+            opcode::AsyncCancel::new(op.user_data())
+                .build()
+                .user_data(INTERNAL),
+        )?;
+        self.internal_in_flight += 1;
+        Ok(true)
+    }
+
+    /// Makes recycled buffers visible to the kernel.
+    fn publish_buffers(&mut self) {
+        for pool in &mut self.pools {
+            pool.publish();
+        }
+    }
+
+    /// Submits everything pushed since the last call and waits for at least `want`
+    /// completions (one system call). Interrupted waits return `Ok` (drain, then wait again).
+    pub fn submit_and_wait(&mut self, want: usize) -> io::Result<()> {
+        self.publish_buffers();
+        match self.uring.submit_and_wait(want) {
+            Ok(_) => Ok(()),
+            Err(e) if matches!(e.raw_os_error(), Some(libc::EINTR) | Some(libc::EBUSY)) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Submits everything pushed so far without waiting.
+    pub fn submit(&mut self) -> io::Result<()> {
+        self.submit_and_wait(0)
+    }
+
+    /// Moves every completion available now into `out` (appended, in the kernel's order).
+    pub fn drain(&mut self, out: &mut Vec<Completion>) {
+        let ring_id = self.id;
+        let mut cqes = std::mem::take(&mut self.cqes);
+        loop {
+            cqes.clear();
+            cqes.extend(self.uring.completion());
+            if cqes.is_empty() {
+                break;
+            }
+            for cqe in &cqes {
+                if let Some(c) = self.complete(ring_id, cqe) {
+                    out.push(c);
+                }
+            }
+        }
+        self.cqes = cqes;
+    }
+
+    /// Turns one CQE into a completion, releasing the operation's slot after its last one.
+    fn complete(&mut self, ring_id: u64, cqe: &cqueue::Entry) -> Option<Completion> {
+        if cqe.user_data() == INTERNAL {
+            self.internal_in_flight -= 1;
+            return None;
+        }
+        let op = OpId::from_user_data(cqe.user_data());
+        let more = cqueue::more(cqe.flags());
+        let res = cqe.result();
+        let slot = self.slots.get(op.index as usize)?;
+        if slot.generation != op.generation {
+            return None;
+        }
+        let flight = slot.op.as_ref()?;
+        let (token, kind, group) = (flight.token, flight.kind, flight.group);
+        let mut outcome = Outcome::None;
+        match kind {
+            OpKind::Accept if res >= 0 => {
+                // SAFETY: a successful accept completion's result is a new fd the kernel
+                // installed for this process; nothing else knows it, so it is owned here.
+                outcome = Outcome::Accepted(unsafe { OwnedFd::from_raw_fd(res) });
+            }
+            OpKind::Recv => {
+                if let Some(id) = cqueue::buffer_select(cqe.flags()) {
+                    // Protocol rule 2: the kernel took buffer `id` off the ring and filled
+                    // it; from here the lease is its only owner.
+                    outcome = Outcome::Received(BufLease {
+                        ring: ring_id,
+                        group,
+                        id,
+                        len: res.max(0) as u32,
+                    });
+                }
+            }
+            _ => {}
+        }
+        let result = match (kind, res) {
+            (OpKind::Timeout, r) if r == -libc::ETIME => Ok(0),
+            (OpKind::Accept, r) if r >= 0 => Ok(0),
+            (_, r) => cqe_result(r),
+        };
+        if !more {
+            if let Some(flight) = self.release(op.index) {
+                match flight.held {
+                    Held::Bytes(b) => outcome = Outcome::SentBytes(b),
+                    Held::Lease(l) => outcome = Outcome::SentBuffer(l),
+                    Held::Nothing | Held::Timespec(_) => {}
+                }
+            }
+        }
+        Some(Completion {
+            token,
+            op,
+            kind,
+            result,
+            more,
+            outcome,
+        })
+    }
+
+    /// The received bytes of a buffer.
+    ///
+    /// # Panics
+    /// When `lease` comes from another ring.
+    pub fn bytes(&self, lease: &BufLease) -> &[u8] {
+        assert_eq!(lease.ring, self.id, "a buffer lease used with another ring");
+        let pool = &self.pools[usize::from(lease.group)];
+        let len = (lease.len as usize).min(pool.size as usize);
+        // SAFETY: protocol rule 2: the lease is the buffer's only owner, so the kernel does
+        // not write it while this borrow lives (recycling needs the lease by value), and the
+        // pool's memory lives as long as `self`. `len` is within the buffer; the bytes are
+        // initialised (zeroed at allocation, then written by the kernel).
+        unsafe { std::slice::from_raw_parts(pool.buffer_ptr(lease.id), len) }
+    }
+
+    /// Gives a buffer back to the kernel (visible from the next submit).
+    ///
+    /// # Panics
+    /// When `lease` comes from another ring.
+    pub fn recycle(&mut self, lease: BufLease) {
+        assert_eq!(lease.ring, self.id, "a buffer lease used with another ring");
+        self.pools[usize::from(lease.group)].add(lease.id);
+    }
+
+    /// User operations in flight (pushed, final completion not yet drained).
+    pub fn in_flight(&self) -> usize {
+        self.in_flight
+    }
+
+    /// Cancels every operation in flight and reaps completions until none is outstanding;
+    /// false if the kernel refused to wait (then the ring's memory must not be freed).
+    fn quiesce(&mut self) -> bool {
+        let mut scratch = Vec::new();
+        if self.in_flight > 0 {
+            let entry = opcode::AsyncCancel2::new(types::CancelBuilder::any())
+                .build()
+                .user_data(INTERNAL);
+            if self.push(entry).is_err() {
+                return false;
+            }
+            self.internal_in_flight += 1;
+        }
+        let mut spins = 0u32;
+        while self.in_flight + self.internal_in_flight > 0 {
+            match self.uring.submit_and_wait(1) {
+                Ok(_) => {}
+                Err(e) if matches!(e.raw_os_error(), Some(libc::EINTR) | Some(libc::EBUSY)) => {}
+                Err(_) => return false,
+            }
+            scratch.clear();
+            self.drain(&mut scratch);
+            // Operations that ignore cancellation (a send in progress) finish by themselves;
+            // new ones cannot start. Re-cancel now and then in case one slipped past.
+            spins += 1;
+            if spins % 64 == 0 && self.in_flight > 0 {
+                let entry = opcode::AsyncCancel2::new(types::CancelBuilder::any())
+                    .build()
+                    .user_data(INTERNAL);
+                if self.push(entry).is_ok() {
+                    self.internal_in_flight += 1;
+                }
+            }
+        }
+        // Accepted fds and leases in `scratch` are dropped here: closed, or left out.
+        true
+    }
+}
+
+impl Drop for Ring {
+    fn drop(&mut self) {
+        let quiet = self.quiesce();
+        let pools = std::mem::take(&mut self.pools);
+        if !quiet {
+            // Rule 3: the kernel may still write these buffers: leak them (a pool has no
+            // destructor, so dropping the list frees nothing), and the slots' held bytes.
+            drop(pools);
+            let slots = std::mem::take(&mut self.slots);
+            std::mem::forget(slots);
+            return;
+        }
+        for (group, pool) in pools.into_iter().enumerate() {
+            // A pool that is not freed is leaked: it has no destructor (rule 3).
+            let unregistered = self.uring.submitter().unregister_buf_ring(group as u16);
+            if unregistered.is_ok() {
+                pool.free();
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+#[path = "tests/uring.rs"]
+mod tests;
