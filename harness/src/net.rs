@@ -49,6 +49,13 @@ pub fn bind_listener(addr: SocketAddr) -> io::Result<std::net::TcpListener> {
     Ok(socket.into())
 }
 
+/// Sets a listener's send buffer (`SO_SNDBUF`), which the streams it accepts inherit (and
+/// which turns off the send buffer's autotuning on them): a scenario that fills a peer's
+/// buffers keeps them small, so what it must drain afterwards is small too.
+pub fn set_send_buffer(listener: &std::net::TcpListener, bytes: usize) -> io::Result<()> {
+    SockRef::from(listener).set_send_buffer_size(bytes)
+}
+
 /// Options every accepted or connected stream gets (`TCP_NODELAY`). Adapters call this on
 /// each stream they hand out, so the socket setup is identical across runtimes.
 pub fn configure_stream(stream: &impl AsFd) -> io::Result<()> {

@@ -78,6 +78,27 @@ const ASYNC_IO_TIMER: &str = "this suite's measurement (async-io Timer::after do
     'emits an event once after the given duration'; its poll returns Ready once the deadline \
     has passed)";
 
+/// compio's timers.
+const COMPIO_TIMER: &str = "compio-runtime source: src/time/mod.rs — `pub async fn \
+    sleep_until(deadline: Instant) { if let Some(timer) = TimerFuture::try_new(deadline) { \
+    timer.await; } }`; src/time/future.rs, TimerFuture::try_new — 'Try to create a new \
+    TimerFuture if the instant is in the future; otherwise, a None will be returned'";
+/// Why: compio's sleep does not register a timer for a deadline not in the future.
+const COMPIO_TIMER_REASON: &str = "compio's sleep_until creates no timer for a deadline that is \
+    not in the future (sleep(0) included) and completes on its first poll: it never suspends, \
+    so it cannot be used to yield";
+
+/// monoio's scheduler on a task that wakes itself.
+const MONOIO_YIELD: &str = "monoio source: src/task/harness.rs, Harness::poll — a task woken \
+    while it runs (`PollFuture::Notified`) is re-scheduled with `scheduler.yield_now(..)`, and \
+    src/scheduler.rs, LocalScheduler::yield_now — `cx.tasks.push_front(task)`: to the front of \
+    the run queue (monoio has no yield_now of its own; the adapter's is futures-lite's, a \
+    self-wake then Pending)";
+/// Why: monoio runs a self-woken task again at once.
+const MONOIO_YIELD_REASON: &str = "monoio puts a task that woke itself during its poll at the \
+    front of its run queue, so a task that yields is polled again at once, before every other \
+    ready task: yielding gives no other task a turn";
+
 /// Shorthand for an entry.
 const fn known(
     scenario: &'static str,
@@ -563,10 +584,122 @@ pub static KNOWN: &[KnownDifference] = &[
         "blocking crate docs: 'a thread pool for isolating blocking I/O' whose threads are \
          global, spawned on demand and exit after idling (BLOCKING_MAX_THREADS)",
     ),
+    // compio and monoio (thread-per-core, io_uring).
+    known(
+        "probe.drop_join_handle",
+        &["compio"],
+        "the task never completed after its handle was dropped",
+        |v| v == &json!({ "task_completed": false }),
+        "compio's JoinHandle cancels the task when dropped (detach() keeps it running)",
+        "compio-executor source: src/join_handle.rs, JoinHandle — 'Dropping a JoinHandle will \
+         cancel the task. To run the task in the background, use JoinHandle::detach.'",
+    ),
+    known(
+        "timers.sleep_zero_suspends",
+        &["compio"],
+        "sleep(0) was ready on its first poll",
+        |v| v == &json!({ "ready_on_first_poll": true }),
+        COMPIO_TIMER_REASON,
+        COMPIO_TIMER,
+    ),
+    known(
+        "timers.sleep_until_past",
+        &["compio"],
+        "sleep_until(a past instant) was ready on its first poll, and completed",
+        |v| v == &json!({ "ready_on_first_poll": true, "completed": true }),
+        COMPIO_TIMER_REASON,
+        COMPIO_TIMER,
+    ),
+    known(
+        "timers.sleep_until_past",
+        &["monoio"],
+        "sleep_until(a past instant) was ready on its first poll, and completed",
+        |v| v == &json!({ "ready_on_first_poll": true, "completed": true }),
+        "monoio's timer wheel (tokio's, forked) refuses an entry whose tick has already \
+         elapsed and fires it at once, so a sleep until a past instant is ready on its first \
+         poll (while sleep(0) does yield: its deadline is rounded up to the next millisecond \
+         tick)",
+        "monoio source: src/time/driver/mod.rs, reregister — `match state.wheel.insert(entry) \
+         { Ok(_) => None, Err((entry, InsertError::Elapsed)) => entry.fire(Ok(())) }`",
+    ),
+    known(
+        "probe.nested_block_on",
+        &["compio"],
+        "the nested block_on ran to completion",
+        |v| v == &json!({ "nested_block_on": "ran to completion" }),
+        "compio's block_on makes its runtime the current one for its duration and restores the \
+         previous one after (a scoped thread-local, which nests); nothing checks that another \
+         runtime is already running on the thread, so the inner one runs and blocks the outer \
+         runtime's thread until it completes",
+        "compio-runtime source: src/lib.rs, Runtime::block_on_at — `self.enter(|| ..)`, and \
+         Runtime::enter — `CURRENT_RUNTIME.set(self, f)` (scoped_tls); no nesting check",
+    ),
+    known(
+        "blocking.drop_waits_for_job",
+        &["compio"],
+        "drop returned before the job finished; the job finished within 1 s anyway",
+        |v| {
+            v == &json!({ "job_finished_when_drop_returned": false, "job_finished_within_1s": true })
+        },
+        "compio's blocking pool starts its worker threads detached and keeps no handle to \
+         them: dropping the runtime neither waits for a running job nor stops it (the worker \
+         exits once idle)",
+        "compio-driver source: src/asyncify.rs, AsyncifyPool::dispatch — \
+         `std::thread::spawn(worker(..))`, its JoinHandle dropped; `worker` loops on \
+         `receiver.recv_timeout(timeout)`",
+    ),
+    known(
+        "blocking.drop_waits_for_job",
+        &["monoio"],
+        "drop returned before the job finished; the job finished within 1 s anyway",
+        |v| {
+            v == &json!({ "job_finished_when_drop_returned": false, "job_finished_within_1s": true })
+        },
+        "monoio's DefaultThreadPool is a threadpool::ThreadPool: dropping it (with the runtime) \
+         closes its job channel, so the workers finish the job they run and then exit, but \
+         nothing waits for them (waiting is ThreadPool::join, which monoio does not call)",
+        "monoio source: src/blocking.rs, DefaultThreadPool — 'a simple wrapped \
+         threadpool::ThreadPool'; threadpool 1.8 source: src/lib.rs, the worker loop — \
+         `Err(..) => break, // The ThreadPool was dropped.`; ThreadPool::join — 'Block the \
+         current thread until all jobs in the pool have been executed'",
+    ),
+    known(
+        "probe.yield_alternates",
+        &["monoio"],
+        "order [a, a, a, a, a, b, b, b, b, b]: each task ran all its steps before the other \
+         got a turn",
+        |v| v == &json!({ "order": ["a", "a", "a", "a", "a", "b", "b", "b", "b", "b"] }),
+        MONOIO_YIELD_REASON,
+        MONOIO_YIELD,
+    ),
+    known(
+        "probe.never_yield_vs_task",
+        &["monoio"],
+        "the busy task never ran: the yielding task kept the thread until its own 2 s bound",
+        |v| v == &json!({ "busy_task_ran": false, "yielding_task_steps_meanwhile": 0 }),
+        MONOIO_YIELD_REASON,
+        MONOIO_YIELD,
+    ),
+    known(
+        "net.graceful_close",
+        &["monoio"],
+        "a connect right after the listener was dropped still succeeded; the open connection \
+         still echoed",
+        |v| v == &json!({ "new_connect_refused": false, "open_connection_echoed": true }),
+        "monoio closes a dropped socket with an io_uring Close operation (queued at the drop, \
+         submitted with the runtime's next batch), and an operation still in flight on it \
+         (the abandoned accept, whose cancellation is asynchronous too) holds the socket open \
+         until it completes: until then the socket still listens, and the kernel completes a \
+         new connection's handshake",
+        "monoio source: src/driver/shared_fd.rs — 'Tracks in-flight operations on a file \
+         descriptor. Ensures all in-flight operations complete before submitting the close.', \
+         and `impl Drop for Inner`: `Op::close(fd)` in io_uring mode; src/driver/uring/mod.rs, \
+         drop_op: a dropped in-flight operation gets an `AsyncCancel` entry",
+    ),
     // Another runtime's types.
     known(
         "probe.foreign_tokio_sleep",
-        &["evloop", "async-std", "smol", "smol-mt"],
+        &["evloop", "async-std", "smol", "smol-mt", "compio"],
         "the task panicked (or re-raised in the awaiter) with tokio's 'no reactor running' \
          message; the next task ran",
         |v| tokio_context_panic(&v["joined"]) && v["next_task"] == json!({ "value": 1 }),
@@ -575,7 +708,7 @@ pub static KNOWN: &[KnownDifference] = &[
     ),
     known(
         "probe.foreign_tokio_tcp",
-        &["evloop", "async-std", "smol", "smol-mt"],
+        &["evloop", "async-std", "smol", "smol-mt", "compio"],
         "the task panicked (or re-raised in the awaiter) with tokio's 'no reactor running' \
          message; the next task ran",
         |v| tokio_context_panic(&v["joined"]) && v["next_task"] == json!({ "value": 1 }),
@@ -614,6 +747,12 @@ pub fn debug_alternative(runtime: &str) -> &'static str {
         "smol" | "smol-mt" => {
             "async-executor offers no instrumentation; wrap futures with `tracing` instead"
         }
+        "compio" => {
+            "it offers tokio-console instrumentation instead (compio-executor's `console` \
+             feature: a `runtime.spawn` span per task, waker events; compio-executor \
+             src/console.rs)"
+        }
+        "monoio" => "it offers only `tracing` events of its internals (feature `debug`) instead",
         _ => "no alternative is known",
     }
 }

@@ -195,8 +195,12 @@ impl Observation {
         }
     }
 
-    /// Adds a measured figure.
+    /// Adds a measured figure; a value that is not finite (NaN: nothing was measured) is
+    /// left out, as JSON cannot carry it.
     pub fn measure(mut self, name: &str, value: f64, unit: &str) -> Self {
+        if !value.is_finite() {
+            return self;
+        }
         self.measurements.push(Measurement {
             name: name.to_string(),
             value,
@@ -277,4 +281,196 @@ pub fn build_with<R: Runtime>(config: &harness::RuntimeConfig) -> Result<R, Obse
             "a runtime that builds",
         )
     })
+}
+
+#[cfg(test)]
+mod tests {
+    //! The classification of fabricated observations: a documented difference explains only
+    //! the observation it states; anything else on a listed pair is `fail`.
+
+    use super::*;
+    use serde_json::json;
+
+    fn status(id: &str, runtime: &str, observed: Value, expected: Value) -> (CellStatus, String) {
+        let def = find(id).unwrap_or_else(|| panic!("no scenario {id}"));
+        classify(def, runtime, &Observation::deviates(observed, expected))
+    }
+
+    fn order(items: &[i64]) -> Value {
+        json!({ "order": items })
+    }
+
+    #[test]
+    fn lifo_order_differs_but_a_lost_or_duplicated_callback_fails() {
+        let fifo: Vec<i64> = (0..20).collect();
+        let mut lifo = vec![19];
+        lifo.extend(0..19);
+        let (s, detail) = status(
+            "loop.call_soon_fifo",
+            "tokio-mt",
+            order(&lifo),
+            order(&fifo),
+        );
+        assert_eq!(s, CellStatus::Differs, "{detail}");
+        assert!(detail.contains("source:"), "{detail}");
+
+        let mut lost = lifo.clone();
+        lost.remove(7);
+        let (s, detail) = status(
+            "loop.call_soon_fifo",
+            "tokio-mt",
+            order(&lost),
+            order(&fifo),
+        );
+        assert_eq!(s, CellStatus::Fail, "{detail}");
+        assert!(detail.contains("does not explain this"), "{detail}");
+
+        let mut duplicated = lifo.clone();
+        duplicated[7] = duplicated[6];
+        let (s, _) = status(
+            "loop.call_soon_fifo",
+            "tokio-mt",
+            order(&duplicated),
+            order(&fifo),
+        );
+        assert_eq!(s, CellStatus::Fail);
+
+        // The same reordering on a runtime the entry does not list is a failure.
+        let (s, _) = status(
+            "loop.call_soon_fifo",
+            "tokio-ct",
+            order(&lifo),
+            order(&fifo),
+        );
+        assert_eq!(s, CellStatus::Fail);
+    }
+
+    #[test]
+    fn a_broken_lock_fails_on_a_pair_with_a_documented_reordering() {
+        let expected =
+            json!({ "queued": [0, 1, 2, 3, 4], "acquired": [0, 1, 2, 3, 4], "peak_holders": 1 });
+        let lifo =
+            json!({ "queued": [4, 0, 1, 2, 3], "acquired": [4, 0, 1, 2, 3], "peak_holders": 1 });
+        assert_eq!(
+            status("sync.lock_fifo", "tokio-mt", lifo, expected.clone()).0,
+            CellStatus::Differs
+        );
+        let two_holders =
+            json!({ "queued": [4, 0, 1, 2, 3], "acquired": [4, 0, 1, 2, 3], "peak_holders": 2 });
+        assert_eq!(
+            status("sync.lock_fifo", "tokio-mt", two_holders, expected.clone()).0,
+            CellStatus::Fail
+        );
+        let lost =
+            json!({ "queued": [4, 0, 1, 2, 3], "acquired": [4, 0, 1, 2], "peak_holders": 1 });
+        assert_eq!(
+            status("sync.lock_fifo", "tokio-mt", lost, expected).0,
+            CellStatus::Fail
+        );
+    }
+
+    #[test]
+    fn a_seed_transcript_with_a_missing_or_doubled_line_fails() {
+        let id = "seed.lock";
+        let entry = differences::listed(id, "tokio-mt").next().expect("listed");
+        let printed = |lines: Vec<&str>| json!({ "printed": lines });
+        let lifo: Vec<&str> = [
+            "acquiring the lock before starting coroutines",
+            "lock acquired: True",
+            "waiting for coroutines",
+            "coro2 waiting for the lock",
+            "coro1 waiting for the lock",
+            "callback releasing lock",
+            "coro2 acquired lock",
+            "coro2 released lock",
+            "coro1 acquired lock",
+            "coro1 released lock",
+        ]
+        .to_vec();
+        assert!((entry.explains)(&printed(lifo.clone())));
+        let mut missing = lifo.clone();
+        missing.remove(8);
+        assert_eq!(
+            status(id, "tokio-mt", printed(missing), json!(null)).0,
+            CellStatus::Fail
+        );
+        // Mutual exclusion broken: coro1 acquires before coro2 released.
+        let mut overlap = lifo.clone();
+        overlap.swap(7, 8);
+        assert_eq!(
+            status(id, "tokio-mt", printed(overlap), json!(null)).0,
+            CellStatus::Fail
+        );
+        let mut doubled = lifo;
+        doubled.push("coro1 released lock");
+        assert_eq!(
+            status(id, "tokio-mt", printed(doubled), json!(null)).0,
+            CellStatus::Fail
+        );
+    }
+
+    #[test]
+    fn a_runtime_that_failed_to_build_is_never_a_documented_difference() {
+        let expected = json!({ "nested_block_on": "refused" });
+        let ran = json!({ "nested_block_on": "ran to completion" });
+        assert_eq!(
+            status("probe.nested_block_on", "async-std", ran, expected.clone()).0,
+            CellStatus::Differs
+        );
+        let build = json!("runtime failed to build: out of file descriptors");
+        assert_eq!(
+            status("probe.nested_block_on", "async-std", build, expected).0,
+            CellStatus::Fail
+        );
+    }
+
+    #[test]
+    fn no_entry_explains_a_setup_error_an_empty_or_a_null_observation() {
+        let junk = [
+            json!(null),
+            json!({}),
+            json!([]),
+            json!("runtime failed to build: no io_uring"),
+            json!("connect: connection refused"),
+        ];
+        for entry in differences::KNOWN {
+            for value in &junk {
+                assert!(
+                    !(entry.explains)(value),
+                    "{} on {:?} explains {value}",
+                    entry.scenario,
+                    entry.runtimes
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn every_entry_names_a_scenario_a_known_runtime_and_a_source() {
+        let mut runtimes = runtimes::runtime_ids();
+        runtimes.extend([
+            "tokio-ct",
+            "tokio-mt",
+            "async-std",
+            "smol",
+            "smol-mt",
+            "compio",
+            "monoio",
+        ]);
+        runtimes.extend(["asyncio", "uvloop"]);
+        for entry in differences::KNOWN {
+            let def = find(entry.scenario).unwrap_or_else(|| panic!("{}", entry.scenario));
+            assert!(!def.selftest, "{}", entry.scenario);
+            assert!(!entry.runtimes.is_empty(), "{}", entry.scenario);
+            for rt in entry.runtimes {
+                assert!(
+                    runtimes.contains(rt),
+                    "{}: unknown runtime {rt}",
+                    entry.scenario
+                );
+            }
+            assert!(!entry.observation.is_empty() && !entry.reason.is_empty());
+            assert!(!entry.source.is_empty(), "{}", entry.scenario);
+        }
+    }
 }
