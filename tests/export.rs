@@ -146,7 +146,7 @@ fn nothing_to_export_exits_3_and_unusable_input_exits_2() {
         s(&dir.path().join("x.json")),
     ]);
     assert_eq!(code(&o), Some(2));
-    assert_one_error_line(&o, "not valid loopbench JSON");
+    assert_one_error_line(&o, "ends early (truncated?)");
     let o = loopbench(&[
         "export",
         "--format",
