@@ -2,6 +2,10 @@
 //! process started by the launcher (`launch`) with a time limit, so a hang becomes a `timeout` cell and an abort, a signal or
 //! an unexpected exit becomes a `crash` cell, and the harness itself never goes down.
 //!
+//! A kill-matrix cell is the same: a child `loopbench __cell` on the `evloop-mutant` runtime,
+//! with `EVLOOP_MUTANT` naming its fault in the child's environment, classified as an evloop
+//! cell (see [`CellPlan`]).
+//!
 //! Invariant: cells run one at a time, so a timing-sensitive scenario never shares the CPU
 //! with another scenario.
 
@@ -16,18 +20,48 @@ use crate::cmd::cell::MARKER;
 /// Lines of the child's stderr kept for a crash detail.
 const STDERR_TAIL: usize = 6;
 
-/// Runs one cell in a child process and classifies what came back.
+/// One cell to run: a scenario on a runtime, in a child process.
+pub struct CellPlan<'a> {
+    /// The scenario.
+    pub def: &'static ScenarioDef,
+    /// The runtime the child builds (`evloop-mutant` for a kill-matrix cell).
+    pub runtime: &'a str,
+    /// The runtime whose known differences classify the observation, and the cell's
+    /// `runtime` field (`evloop` for a kill-matrix cell: a mutant is judged as evloop).
+    pub classify_as: &'a str,
+    /// The child's time limit.
+    pub limit: Duration,
+    /// Extra environment of the child (`EVLOOP_MUTANT=...`).
+    pub env: Vec<(&'static str, String)>,
+}
+
+/// Runs one ordinary conformance cell (`def` on `runtime`) in a child process.
 pub fn run_cell(
-    def: &ScenarioDef,
+    def: &'static ScenarioDef,
     runtime: &str,
     limit: Duration,
 ) -> std::io::Result<ConformanceCell> {
+    run_plan(&CellPlan {
+        def,
+        runtime,
+        classify_as: runtime,
+        limit,
+        env: Vec::new(),
+    })
+}
+
+/// Runs one cell as `plan` says, in a child process, and classifies what came back.
+pub fn run_plan(plan: &CellPlan<'_>) -> std::io::Result<ConformanceCell> {
+    let (def, runtime, limit) = (plan.def, plan.classify_as, plan.limit);
     let start = Instant::now();
     let exe = std::env::current_exe()?;
-    let out = launch::Launch::loopbench(exe)
-        .args(["__cell", "--runtime", runtime, "--scenario", def.id])
-        .time_limit(limit)
-        .output()?;
+    let mut launch = launch::Launch::loopbench(exe)
+        .args(["__cell", "--runtime", plan.runtime, "--scenario", def.id])
+        .time_limit(limit);
+    for (key, value) in &plan.env {
+        launch = launch.env(key, value);
+    }
+    let out = launch.output()?;
     let (stdout, stderr) = (out.stdout_text(), out.stderr_text());
     let observation = stdout
         .lines()

@@ -17,11 +17,12 @@ pub mod paths;
 pub mod proc;
 pub mod python;
 pub mod results;
+pub mod rules;
 pub mod runtime;
 pub mod task;
 pub mod units;
 
 pub use info::{RuntimeConfig, RuntimeInfo};
 pub use net::{Listener, Stream};
-pub use runtime::{Capability, Runtime, RuntimeHandle};
+pub use runtime::{Capability, Runtime, RuntimeHandle, TimedOut};
 pub use task::{JoinError, TaskHandle};

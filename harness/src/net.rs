@@ -49,6 +49,13 @@ pub fn bind_listener(addr: SocketAddr) -> io::Result<std::net::TcpListener> {
     Ok(socket.into())
 }
 
+/// Sets a listener's send buffer (`SO_SNDBUF`), which the streams it accepts inherit (and
+/// which turns off the send buffer's autotuning on them): a scenario that fills a peer's
+/// buffers keeps them small, so what it must drain afterwards is small too.
+pub fn set_send_buffer(listener: &std::net::TcpListener, bytes: usize) -> io::Result<()> {
+    SockRef::from(listener).set_send_buffer_size(bytes)
+}
+
 /// Options every accepted or connected stream gets (`TCP_NODELAY`). Adapters call this on
 /// each stream they hand out, so the socket setup is identical across runtimes.
 pub fn configure_stream(stream: &impl AsFd) -> io::Result<()> {
@@ -66,4 +73,23 @@ pub fn peer_addr(stream: &impl AsFd) -> io::Result<SocketAddr> {
         .peer_addr()?
         .as_socket()
         .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "peer is not an IP socket"))
+}
+
+/// The most a TCP connection's kernel buffers can hold on this machine: the send buffer's
+/// and the receive buffer's autotuning maximum (`net.ipv4.tcp_wmem` and `tcp_rmem`, third
+/// field), in bytes; `None` where they cannot be read.
+pub fn kernel_tcp_buffer_max() -> Option<usize> {
+    let max_of = |path: &str| -> Option<usize> {
+        let text = std::fs::read_to_string(path).ok()?;
+        text.split_whitespace().nth(2)?.parse().ok()
+    };
+    Some(max_of("/proc/sys/net/ipv4/tcp_wmem")? + max_of("/proc/sys/net/ipv4/tcp_rmem")?)
+}
+
+/// Resident set size of this process, in bytes (from `/proc/self/statm`); `None` where it
+/// cannot be read.
+pub fn resident_bytes() -> Option<u64> {
+    let statm = std::fs::read_to_string("/proc/self/statm").ok()?;
+    let pages: u64 = statm.split_whitespace().nth(1)?.parse().ok()?;
+    Some(pages * 4096)
 }

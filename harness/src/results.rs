@@ -37,6 +37,92 @@ pub struct ResultsFile {
     /// How each equal-load rate was chosen (`bench equal`), one per connection count.
     #[serde(default)]
     pub equal_load: Vec<EqualLoadBasis>,
+    /// The kill matrix of `loopbench conformance --mutants`: which scenario turns which
+    /// deliberately broken evloop into `fail`. Absent in files written without it (older
+    /// files too: the field is optional within `schema_version` 1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kill_matrix: Option<KillMatrix>,
+}
+
+/// Which scenarios kill which mutants (deliberately broken evloops): the proof that each
+/// scenario's verdict can fail.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct KillMatrix {
+    /// Which pairs ran: `declared` (each scenario on the mutants it declares it kills) or
+    /// `all` (every scenario on every mutant).
+    pub pairs: String,
+    /// Every mutant that took part, in display order.
+    pub mutants: Vec<MutantInfo>,
+    /// One cell per scenario × mutant that ran.
+    pub cells: Vec<KillCell>,
+}
+
+/// A deliberately broken evloop.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MutantInfo {
+    /// Its name, the value of `EVLOOP_MUTANT` (`lifo_ready_queue`).
+    pub name: String,
+    /// The reference rule its fault breaks first of all.
+    pub rule: String,
+    /// What is broken, in one line.
+    pub description: String,
+}
+
+/// One scenario run on one mutant.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct KillCell {
+    /// Scenario id.
+    pub scenario: String,
+    /// Rule id the scenario checks.
+    pub rule: String,
+    /// Mutant name.
+    pub mutant: String,
+    /// The cell's status, classified as an evloop cell.
+    pub status: CellStatus,
+    /// Whether the mutant was killed: the status is `fail`, `timeout` or `crash`.
+    pub killed: bool,
+    /// Whether the scenario declares that it kills this mutant.
+    pub declared: bool,
+    /// The classification's detail (observed vs expected, or what killed the child).
+    #[serde(default)]
+    pub detail: String,
+    /// Wall time of the cell, child process included, in milliseconds.
+    #[serde(default)]
+    pub elapsed_ms: f64,
+}
+
+impl KillMatrix {
+    /// Scenarios (in first-seen order) and, for each, how many mutants it killed.
+    pub fn kills_per_scenario(&self) -> Vec<(&str, usize)> {
+        let mut out: Vec<(&str, usize)> = Vec::new();
+        for c in &self.cells {
+            match out.iter_mut().find(|(s, _)| *s == c.scenario) {
+                Some((_, n)) => *n += usize::from(c.killed),
+                None => out.push((&c.scenario, usize::from(c.killed))),
+            }
+        }
+        out
+    }
+
+    /// Mutants (in the order of [`KillMatrix::mutants`]) and how many scenarios killed each.
+    pub fn kills_per_mutant(&self) -> Vec<(&str, usize)> {
+        self.mutants
+            .iter()
+            .map(|m| {
+                let n = self
+                    .cells
+                    .iter()
+                    .filter(|c| c.mutant == m.name && c.killed)
+                    .count();
+                (m.name.as_str(), n)
+            })
+            .collect()
+    }
+
+    /// Declared pairs the mutant survived: claims of the catalogue that did not hold.
+    pub fn surviving_declared(&self) -> impl Iterator<Item = &KillCell> {
+        self.cells.iter().filter(|c| c.declared && !c.killed)
+    }
 }
 
 /// The machine, toolchain and command a results file came from.

@@ -8,7 +8,11 @@
 use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
+use std::pin::pin;
+use std::task::Poll;
 use std::time::{Duration, Instant};
+
+use futures::Stream as TickStream;
 
 use crate::info::{RuntimeConfig, RuntimeInfo};
 use crate::net::{Listener, Stream};
@@ -19,10 +23,11 @@ use crate::task::TaskHandle;
 /// `unsupported` with that reason instead of running.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Capability {
-    /// [`crate::TaskHandle::abort`] cancels a task.
+    /// [`crate::TaskHandle::cancel`] cancels a task.
     TaskAbort,
-    /// A panic in a spawned task is caught and reported by its join handle
-    /// ([`crate::JoinError::Panicked`]), and the runtime carries on.
+    /// A panic in a spawned task is caught by the runtime, which carries on, and surfaces at
+    /// its join handle: as [`crate::JoinError::Panicked`] (tokio, evloop, compio) or re-raised
+    /// in whoever awaits the handle (smol, async-std).
     TaskPanicJoin,
     /// A panic in `spawn_blocking` work is reported by its join handle.
     BlockingPanicJoin,
@@ -61,6 +66,18 @@ pub trait Runtime: Sized + 'static {
         None
     }
 }
+
+/// A time limit passed before the future completed (see [`RuntimeHandle::timeout`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TimedOut;
+
+impl std::fmt::Display for TimedOut {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("time limit passed")
+    }
+}
+
+impl std::error::Error for TimedOut {}
 
 /// A cheap, cloneable, `Send + Sync` handle onto a running runtime.
 ///
@@ -112,6 +129,55 @@ pub trait RuntimeHandle: Clone + Send + Sync + 'static {
 
     /// Gives other ready tasks a turn, then resumes.
     fn yield_now(&self) -> impl Future<Output = ()> + Send + 'static;
+
+    /// Runs `fut` with a time limit (asyncio `wait_for`): its output, or [`TimedOut`] once
+    /// `limit` has passed, dropping `fut` (so its destructors run). A zero or past limit still
+    /// polls `fut` once.
+    ///
+    /// Runtimes with a native time limit override this (tokio `time::timeout`, async-std
+    /// `future::timeout`, smol's documented `future::or` race with a `Timer`). The default is
+    /// that race on this handle's own `sleep` and `now`: `fut` is polled first, then the
+    /// deadline is checked, then the sleep.
+    fn timeout<F>(
+        &self,
+        limit: Duration,
+        fut: F,
+    ) -> impl Future<Output = Result<F::Output, TimedOut>> + Send
+    where
+        F: Future + Send,
+        F::Output: Send,
+    {
+        let deadline = self.now().checked_add(limit);
+        let sleep = self.sleep(limit);
+        let clock = self.clone();
+        async move {
+            let mut fut = pin!(fut);
+            let mut sleep = pin!(sleep);
+            std::future::poll_fn(|cx| {
+                if let Poll::Ready(v) = fut.as_mut().poll(cx) {
+                    return Poll::Ready(Ok(v));
+                }
+                if deadline.is_some_and(|d| clock.now() >= d) {
+                    return Poll::Ready(Err(TimedOut));
+                }
+                sleep.as_mut().poll(cx).map(|()| Err(TimedOut))
+            })
+            .await
+        }
+    }
+
+    /// A periodic timer: yields `()` about every `period`. What it does after the consumer
+    /// stalled (burst of catch-up ticks, skip, delay) is the runtime's native behaviour:
+    /// runtimes with a native interval override this (tokio `time::interval`, async-std
+    /// `stream::interval`, smol `Timer::interval`). The default is asyncio's idiom, a loop of
+    /// `sleep(period)`: the first tick one period after the call, each next one a period after
+    /// the previous tick was taken (no catch-up burst).
+    fn interval(&self, period: Duration) -> impl TickStream<Item = ()> + Send + 'static {
+        futures::stream::unfold(self.clone(), move |h| async move {
+            h.sleep(period).await;
+            Some(((), h))
+        })
+    }
 
     /// Adopts a listener the harness built (see [`crate::net::bind_listener`]) so that
     /// backlog and socket options are identical for every runtime.

@@ -43,14 +43,27 @@ pub fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
 
 /// A handle to a spawned task. Awaiting it yields the task's value or a [`JoinError`].
 ///
-/// What *dropping* the handle does is the runtime's native behaviour and is deliberately not
-/// specified here (tokio and async-std detach, smol cancels): the conformance suite reports it.
+/// Every method is the runtime's own API, unwrapped (no adapter keeps extra per-task state):
+///
+/// - *Awaiting* the handle is the runtime's join. How a panic of the task surfaces is the
+///   runtime's native behaviour too: tokio and evloop yield [`JoinError::Panicked`]; smol and
+///   async-std (async-task with `propagate_panic`) re-raise the panic in whoever awaits the
+///   handle, so the awaiting future panics. The conformance suite records either.
+/// - *Dropping* the handle is the runtime's native behaviour and deliberately not specified
+///   here (tokio, async-std and evloop detach; smol cancels): the conformance suite reports it.
+///
+/// (Changed for issue 11: `abort(&mut self)` and `is_finished(&self)` were replaced by
+/// [`TaskHandle::cancel`], because async-std's and smol's cancel is async and consumes the
+/// handle, and async-std has no completion query; emulating either needed per-task state.)
 pub trait TaskHandle<T>: Future<Output = Result<T, JoinError>> + Send + Unpin + 'static {
-    /// Requests cancellation: the task stops at its next suspension point and awaiting the
-    /// handle then yields [`JoinError::Cancelled`]. Aborting a finished task changes nothing.
-    fn abort(&mut self);
+    /// Cancels the task with the runtime's own cancel and waits until it has stopped (asyncio
+    /// `task.cancel()` followed by awaiting the task). Yields [`JoinError::Cancelled`], or, when
+    /// the task had already finished, its outcome: cancelling a finished task changes nothing.
+    ///
+    /// Adapters: tokio `JoinHandle::abort` then await; async-std `JoinHandle::cancel`; smol
+    /// `Task::cancel`; evloop sets its abort flag (the loop drops the task at its next turn)
+    /// then awaits.
+    fn cancel(self) -> impl Future<Output = Result<T, JoinError>> + Send;
     /// Lets the task run to completion with nobody awaiting it.
     fn detach(self);
-    /// Whether the task has completed (with a value, a panic or by cancellation).
-    fn is_finished(&self) -> bool;
 }

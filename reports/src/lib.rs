@@ -20,6 +20,7 @@ pub mod compare;
 pub mod echo_text;
 pub mod export;
 pub mod html;
+pub mod killmatrix;
 pub mod latency;
 pub mod matrix;
 pub mod merge;

@@ -116,6 +116,8 @@ impl MergedResults {
             cell_input.extend(std::iter::repeat_n(i, input.results.len()));
             micro_input.extend(std::iter::repeat_n(i, input.micro.len()));
         }
+        // One kill matrix per report: the last input's that has one.
+        file.kill_matrix = inputs.iter().rev().find_map(|f| f.kill_matrix.clone());
         let overlay = inputs.iter().filter(|f| !f.runs.is_empty()).count() > 1;
         Ok(Self {
             file,

@@ -1,23 +1,20 @@
 //! async-std adapter (`async-std`): its global multi-threaded executor. Upstream declared
 //! async-std discontinued in 2025 (recommending smol); it is kept here because many programs
-//! still use it. Native semantics kept: dropping a `JoinHandle` detaches. async-std has no
-//! synchronous cancel (`JoinHandle::cancel` is async and consumes the handle), so `abort` uses
-//! `futures::future::Abortable`, which stops the task at its next poll just as a native
-//! cancel would.
+//! still use it. Native semantics kept, nothing wrapped: tasks are async-std's own
+//! (`task::spawn`, `task::spawn_blocking`), dropping a `JoinHandle` detaches, cancel is
+//! async-std's own async `JoinHandle::cancel`, a panic is re-raised in the awaiter, time
+//! limits and intervals are `future::timeout` and `stream::interval`.
 
 use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
-use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-use futures::future::{AbortHandle, Abortable, Aborted};
-use futures::FutureExt;
-use harness::{JoinError, Runtime, RuntimeConfig, RuntimeHandle, RuntimeInfo, TaskHandle};
+use harness::{
+    JoinError, Runtime, RuntimeConfig, RuntimeHandle, RuntimeInfo, TaskHandle, TimedOut,
+};
 
 /// async-std's global runtime. Its thread count is read from `ASYNC_STD_THREAD_COUNT` at first
 /// use, so `build` sets it (each cell and server is its own process).
@@ -48,6 +45,7 @@ impl Runtime for AsyncStd {
             notes: vec![
                 "upstream declared async-std discontinued in 2025 and recommends smol".into(),
                 "dropping a JoinHandle detaches the task".into(),
+                "a task's panic is re-raised in whoever awaits its JoinHandle".into(),
             ],
         }
     }
@@ -65,56 +63,41 @@ impl Runtime for AsyncStd {
 #[derive(Clone, Copy)]
 pub struct AsyncStdHandle;
 
-type Inner<T> = Result<std::thread::Result<T>, Aborted>;
-
-/// async-std's `JoinHandle` plus an abort handle and a completion flag.
-pub struct AsyncStdJoin<T> {
-    inner: async_std::task::JoinHandle<Inner<T>>,
-    abort: AbortHandle,
-    finished: Arc<AtomicBool>,
-}
+/// async-std's own `JoinHandle`, its output as `Ok`. A panic of the task is re-raised by
+/// async-std in whoever awaits the handle (async-task's `propagate_panic`), so it never
+/// becomes a `JoinError`; the runtime is global and never drops a task, so neither does
+/// `Cancelled` except after [`TaskHandle::cancel`].
+pub struct AsyncStdJoin<T>(async_std::task::JoinHandle<T>);
 
 impl<T: Send + 'static> Future for AsyncStdJoin<T> {
     type Output = Result<T, JoinError>;
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        Pin::new(&mut self.inner).poll(cx).map(|r| match r {
-            Ok(Ok(v)) => Ok(v),
-            Ok(Err(p)) => Err(JoinError::from_panic(p)),
-            Err(Aborted) => Err(JoinError::Cancelled),
-        })
+        Pin::new(&mut self.0).poll(cx).map(Ok)
     }
 }
 
 impl<T: Send + 'static> TaskHandle<T> for AsyncStdJoin<T> {
-    fn abort(&mut self) {
-        self.abort.abort();
+    fn cancel(self) -> impl Future<Output = Result<T, JoinError>> + Send {
+        // async-std's own cancel: async, consumes the handle, and yields the output if the
+        // task had already completed.
+        let cancel = self.0.cancel();
+        async move { cancel.await.ok_or(JoinError::Cancelled) }
     }
     fn detach(self) {
-        drop(self.inner);
-    }
-    fn is_finished(&self) -> bool {
-        self.finished.load(Ordering::Acquire)
+        // Dropping async-std's JoinHandle detaches the task.
+        drop(self.0);
     }
 }
 
-fn spawn_inner<Fut, T>(fut: Fut) -> AsyncStdJoin<T>
-where
-    Fut: Future<Output = T> + Send + 'static,
-    T: Send + 'static,
-{
-    let (abort, reg) = AbortHandle::new_pair();
-    let finished = Arc::new(AtomicBool::new(false));
-    let done = finished.clone();
-    let fut = Abortable::new(AssertUnwindSafe(fut).catch_unwind(), reg);
-    let inner = async_std::task::spawn(async move {
-        let out = fut.await;
-        done.store(true, Ordering::Release);
-        out
-    });
-    AsyncStdJoin {
-        inner,
-        abort,
-        finished,
+/// async-std's sleep, unboxed: `async_std::task::sleep` is an `async fn` over
+/// `async_io::Timer::after` (it awaits `io::timeout(dur, pending())`), so the timer it awaits
+/// is used directly, on the same reactor, with `()` as output.
+pub struct AsyncStdSleep(async_io::Timer);
+
+impl Future for AsyncStdSleep {
+    type Output = ();
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        Pin::new(&mut self.0).poll(cx).map(|_| ())
     }
 }
 
@@ -137,7 +120,7 @@ impl harness::Listener for AsyncStdListener {
 
 impl RuntimeHandle for AsyncStdHandle {
     type JoinHandle<T: Send + 'static> = AsyncStdJoin<T>;
-    type Sleep = Pin<Box<dyn Future<Output = ()> + Send + 'static>>;
+    type Sleep = AsyncStdSleep;
     type Listener = AsyncStdListener;
     type Stream = async_std::net::TcpStream;
 
@@ -146,7 +129,7 @@ impl RuntimeHandle for AsyncStdHandle {
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
-        spawn_inner(fut)
+        AsyncStdJoin(async_std::task::spawn(fut))
     }
 
     fn spawn_blocking<F, T>(&self, f: F) -> AsyncStdJoin<T>
@@ -154,34 +137,36 @@ impl RuntimeHandle for AsyncStdHandle {
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
     {
-        spawn_inner(async move {
-            match async_std::task::spawn_blocking(move || {
-                std::panic::catch_unwind(AssertUnwindSafe(f))
-            })
-            .await
-            {
-                Ok(v) => v,
-                Err(p) => std::panic::resume_unwind(p),
-            }
-        })
+        AsyncStdJoin(async_std::task::spawn_blocking(f))
     }
 
-    fn sleep(&self, duration: Duration) -> Self::Sleep {
-        // async-std exposes sleep only as an `async fn`, so its future is boxed here.
-        Box::pin(async_std::task::sleep(duration))
+    fn sleep(&self, duration: Duration) -> AsyncStdSleep {
+        AsyncStdSleep(async_io::Timer::after(duration))
     }
 
-    fn sleep_until(&self, deadline: Instant) -> Self::Sleep {
-        Box::pin(async move {
-            let now = Instant::now();
-            if deadline > now {
-                async_std::task::sleep(deadline - now).await;
-            }
-        })
+    fn sleep_until(&self, deadline: Instant) -> AsyncStdSleep {
+        AsyncStdSleep(async_io::Timer::at(deadline))
     }
 
     fn yield_now(&self) -> impl Future<Output = ()> + Send + 'static {
         async_std::task::yield_now()
+    }
+
+    fn timeout<F>(
+        &self,
+        limit: Duration,
+        fut: F,
+    ) -> impl Future<Output = Result<F::Output, TimedOut>> + Send
+    where
+        F: Future + Send,
+        F::Output: Send,
+    {
+        let limited = async_std::future::timeout(limit, fut);
+        async move { limited.await.map_err(|_| TimedOut) }
+    }
+
+    fn interval(&self, period: Duration) -> impl futures::Stream<Item = ()> + Send + 'static {
+        async_std::stream::interval(period)
     }
 
     fn adopt_listener(&self, listener: std::net::TcpListener) -> io::Result<AsyncStdListener> {

@@ -177,20 +177,19 @@ impl<T: Send + 'static> Future for CompioJoin<T> {
 }
 
 impl<T: Send + 'static> TaskHandle<T> for CompioJoin<T> {
-    fn abort(&mut self) {
-        if let JoinState::Dispatched(slot) = &self.0 {
-            match slot.take_or_mark(true) {
-                Some(NativeHandle(j)) => self.0 = JoinState::Spawned(j),
-                None => {
-                    self.0 = JoinState::Ended;
-                    return;
-                }
-            }
-        }
-        // compio cancels a task by dropping its handle; a finished task keeps its output.
-        if let JoinState::Spawned(j) = &self.0 {
-            if !j.is_finished() {
-                self.0 = JoinState::Ended;
+    fn cancel(self) -> impl Future<Output = Result<T, JoinError>> + Send {
+        // compio's own cancel (async, consumes the handle, yields the output of a task that
+        // had finished). A cross-thread spawn whose job has not run yet is marked, so the job
+        // drops the native handle (compio's cancellation) the moment it exists.
+        let native = match self.0 {
+            JoinState::Spawned(j) => Some(j),
+            JoinState::Dispatched(slot) => slot.take_or_mark(true).map(|NativeHandle(j)| j),
+            JoinState::Ended => None,
+        };
+        async move {
+            match native {
+                Some(j) => j.cancel().await.ok_or(JoinError::Cancelled),
+                None => Err(JoinError::Cancelled),
             }
         }
     }
@@ -204,14 +203,6 @@ impl<T: Send + 'static> TaskHandle<T> for CompioJoin<T> {
                 }
             }
             JoinState::Ended => {}
-        }
-    }
-
-    fn is_finished(&self) -> bool {
-        match &self.0 {
-            JoinState::Spawned(j) => j.is_finished(),
-            JoinState::Dispatched(slot) => slot.is_gone(),
-            JoinState::Ended => true,
         }
     }
 }

@@ -219,13 +219,6 @@ impl<T: Send + 'static> NativeHandle<T> {
                 .map(|r| r.map_err(|monoio::blocking::JoinError::Canceled| JoinError::Cancelled)),
         }
     }
-
-    fn is_finished(&self) -> bool {
-        match self {
-            NativeHandle::Task(j) => j.is_finished(),
-            NativeHandle::Blocking(j) => j.is_finished(),
-        }
-    }
 }
 
 impl<T: Send + 'static> NativeJoin for NativeHandle<T> {
@@ -271,21 +264,15 @@ impl<T: Send + 'static> Future for MonoioJoin<T> {
 impl<T: Send + 'static> TaskHandle<T> for MonoioJoin<T> {
     /// monoio cannot cancel a task ([`Monoio::missing`] says so); calling this is a bug of
     /// the caller, which should have checked the capability.
-    fn abort(&mut self) {
+    fn cancel(self) -> impl Future<Output = Result<T, JoinError>> + Send {
         panic!("{NO_ABORT}");
+        #[allow(unreachable_code)]
+        std::future::ready(Err(JoinError::Cancelled))
     }
 
     fn detach(self) {
         if let JoinState::Dispatched(slot) = self.0 {
             drop(slot.take_or_mark(false));
-        }
-    }
-
-    fn is_finished(&self) -> bool {
-        match &self.0 {
-            JoinState::Spawned(j) => j.is_finished(),
-            JoinState::Dispatched(slot) => slot.is_gone(),
-            JoinState::Ended => true,
         }
     }
 }

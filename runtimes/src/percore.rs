@@ -147,14 +147,6 @@ impl<J> Slot<J> {
             }
         }
     }
-
-    /// Whether the job can no longer hand a task over (the runtime dropped it unrun).
-    pub(crate) fn is_gone(&self) -> bool {
-        matches!(
-            *self.0.lock().unwrap_or_else(PoisonError::into_inner),
-            SlotState::Gone
-        )
-    }
 }
 
 /// Builds a thread-bound future from its `Send` argument.

@@ -1,13 +1,15 @@
 //! smol adapters: `smol` (one `async_executor::Executor` driven by `block_on` on the calling
 //! thread, as `smol::block_on(ex.run(..))` does) and `smol-mt` (one executor run on N threads).
-//! Native semantics kept: dropping a `Task` cancels it; blocking work goes to the `blocking`
-//! crate's global pool (`BLOCKING_MAX_THREADS`). smol re-raises a task's panic in whoever
-//! awaits it; the adapter catches it inside the task so the join yields `Panicked`.
+//! Native semantics kept, nothing wrapped: tasks are the executor's own `Task`s (awaited as
+//! `FallibleTask`, async-task's own way to observe a task its executor dropped); dropping a
+//! `Task` cancels it; cancel is smol's async `cancel`; a task's panic is re-raised in whoever
+//! awaits it (async-task's `propagate_panic`, which async-executor and `blocking` turn on);
+//! blocking work goes to the `blocking` crate's global pool (`BLOCKING_MAX_THREADS`); a time
+//! limit is smol's documented `future::or` race with a `Timer`, an interval `Timer::interval`.
 
 use std::future::Future;
 use std::io;
 use std::net::{SocketAddr, TcpStream};
-use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
 use std::sync::{Arc, Weak};
 use std::task::{Context, Poll};
@@ -16,8 +18,10 @@ use std::time::{Duration, Instant};
 
 use async_executor::{Executor, FallibleTask};
 use async_io::{Async, Timer};
-use futures::FutureExt;
-use harness::{JoinError, Runtime, RuntimeConfig, RuntimeHandle, RuntimeInfo, TaskHandle};
+use futures::StreamExt;
+use harness::{
+    JoinError, Runtime, RuntimeConfig, RuntimeHandle, RuntimeInfo, TaskHandle, TimedOut,
+};
 
 /// smol on one thread: the executor runs inside `block_on`.
 pub struct Smol {
@@ -52,6 +56,7 @@ fn info(id: &str, flavour: String, workers: usize) -> RuntimeInfo {
                 crate::versions::ASYNC_EXECUTOR.unwrap_or("unknown")
             ),
             "dropping a Task cancels it".into(),
+            "a task's panic is re-raised in whoever awaits its Task".into(),
         ],
     }
 }
@@ -140,42 +145,38 @@ impl Drop for SmolMt {
 #[derive(Clone)]
 pub struct SmolHandle(Weak<Executor<'static>>);
 
-type Caught<T> = std::thread::Result<T>;
-
-/// A smol `Task` (fallible, so a task cancelled by a dropped executor reports `Cancelled`).
-/// `None` once aborted.
-pub struct SmolJoin<T> {
-    task: Option<FallibleTask<Caught<T>>>,
-}
+/// A smol `Task`, awaited as a `FallibleTask` (so a task its dropped executor cancelled
+/// reports `Cancelled` rather than panicking); `None` when it was spawned after the runtime
+/// was dropped.
+pub struct SmolJoin<T>(Option<FallibleTask<T>>);
 
 impl<T: Send + 'static> Future for SmolJoin<T> {
     type Output = Result<T, JoinError>;
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let Some(task) = self.task.as_mut() else {
-            return Poll::Ready(Err(JoinError::Cancelled));
-        };
-        Pin::new(task).poll(cx).map(|r| match r {
-            Some(Ok(v)) => Ok(v),
-            Some(Err(p)) => Err(JoinError::from_panic(p)),
-            None => Err(JoinError::Cancelled),
-        })
+        match self.0.as_mut() {
+            Some(task) => Pin::new(task)
+                .poll(cx)
+                .map(|r| r.ok_or(JoinError::Cancelled)),
+            None => Poll::Ready(Err(JoinError::Cancelled)),
+        }
     }
 }
 
 impl<T: Send + 'static> TaskHandle<T> for SmolJoin<T> {
-    fn abort(&mut self) {
-        // smol cancels by dropping the task; a finished task keeps its output.
-        if self.task.as_ref().is_some_and(|t| !t.is_finished()) {
-            self.task = None;
+    fn cancel(self) -> impl Future<Output = Result<T, JoinError>> + Send {
+        // smol's own cancel: async, consumes the task, yields the output if it had completed.
+        let task = self.0;
+        async move {
+            match task {
+                Some(task) => task.cancel().await.ok_or(JoinError::Cancelled),
+                None => Err(JoinError::Cancelled),
+            }
         }
     }
-    fn detach(mut self) {
-        if let Some(t) = self.task.take() {
+    fn detach(self) {
+        if let Some(t) = self.0 {
             t.detach();
         }
-    }
-    fn is_finished(&self) -> bool {
-        self.task.as_ref().is_none_or(|t| t.is_finished())
     }
 }
 
@@ -218,12 +219,9 @@ impl RuntimeHandle for SmolHandle {
         F::Output: Send + 'static,
     {
         let Some(ex) = self.0.upgrade() else {
-            return SmolJoin { task: None };
+            return SmolJoin(None);
         };
-        let task = ex.spawn(AssertUnwindSafe(fut).catch_unwind());
-        SmolJoin {
-            task: Some(task.fallible()),
-        }
+        SmolJoin(Some(ex.spawn(fut).fallible()))
     }
 
     fn spawn_blocking<F, T>(&self, f: F) -> SmolJoin<T>
@@ -231,10 +229,7 @@ impl RuntimeHandle for SmolHandle {
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
     {
-        let task = blocking::unblock(move || std::panic::catch_unwind(AssertUnwindSafe(f)));
-        SmolJoin {
-            task: Some(task.fallible()),
-        }
+        SmolJoin(Some(blocking::unblock(f).fallible()))
     }
 
     fn sleep(&self, duration: Duration) -> SmolSleep {
@@ -247,6 +242,27 @@ impl RuntimeHandle for SmolHandle {
 
     fn yield_now(&self) -> impl Future<Output = ()> + Send + 'static {
         futures_lite::future::yield_now()
+    }
+
+    fn timeout<F>(
+        &self,
+        limit: Duration,
+        fut: F,
+    ) -> impl Future<Output = Result<F::Output, TimedOut>> + Send
+    where
+        F: Future + Send,
+        F::Output: Send,
+    {
+        // The idiom async-io's `Timer` documents for a timeout.
+        let timer = Timer::after(limit);
+        futures_lite::future::or(async move { Ok(fut.await) }, async move {
+            timer.await;
+            Err(TimedOut)
+        })
+    }
+
+    fn interval(&self, period: Duration) -> impl futures::Stream<Item = ()> + Send + 'static {
+        Timer::interval(period).map(|_| ())
     }
 
     fn adopt_listener(&self, listener: std::net::TcpListener) -> io::Result<SmolListener> {

@@ -9,7 +9,9 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-use harness::{JoinError, Runtime, RuntimeConfig, RuntimeHandle, RuntimeInfo, TaskHandle};
+use harness::{
+    JoinError, Runtime, RuntimeConfig, RuntimeHandle, RuntimeInfo, TaskHandle, TimedOut,
+};
 use tokio::runtime::Builder;
 
 /// tokio's current-thread scheduler: every task polled on the thread in `block_on`.
@@ -125,14 +127,13 @@ impl<T: Send + 'static> Future for TokioJoin<T> {
 }
 
 impl<T: Send + 'static> TaskHandle<T> for TokioJoin<T> {
-    fn abort(&mut self) {
+    fn cancel(self) -> impl Future<Output = Result<T, JoinError>> + Send {
+        // tokio's cancel: `abort`, then awaiting the handle reports the outcome.
         self.0.abort();
+        self
     }
     fn detach(self) {
         drop(self.0);
-    }
-    fn is_finished(&self) -> bool {
-        self.0.is_finished()
     }
 }
 
@@ -190,6 +191,26 @@ impl RuntimeHandle for TokioHandle {
 
     fn yield_now(&self) -> impl Future<Output = ()> + Send + 'static {
         tokio::task::yield_now()
+    }
+
+    fn timeout<F>(
+        &self,
+        limit: Duration,
+        fut: F,
+    ) -> impl Future<Output = Result<F::Output, TimedOut>> + Send
+    where
+        F: Future + Send,
+        F::Output: Send,
+    {
+        let _guard = self.0.enter();
+        let limited = tokio::time::timeout(limit, fut);
+        async move { limited.await.map_err(|_| TimedOut) }
+    }
+
+    fn interval(&self, period: Duration) -> impl futures::Stream<Item = ()> + Send + 'static {
+        let _guard = self.0.enter();
+        let mut interval = tokio::time::interval(period);
+        futures::stream::poll_fn(move |cx| interval.poll_tick(cx).map(|_| Some(())))
     }
 
     fn adopt_listener(&self, listener: std::net::TcpListener) -> io::Result<TokioListener> {

@@ -1,106 +1,135 @@
-//! The list of every scenario. Adding a scenario means adding its type here, once.
+//! The list of every scenario. Adding a scenario means adding its type here, once: the list
+//! gives [`ALL`], [`run_by_id`], and the [`for_each_scenario!`](crate::for_each_scenario)
+//! macro that test crates use to generate one test per scenario × runtime.
 
 use harness::Runtime;
 
 use crate::{Observation, Scenario, ScenarioDef};
 
 macro_rules! catalogue {
-    ($($scenario:path),* $(,)?) => {
+    ($d:tt; $($module:ident :: $scenario:ident),* $(,)?) => {
         /// Every scenario, self-tests included, in display order.
-        pub static ALL: &[&ScenarioDef] = &[$(&<$scenario as Scenario>::DEF),*];
+        pub static ALL: &[&ScenarioDef] = &[$(&<crate::$module::$scenario as Scenario>::DEF),*];
 
         /// Runs the scenario with this id on runtime `R`; `None` for an unknown id.
         pub fn run_by_id<R: Runtime>(id: &str) -> Option<Observation> {
             $(
-                if id == <$scenario as Scenario>::DEF.id {
-                    return Some(<$scenario as Scenario>::run::<R>());
+                if id == <crate::$module::$scenario as Scenario>::DEF.id {
+                    return Some(<crate::$module::$scenario as Scenario>::run::<R>());
                 }
             )*
             None
+        }
+
+        /// Calls `$callback! { Name => "scenario.id", ... }` with every scenario (self-tests
+        /// included): how a test crate generates one test per scenario (see
+        /// `tests/conformance.rs`).
+        #[macro_export]
+        macro_rules! for_each_scenario {
+            ($d callback:ident) => {
+                $d callback! { $($scenario => <$d crate::$module::$scenario as $d crate::Scenario>::DEF.id),* }
+            };
         }
     };
 }
 
 catalogue! {
-    // First: the `blocking` crate's pool is sized once per process, at first use.
-    crate::blocking::PoolLimit,
-    crate::blocking::LoopNotStalled,
-    crate::blocking::BlockingPanic,
-    crate::loop_order::RunUntilComplete,
-    crate::loop_order::RunForeverStop,
-    crate::loop_order::CallSoonFifo,
-    crate::loop_order::CallSoonOneAtATime,
-    crate::loop_order::CallSoonBeforeTimer,
-    crate::loop_order::CallLaterNotEarly,
-    crate::loop_order::CallAtNotEarly,
-    crate::loop_order::TimeMonotonic,
-    crate::loop_order::CallSoonThreadsafeWakes,
-    crate::loop_order::DebugSlowCallback,
-    crate::loop_order::DebugNeverPolled,
-    crate::timers::SleepZeroSuspends,
-    crate::timers::SleepResolution,
-    crate::timers::DeadlineOrder,
-    crate::timers::ManyTimers,
-    crate::timers::CancelledTimer,
-    crate::tasks::FutureSetOnce,
-    crate::tasks::DoneCallbackViaLoop,
-    crate::tasks::WakeIsScheduled,
-    crate::tasks::TaskStartsLater,
-    crate::tasks::ResultToEveryAwaiter,
-    crate::tasks::AwaitFinishedTask,
-    crate::tasks::CoroutinesCompose,
-    crate::cancel::AbortAtSuspension,
-    crate::cancel::AbortFinished,
-    crate::cancel::CleanupRuns,
-    crate::cancel::WaitFor,
-    crate::cancel::WaitDonePending,
-    crate::cancel::GatherOrder,
-    crate::cancel::AsCompletedOrder,
-    crate::sync::LockFifo,
-    crate::sync::EventWakesAll,
-    crate::sync::ConditionNotify,
-    crate::sync::SemaphoreLimit,
-    crate::sync::TokioSemaphoreLimit,
-    crate::sync::AsyncLockSemaphoreLimit,
-    crate::sync::QueueFifoBounds,
-    crate::sync::TokioMpscBounded,
-    crate::sync::TokioNotifyAsEvent,
-    crate::net::EchoRoundtrip,
-    crate::net::ConcurrentClients,
-    crate::net::HalfClose,
-    crate::net::Backpressure,
-    crate::net::GracefulClose,
-    crate::net::ConnectRefused,
-    crate::probes::DropJoinHandle,
-    crate::probes::PanicAwaited,
-    crate::probes::PanicDetached,
-    crate::probes::StarvedTimer,
-    crate::probes::StarvedTask,
-    crate::probes::CoopBudget,
-    crate::probes::NestedBlockOn,
-    crate::probes::SpawnFromThread,
-    crate::probes::RuntimeDropCleanup,
-    crate::probes::SpawnOrderFromTask,
-    crate::probes::SpawnOrderFromThread,
-    crate::probes::WakeupLatency,
-    crate::probes::ReacquireAsyncioLock,
-    crate::probes::ReacquireTokioMutex,
-    crate::probes::ReacquireAsyncLockMutex,
-    crate::probes::ReacquireTokioSemaphore,
-    crate::probes::ReacquireAsyncLockSemaphore,
-    crate::seeds::SeedTasks,
-    crate::seeds::SeedChaining,
-    crate::seeds::SeedCallbacks,
-    crate::seeds::SeedFuture,
-    crate::seeds::SeedFutureException,
-    crate::seeds::SeedGather,
-    crate::seeds::SeedWaitTimeout,
-    crate::seeds::SeedLock,
-    crate::seeds::SeedEvent,
-    crate::seeds::SeedCondition,
-    crate::seeds::SeedExecutorGather,
-    crate::selftest::Hang,
-    crate::selftest::Abort,
+    $;
+    blocking::PoolLimit,
+    blocking::LoopNotStalled,
+    blocking::BlockingPanic,
+    blocking::PoolSaturation,
+    blocking::DropWaitsForJob,
+    blocking::FromPlainThread,
+    loop_order::RunUntilComplete,
+    loop_order::RunForeverStop,
+    loop_order::CallSoonFifo,
+    loop_order::CallSoonOneAtATime,
+    loop_order::CallSoonNotNested,
+    loop_order::CallSoonBeforeTimer,
+    loop_order::CallLaterNotEarly,
+    loop_order::CallAtNotEarly,
+    loop_order::TimeMonotonic,
+    loop_order::CallSoonThreadsafeWakes,
+    loop_order::ThreadsafeOrder,
+    loop_order::ProgressWithoutRun,
+    loop_order::DebugSlowCallback,
+    loop_order::DebugNeverPolled,
+    timers::SleepZeroSuspends,
+    timers::SleepUntilPast,
+    timers::SleepResolution,
+    timers::DeadlineOrder,
+    timers::ManyTimers,
+    timers::HundredThousandTimers,
+    timers::CancelledTimer,
+    timers::IntervalCatchUp,
+    tasks::JoinSetOnce,
+    tasks::DoneCallbackViaLoop,
+    tasks::WakeIsScheduled,
+    tasks::TaskStartsLater,
+    tasks::SpawnFromCallback,
+    tasks::ResultToEveryAwaiter,
+    tasks::AwaitFinishedTask,
+    tasks::ManyTasks,
+    tasks::CoroutinesCompose,
+    cancel::AbortAtSuspension,
+    cancel::AbortFinished,
+    cancel::CancelBeforeStart,
+    cancel::CancelWhileReading,
+    cancel::CleanupRuns,
+    cancel::WaitFor,
+    cancel::WaitDonePending,
+    cancel::GatherOrder,
+    cancel::AsCompletedOrder,
+    sync::LockFifo,
+    sync::LockWaiterCancelled,
+    sync::EventWakesAll,
+    sync::ConditionNotify,
+    sync::SemaphoreLimit,
+    sync::SemaphoreFifo,
+    sync::TokioSemaphoreLimit,
+    sync::AsyncLockSemaphoreLimit,
+    sync::QueueFifoBounds,
+    sync::QueueGettersFifo,
+    sync::TokioMpscBounded,
+    net::EchoRoundtrip,
+    net::ConcurrentClients,
+    net::AcceptBacklog,
+    net::HalfClose,
+    net::CloseShutsWrite,
+    net::EofAfterShortRead,
+    net::Backpressure,
+    net::GracefulClose,
+    net::ConnectRefused,
+    net::ReadWithTimeLimit,
+    probes::DropJoinHandle,
+    probes::PanicAwaited,
+    probes::PanicDetached,
+    probes::StarvedTimer,
+    probes::StarvedTask,
+    probes::YieldAlternates,
+    probes::CoopBudget,
+    probes::NestedBlockOn,
+    probes::SpawnFromThread,
+    probes::RuntimeDropCleanup,
+    probes::SpawnOrderFromTask,
+    probes::SpawnOrderFromThread,
+    probes::WakeupLatency,
+    probes::IoVsTimer,
+    probes::ForeignTokioSleep,
+    probes::ForeignTokioTcp,
+    seeds::SeedTasks,
+    seeds::SeedCallbacks,
+    seeds::SeedFuture,
+    seeds::SeedFutureException,
+    seeds::SeedGather,
+    seeds::SeedWaitTimeout,
+    seeds::SeedLock,
+    seeds::SeedEvent,
+    seeds::SeedCondition,
+    seeds::SeedExecutorGather,
+    selftest::Hang,
+    selftest::Abort,
 }
 
 #[cfg(test)]
@@ -121,18 +150,29 @@ mod tests {
     }
 
     #[test]
-    fn every_rule_of_the_reference_is_covered() {
-        let rules = [
-            "L1", "L2", "L3", "L4", "L5", "L6", "L7", "F1", "F2", "F3", "F4", "F5", "F6", "C1",
-            "C2", "C3", "C4", "C5", "C6", "T1", "T2", "S1", "S2", "S3", "S4", "S5", "N1", "N2",
-            "N3", "N4", "N5", "N6",
-        ];
-        for rule in rules {
+    fn every_rule_is_covered_and_every_scenario_names_a_rule() {
+        for rule in harness::rules::RULES {
             assert!(
-                ALL.iter().any(|d| !d.selftest && d.rule == rule),
-                "{rule} uncovered"
+                ALL.iter().any(|d| !d.selftest && d.rule == rule.id),
+                "{} uncovered",
+                rule.id
             );
         }
-        assert!(ALL.iter().filter(|d| !d.selftest).count() >= 40);
+        for d in ALL.iter().filter(|d| !d.selftest) {
+            assert!(
+                harness::rules::rule_text(d.rule).is_some(),
+                "{}: rule {} is not in harness::rules",
+                d.id,
+                d.rule
+            );
+        }
+        assert!(ALL.iter().filter(|d| !d.selftest).count() >= 90);
+    }
+
+    #[test]
+    fn every_scenario_declares_a_mutant_it_kills() {
+        for d in ALL.iter().filter(|d| !d.selftest) {
+            assert!(!d.kills.is_empty(), "{} kills no mutant", d.id);
+        }
     }
 }

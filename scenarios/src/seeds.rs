@@ -5,20 +5,28 @@
 //! Every seed runs with one worker thread and its `main` as a task (see
 //! [`crate::support::on_one_worker`]), so the printed order is the scheduler's, as in asyncio.
 
-use std::sync::Arc;
-use std::time::Duration;
+use std::collections::HashSet;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use harness::{Runtime, RuntimeConfig, RuntimeHandle, TaskHandle};
+use serde_json::json;
 
 use crate::asyncio::combinators::{gather, wait};
-use crate::asyncio::future::{AioFuture, FutureError};
+use crate::asyncio::future::AioFuture;
 use crate::asyncio::sync::{Condition, Event, Lock};
-use crate::support::{events, new_log, on_one_worker, on_runtime_with, say, Transcript};
+use crate::support::{
+    events, join_outcome, ms1, new_log, on_one_worker, on_runtime_with, say, Transcript,
+};
 use crate::Observation;
 
-/// Compares a transcript with the seed's printed lines.
+/// Compares a transcript with the seed's printed lines: `{"printed": [...]}`.
 fn transcript_is(t: &Transcript, expected: &[&str]) -> Observation {
-    Observation::expect_eq(events(t), expected.iter().map(|s| s.to_string()).collect())
+    Observation::check(
+        json!({ "printed": events(t) }),
+        json!({ "printed": expected }),
+    )
 }
 
 /// `loop.call_later(d, cb)`: a detached task that sleeps `d` then calls `cb`.
@@ -35,7 +43,7 @@ scenario! {
     /// Seed 000 "Tasks".
     SeedTasks = "seed.tasks", "seed", "F4",
     "seed 000 Tasks: creating task / waiting for task / in task_func / task completed / return value",
-    timing: false, run: seed_tasks
+    timing: false, kills: ["spawn_runs_inline"], run: seed_tasks
 }
 
 /// ```text
@@ -72,56 +80,10 @@ fn seed_tasks<R: Runtime>() -> Observation {
 }
 
 scenario! {
-    /// Seed 003 "Coroutine Chaining".
-    SeedChaining = "seed.coroutine_chaining", "seed", "F6",
-    "seed 003 Coroutine Chaining: performing task / waiting for result1 / perform subtask 1 / ...",
-    timing: false, run: seed_chaining
-}
-
-/// ```text
-/// performing task
-/// waiting for result1
-/// perform subtask 1
-/// waiting for result2
-/// perform subtask 2
-/// ```
-/// and the result `('result1', 'result2 relies on result1')`.
-fn seed_chaining<R: Runtime>() -> Observation {
-    async fn subtask1(t: &Transcript) -> String {
-        say(t, "perform subtask 1");
-        "result1".into()
-    }
-    async fn subtask2(t: &Transcript, arg: &str) -> String {
-        say(t, "perform subtask 2");
-        format!("result2 relies on {arg}")
-    }
-    on_one_worker::<R, _, _>(|_h| async move {
-        let t = new_log();
-        say(&t, "performing task");
-        say(&t, "waiting for result1");
-        let r1 = subtask1(&t).await;
-        say(&t, "waiting for result2");
-        let r2 = subtask2(&t, &r1).await;
-        say(&t, format!("({r1}, {r2})"));
-        transcript_is(
-            &t,
-            &[
-                "performing task",
-                "waiting for result1",
-                "perform subtask 1",
-                "waiting for result2",
-                "perform subtask 2",
-                "(result1, result2 relies on result1)",
-            ],
-        )
-    })
-}
-
-scenario! {
     /// Seed 000 "Callbacks": call_soon, call_later, call_at.
     SeedCallbacks = "seed.callbacks", "seed", "L4",
-    "seed 000 Callbacks: registering / Call soon / Call later 2 sec / Call later 3 sec (call_at far off never)",
-    timing: false, run: seed_callbacks
+    "seed 000 Callbacks: registering / Call soon / Call later 2 sec / Call later 3 sec (call_at far off never); none before its delay",
+    timing: false, kills: ["timers_early"], run: seed_callbacks
 }
 
 /// ```text
@@ -130,13 +92,29 @@ scenario! {
 /// Success - Call later 2 sec
 /// Success - Call later 3 sec
 /// ```
+/// (and, as the seed's delays promise, no call_later line before its delay.)
 fn seed_callbacks<R: Runtime>() -> Observation {
     on_one_worker::<R, _, _>(|h| async move {
         let t = new_log();
+        let start = Instant::now();
+        let early = Arc::new(Mutex::new(Vec::new()));
         say(&t, "registering callbacks");
         let success = |t: &Transcript, msg: &'static str| {
-            let t = t.clone();
-            move || say(&t, format!("Success - {msg}"))
+            let (t, early) = (t.clone(), early.clone());
+            let due = match msg {
+                "Call later 2 sec" => Duration::from_millis(20),
+                "Call later 3 sec" => Duration::from_millis(40),
+                _ => Duration::ZERO,
+            };
+            move || {
+                if start.elapsed() < due {
+                    early
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .push(json!({ "line": msg, "at_ms": ms1(start.elapsed()) }));
+                }
+                say(&t, format!("Success - {msg}"))
+            }
         };
         h.call_soon_threadsafe(success(&t, "Call soon"));
         call_later(
@@ -158,14 +136,18 @@ fn seed_callbacks<R: Runtime>() -> Observation {
         })
         .detach();
         h.sleep(Duration::from_millis(60)).await;
-        transcript_is(
-            &t,
-            &[
-                "registering callbacks",
-                "Success - Call soon",
-                "Success - Call later 2 sec",
-                "Success - Call later 3 sec",
-            ],
+        let early = early.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        Observation::check(
+            json!({ "printed": events(&t), "before_their_delay": early }),
+            json!({
+                "printed": [
+                    "registering callbacks",
+                    "Success - Call soon",
+                    "Success - Call later 2 sec",
+                    "Success - Call later 3 sec",
+                ],
+                "before_their_delay": [],
+            }),
         )
     })
 }
@@ -173,8 +155,8 @@ fn seed_callbacks<R: Runtime>() -> Observation {
 scenario! {
     /// Seed 000 "Future".
     SeedFuture = "seed.future", "seed", "F1",
-    "seed 000 Future: slow_operation sets the result after a sleep; prints 'Future is done!'",
-    timing: false, run: seed_future
+    "seed 000 Future: slow_operation sets the result after a 10 ms sleep; main, suspended until then, prints 'Future is done!'",
+    timing: false, kills: ["timers_early"], run: seed_future
 }
 
 /// ```text
@@ -185,22 +167,27 @@ fn seed_future<R: Runtime>() -> Observation {
         let t = new_log();
         let future = AioFuture::<&'static str>::new();
         let (f, h2) = (future.clone(), h.clone());
+        let start = Instant::now();
         h.spawn(async move {
             h2.sleep(Duration::from_millis(10)).await;
             let _ = f.set_result("Future is done!");
         })
         .detach();
         let _ = future.wait().await;
+        let waited = start.elapsed();
         say(&t, future.result().unwrap_or("<no result>"));
-        transcript_is(&t, &["Future is done!"])
+        Observation::check(
+            json!({ "printed": events(&t), "main_resumed_before_the_10ms_sleep": waited < Duration::from_millis(10) }),
+            json!({ "printed": ["Future is done!"], "main_resumed_before_the_10ms_sleep": false }),
+        )
     })
 }
 
 scenario! {
     /// Seed 001 "Future (now with exception!)".
     SeedFutureException = "seed.future_exception", "seed", "F2",
-    "seed 001 Future with exception: done() False, then True; exception() prints ':('; result() raises",
-    timing: false, run: seed_future_exception
+    "seed 001 Future with exception: done() False, then True; exception() prints ':('; result() raises; a task awaiting it gets the error",
+    timing: false, kills: ["outcome_overwritten"], run: seed_future_exception
 }
 
 /// ```text
@@ -215,17 +202,23 @@ fn seed_future_exception<R: Runtime>() -> Observation {
         let _ = future.set_exception(":(");
         let after = future.done();
         say(&t, future.exception().unwrap_or_default());
-        let raised = future.result();
-        let awaited = h.spawn(future.wait()).await;
-        Observation::expect_eq(
-            (before, after, events(&t), raised, awaited),
-            (
-                false,
-                true,
-                vec![":(".to_string()],
-                Err(FutureError::Exception(":(".into())),
-                Ok(Err(":(".into())),
-            ),
+        let raised = future.result().is_err();
+        let awaited = join_outcome(h.spawn(future.wait())).await;
+        Observation::check(
+            json!({
+                "done_before": before,
+                "done_after": after,
+                "printed": events(&t),
+                "result_raised": raised,
+                "awaiting_task_got": awaited,
+            }),
+            json!({
+                "done_before": false,
+                "done_after": true,
+                "printed": [":("],
+                "result_raised": true,
+                "awaiting_task_got": { "value": { "Err": ":(" } },
+            }),
         )
     })
 }
@@ -240,7 +233,7 @@ scenario! {
     /// Seed 003 gather.
     SeedGather = "seed.gather", "seed", "C4",
     "seed 003 gather: getting items / waiting for tasks to complete / results: ['item 0', ..., 'item 3']",
-    timing: false, run: seed_gather
+    timing: false, kills: ["outcome_overwritten"], run: seed_gather
 }
 
 /// ```text
@@ -277,7 +270,7 @@ scenario! {
     /// Seed 003 wait with a timeout, then cancel.
     SeedWaitTimeout = "seed.wait_timeout_cancel", "seed", "C3",
     "seed 003 wait(timeout): results for items 0 and 1, then 'canceling remaining tasks'",
-    timing: false, run: seed_wait_timeout
+    timing: false, kills: ["timers_insertion_order"], run: seed_wait_timeout
 }
 
 /// ```text
@@ -306,9 +299,8 @@ fn seed_wait_timeout<R: Runtime>() -> Observation {
         let mut cancelled = 0;
         if !w.pending.is_empty() {
             say(&t, "canceling remaining tasks");
-            for (_, mut task) in w.pending {
-                task.abort();
-                cancelled += usize::from(task.await.is_err());
+            for (_, task) in w.pending {
+                cancelled += usize::from(task.cancel().await.is_err());
             }
         }
         say(&t, format!("{cancelled} cancelled"));
@@ -329,7 +321,7 @@ scenario! {
     /// Seed 000 "Locks".
     SeedLock = "seed.lock", "seed", "S1",
     "seed 000 Locks: coro1 and coro2 wait; the callback releases; coro1 then coro2 acquire",
-    timing: false, run: seed_lock
+    timing: false, kills: ["lifo_ready_queue"], run: seed_lock
 }
 
 /// ```text
@@ -397,7 +389,7 @@ scenario! {
     /// Seed 000 "Events".
     SeedEvent = "seed.event", "seed", "S2",
     "seed 000 Events: coro1 and coro2 wait; the callback sets; coro1 then coro2 triggered",
-    timing: false, run: seed_event
+    timing: false, kills: ["lifo_ready_queue"], run: seed_event
 }
 
 /// ```text
@@ -450,7 +442,7 @@ scenario! {
     /// Seed 000 "Condition": notify(1), notify(2), notify_all.
     SeedCondition = "seed.condition", "seed", "S3",
     "seed 000 Condition: 5 consumers; notify(1), notify(2), notify_all wake them in waiting order",
-    timing: false, run: seed_condition
+    timing: false, kills: ["lifo_ready_queue"], run: seed_condition
 }
 
 /// The seed's printed lines. Its consumers start in the order `asyncio.wait` iterated its
@@ -522,8 +514,8 @@ fn seed_condition<R: Runtime>() -> Observation {
 scenario! {
     /// Seed 003 run_in_executor + gather.
     SeedExecutorGather = "seed.executor_gather", "seed", "T1",
-    "seed 003 executor: 6 blocking jobs on a pool of 3, gathered: results: [0, 1, 4, 9, 16, 25]",
-    timing: false, run: seed_executor_gather
+    "seed 003 executor: 6 blocking jobs on a pool of 3, gathered: results: [0, 1, 4, 9, 16, 25]; off the loop's thread, 3 at a time",
+    timing: false, kills: ["blocking_inline", "blocking_unbounded"], run: seed_executor_gather
 }
 
 /// ```text
@@ -538,11 +530,22 @@ fn seed_executor_gather<R: Runtime>() -> Observation {
     };
     on_runtime_with::<R, _, _>(&config, |h| async move {
         let t = new_log();
+        let loop_thread = std::thread::current().id();
+        let running = Arc::new(AtomicUsize::new(0));
+        let peak = Arc::new(AtomicUsize::new(0));
+        let threads = Arc::new(Mutex::new(HashSet::new()));
         say(&t, "creating executor tasks");
         let jobs: Vec<_> = (0..6u64)
             .map(|n| {
+                let (r, p, th) = (running.clone(), peak.clone(), threads.clone());
                 h.spawn_blocking(move || {
-                    std::thread::sleep(Duration::from_millis(5));
+                    let now = r.fetch_add(1, Ordering::SeqCst) + 1;
+                    p.fetch_max(now, Ordering::SeqCst);
+                    th.lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .insert(std::thread::current().id());
+                    std::thread::sleep(Duration::from_millis(20));
+                    r.fetch_sub(1, Ordering::SeqCst);
                     n * n
                 })
             })
@@ -553,13 +556,25 @@ fn seed_executor_gather<R: Runtime>() -> Observation {
             results.push(j.await.unwrap_or(u64::MAX));
         }
         say(&t, format!("results: {results:?}"));
-        transcript_is(
-            &t,
-            &[
-                "creating executor tasks",
-                "waiting for tasks to complete",
-                "results: [0, 1, 4, 9, 16, 25]",
-            ],
+        let on_loop_thread = threads
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .contains(&loop_thread);
+        Observation::check(
+            json!({
+                "printed": events(&t),
+                "a_job_ran_on_the_loop_thread": on_loop_thread,
+                "jobs_at_once": peak.load(Ordering::SeqCst),
+            }),
+            json!({
+                "printed": [
+                    "creating executor tasks",
+                    "waiting for tasks to complete",
+                    "results: [0, 1, 4, 9, 16, 25]",
+                ],
+                "a_job_ran_on_the_loop_thread": false,
+                "jobs_at_once": 3,
+            }),
         )
     })
 }

@@ -18,6 +18,7 @@ impl Scenario for Hang {
         title: "hangs forever; the runner must report timeout",
         timing_sensitive: false,
         selftest: true,
+        kills: &[],
     };
 
     fn run<R: Runtime>() -> Observation {
@@ -39,6 +40,7 @@ impl Scenario for Abort {
         title: "aborts the process; the runner must report crash",
         timing_sensitive: false,
         selftest: true,
+        kills: &[],
     };
 
     fn run<R: Runtime>() -> Observation {

@@ -5,11 +5,15 @@
 //! [`harness::RuntimeHandle`].
 
 use std::future::Future;
+use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use harness::{Capability, Runtime, RuntimeConfig, RuntimeHandle};
+use futures::FutureExt;
+use harness::{Capability, JoinError, Runtime, RuntimeConfig, RuntimeHandle};
+use serde::Serialize;
+use serde_json::{json, Value};
 
 use crate::{Observation, Verdict};
 
@@ -101,7 +105,10 @@ where
         let obs = match main.await {
             Ok(obs) => obs,
             Err(e) => {
-                return Observation::deviates(format!("main task ended: {e}"), "main completes")
+                return Observation::deviates(
+                    format!("main task ended: {e}"),
+                    "the main task completes",
+                )
             }
         };
         if matches!(obs.verdict, Verdict::Deviates { .. }) && tasks_run_in_parallel(&h2).await {
@@ -199,4 +206,57 @@ pub(crate) fn ms(d: Duration) -> f64 {
 /// (two noisy cores shared with compilers).
 pub(crate) fn late_slack(delay: Duration) -> Duration {
     (delay * 10).max(Duration::from_millis(100))
+}
+
+/// A task's outcome as JSON (see the cell protocol): `{"value": v}`, `"cancelled"` or
+/// `{"panicked": message}`.
+pub(crate) fn outcome<T: Serialize>(joined: &Result<T, JoinError>) -> Value {
+    match joined {
+        Ok(v) => json!({ "value": v }),
+        Err(JoinError::Cancelled) => json!("cancelled"),
+        Err(JoinError::Panicked(msg)) => json!({ "panicked": msg }),
+    }
+}
+
+/// Awaits a join handle, catching a panic the runtime re-raises in the awaiter (smol,
+/// async-std): the outcome as [`outcome`] shapes it, or `{"reraised_in_awaiter": message}`.
+pub(crate) async fn join_outcome<T, J>(join: J) -> Value
+where
+    T: Serialize,
+    J: Future<Output = Result<T, JoinError>>,
+{
+    match AssertUnwindSafe(join).catch_unwind().await {
+        Ok(joined) => outcome(&joined),
+        Err(payload) => {
+            json!({ "reraised_in_awaiter": harness::task::panic_message(payload.as_ref()) })
+        }
+    }
+}
+
+/// Runs `fut` for at most `limit` on the runtime's own timer: `None` when it did not finish.
+/// Scenarios bound every wait this way, so a broken runtime yields a `fail` that says what
+/// never happened instead of a hang.
+pub(crate) async fn within<H: RuntimeHandle, F: Future>(
+    h: &H,
+    limit: Duration,
+    fut: F,
+) -> Option<F::Output> {
+    let fut = std::pin::pin!(fut);
+    let timer = std::pin::pin!(h.sleep(limit));
+    match futures::future::select(fut, timer).await {
+        futures::future::Either::Left((v, _)) => Some(v),
+        futures::future::Either::Right(_) => None,
+    }
+}
+
+/// Yields to the loop `n` times.
+pub(crate) async fn yields<H: RuntimeHandle>(h: &H, n: usize) {
+    for _ in 0..n {
+        h.yield_now().await;
+    }
+}
+
+/// Milliseconds rounded to 0.1, for observations that show a time.
+pub(crate) fn ms1(d: Duration) -> f64 {
+    (ms(d) * 10.0).round() / 10.0
 }

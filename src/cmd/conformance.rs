@@ -1,5 +1,8 @@
 //! `loopbench conformance`: scenarios × runtimes as a matrix, each cell isolated in a child
-//! process with a time limit; a terminal matrix and, with `--json`, a results file.
+//! process with a time limit; a terminal matrix and, with `--json`, a results file. With
+//! `--mutants`, the kill matrix instead (see [`crate::cmd::kill`]): every scenario on the
+//! deliberately broken evloops it declares it kills (or, with `--all-pairs`, on every one),
+//! after an unmutated evloop column (the control).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -15,19 +18,20 @@ use crate::util::{runtime_list, usage};
 /// Arguments of `loopbench conformance`.
 #[derive(clap::Args)]
 #[command(
-    after_help = "Examples:\n  loopbench conformance --runtime all --json /tmp/c.json\n  loopbench conformance --runtime evloop --scenario 'timers.*'\n  loopbench conformance --only-differences\n  loopbench conformance --runtime all --json /tmp/c.json --resume   # after an interrupt\n\nWith --json, each completed cell is also appended to PATH.journal as it completes; an\ninterrupted run (Ctrl-C, SIGTERM) prints how many cells are saved, and --resume runs only\nthe missing ones. The journal is removed once PATH is written.\n\nExit status: 0 when no cell is fail, timeout or crash; 1 otherwise; 2 for bad arguments or an\nunusable --json path or journal; 130/143 when interrupted by SIGINT/SIGTERM."
+    after_help = "Examples:\n  loopbench conformance --runtime all --json /tmp/c.json\n  loopbench conformance --runtime evloop --scenario 'timers.*'\n  loopbench conformance --only-differences\n  loopbench conformance --runtime all --json /tmp/c.json --resume   # after an interrupt\n\nWith --json, each completed cell is also appended to PATH.journal as it completes; an\ninterrupted run (Ctrl-C, SIGTERM) prints how many cells are saved, and --resume runs only\nthe missing ones. The journal is removed once PATH is written.\n\nThe kill matrix (a build with `cargo build --release --features mutants`):\n  loopbench conformance --mutants\n  loopbench conformance --mutants --all-pairs --mutant lifo_ready_queue,timers_early\n\nExit status: 0 when no cell is fail, timeout or crash (with --mutants: every declared kill\nhappened and the control is clean); 1 otherwise; 2 for bad arguments, an unusable --json path\nor journal, or --mutants in a build without them; 130/143 when interrupted by SIGINT/SIGTERM."
 )]
 pub struct Args {
-    /// Runtimes: comma-separated ids, or `all`.
+    /// Runtimes: comma-separated ids, or `all`. Not with `--mutants` (which runs evloop).
     #[arg(long, default_value = "all")]
     pub runtime: String,
     /// Scenarios: comma-separated ids or globs (`timers.*`), or `all`. Self-tests
     /// (`selftest.*`) run only when named.
     #[arg(long, default_value = "all")]
     pub scenario: String,
-    /// Time limit per cell: seconds, or with a unit (`500ms`, `2m`); from 100ms to 86400s.
-    #[arg(long, default_value = "10", value_parser = crate::checked::cell_timeout, allow_hyphen_values = true)]
-    pub timeout: Duration,
+    /// Time limit per cell: seconds, or with a unit (`500ms`, `2m`); from 100ms to 86400s
+    /// [default: 10; 5 for mutant cells].
+    #[arg(long, value_parser = crate::checked::cell_timeout, allow_hyphen_values = true)]
+    pub timeout: Option<Duration>,
     /// Write the results (schema: schema/results.schema.json) to this file; its directory is
     /// created if missing, and checked before any cell runs.
     #[arg(long)]
@@ -43,7 +47,29 @@ pub struct Args {
     /// Do not show a progress bar.
     #[arg(long)]
     pub quiet: bool,
+    /// The kill matrix: run the scenarios on deliberately broken evloops (needs a build with
+    /// `--features mutants`).
+    #[arg(long, conflicts_with_all = ["runtime", "only_differences", "resume"])]
+    pub mutants: bool,
+    /// With `--mutants`: only these mutants (comma-separated names).
+    #[arg(long, requires = "mutants")]
+    pub mutant: Option<String>,
+    /// With `--mutants`: every scenario on every mutant, not only the pairs each scenario
+    /// declares it kills.
+    #[arg(long, requires = "mutants")]
+    pub all_pairs: bool,
+    /// With `--mutants`: skip the unmutated evloop column (the control), e.g. when it was
+    /// just checked.
+    #[arg(long, requires = "mutants")]
+    pub no_control: bool,
 }
+
+/// Time limit of an ordinary cell unless `--timeout` says otherwise.
+pub const CELL_LIMIT: Duration = Duration::from_secs(10);
+
+/// Time limit of a mutant cell unless `--timeout` says otherwise: every scenario bounds its
+/// own waits by a few seconds, so a broken loop shows as `fail` well within it.
+pub const MUTANT_LIMIT: Duration = Duration::from_secs(5);
 
 /// Selects scenarios by a comma-separated list of ids or `*` globs.
 pub fn select_scenarios(pattern: &str) -> anyhow::Result<Vec<&'static ScenarioDef>> {
@@ -139,9 +165,12 @@ pub fn run_matrix(
 
 /// Runs `loopbench conformance`.
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    if args.mutants {
+        return crate::cmd::kill::run(args);
+    }
     let runtimes = runtime_list(&args.runtime)?;
     let defs = select_scenarios(&args.scenario)?;
-    let limit = args.timeout;
+    let limit = args.timeout.unwrap_or(CELL_LIMIT);
     let infos = runtimes
         .iter()
         .map(|id| runtimes::runtime_info(id))

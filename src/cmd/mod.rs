@@ -6,6 +6,7 @@ pub mod compare;
 pub mod conformance;
 pub mod export;
 pub mod gate;
+pub mod kill;
 pub mod list;
 pub mod load;
 pub mod micro;

@@ -269,6 +269,9 @@ fn merge(inputs: Vec<ResultsFile>) -> ResultsFile {
         merged.micro.extend(file.micro);
         merged.capacity.extend(file.capacity);
         merged.equal_load.extend(file.equal_load);
+        if merged.kill_matrix.is_none() {
+            merged.kill_matrix = file.kill_matrix;
+        }
     }
     merged.environment.command_line = std::env::args().collect();
     merged

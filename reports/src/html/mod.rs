@@ -7,6 +7,7 @@
 mod conformance;
 mod echo;
 mod equal_load;
+mod mutants;
 mod page;
 
 use std::fmt::Write as _;

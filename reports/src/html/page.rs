@@ -7,7 +7,7 @@ use std::fmt::Write as _;
 
 use harness::results::{ConformanceCell, MicroResult};
 
-use super::{conformance, echo, empty_section, equal_load, esc, Figures};
+use super::{conformance, echo, empty_section, equal_load, esc, mutants, Figures};
 use crate::charts::{si, Axis, Dot, DotPlot, DotSeries, Scale};
 use crate::merge::{LabelledMicro, MergedResults};
 use crate::summary::{thousands, Summary};
@@ -15,11 +15,12 @@ use crate::ReportError;
 
 const CSS: &str = include_str!("report.css");
 
-const SECTIONS: [(&str, &str); 12] = [
+const SECTIONS: [(&str, &str); 13] = [
     ("summary", "Summary"),
     ("equal-load", "Equal load"),
     ("capacity", "Capacity"),
     ("conformance", "Conformance matrix"),
+    ("kill-matrix", "Kill matrix"),
     ("throughput", "Echo throughput"),
     ("latency", "Latency percentile spectrum"),
     ("resources", "Server CPU and memory"),
@@ -66,6 +67,7 @@ pub(super) fn render(merged: &MergedResults, figures: &mut Figures) -> Result<St
     equal_load::section(&mut out, &all_runs, &file.equal_load);
     equal_load::capacity(&mut out, &file.capacity);
     conformance::section(&mut out, &cells);
+    mutants::section(&mut out, file.kill_matrix.as_ref());
     let micro_ids: Vec<&str> = micro_results.iter().map(|m| m.runtime.as_str()).collect();
     let palette = echo::Palette::new(&runs, &micro_ids);
     echo::throughput(&mut out, figures, &runs, &palette)?;

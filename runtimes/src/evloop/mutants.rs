@@ -22,7 +22,7 @@ use std::time::Instant;
 pub enum Fault {
     /// The ready queue is LIFO: the most recently queued item runs first.
     LifoReadyQueue,
-    /// Timers fire up to 1 ms before their deadline.
+    /// Sleeps end a quarter of their duration early (at least 2 ms early).
     TimersEarly,
     /// The first cross-thread notification does not wake the loop: its message waits for
     /// the next notification.
@@ -81,18 +81,19 @@ pub enum Fault {
     EofNotSticky,
     /// A failed connect is reported as connected.
     ConnectErrorIgnored,
-    /// While some socket is ready, due timers are not expired.
+    /// While I/O keeps the loop busy (tasks ready, sockets reporting readiness), due timers
+    /// are not expired: they run only once the loop goes idle.
     IoStarvesTimers,
-    /// Every 16th read of a socket that has data returns `Pending` once (a cooperative
-    /// budget).
+    /// Every 16th read returns `Pending` once, waking itself (a cooperative budget).
     ForcedYield,
     /// Dropping the loop does not wait for the blocking jobs in flight.
     ShutdownAbandonsJobs,
+    /// A listener's readiness is cleared after each accepted connection, so connections
+    /// already queued wait for an edge that never comes.
+    AcceptOncePerEdge,
+    /// Dropping a listener leaks its socket: it keeps accepting into its backlog.
+    ListenerLeaked,
 }
-
-/// How much early [`Fault::TimersEarly`] fires timers.
-#[cfg(feature = "mutants")]
-const EARLY: std::time::Duration = std::time::Duration::from_millis(1);
 
 #[cfg(feature = "mutants")]
 /// The environment variable that names the fault of an `evloop-mutant` (e.g.
@@ -141,7 +142,7 @@ pub const FAULTS: &[MutantInfo] = &[
         Fault::TimersEarly,
         "timers_early",
         "L4",
-        "timers fire up to 1 ms before their deadline",
+        "sleeps end a quarter of their duration early (at least 2 ms early)",
     ),
     m(
         Fault::LostWakeup,
@@ -315,19 +316,31 @@ pub const FAULTS: &[MutantInfo] = &[
         Fault::IoStarvesTimers,
         "io_starves_timers",
         "L4",
-        "while a socket is ready, due timers are not expired",
+        "while I/O keeps the loop busy, due timers are not expired (only when idle)",
     ),
     m(
         Fault::ForcedYield,
         "forced_yield",
         "L3",
-        "every 16th read of a socket with data returns Pending once",
+        "every 16th read returns Pending once, waking itself (a cooperative budget)",
     ),
     m(
         Fault::ShutdownAbandonsJobs,
         "shutdown_abandons_jobs",
         "T3",
         "dropping the loop does not wait for blocking jobs in flight",
+    ),
+    m(
+        Fault::AcceptOncePerEdge,
+        "accept_once_per_edge",
+        "N2",
+        "a listener's readiness is cleared after each accept; queued connections wait",
+    ),
+    m(
+        Fault::ListenerLeaked,
+        "listener_leaked",
+        "N5",
+        "dropping a listener leaks its socket, which keeps accepting",
     ),
 ];
 
@@ -352,24 +365,15 @@ pub(crate) fn active(fault: Fault) -> bool {
     chosen::get() == Some(fault)
 }
 
-/// The clock timers compare their deadlines with: `now`, or 1 ms ahead under
-/// [`Fault::TimersEarly`].
+/// The deadline a sleep until `deadline` really gets: `deadline`, or, under
+/// [`Fault::TimersEarly`], a quarter of the time left earlier (at least 2 ms).
 #[inline(always)]
-pub(crate) fn timer_clock(now: Instant) -> Instant {
+pub(crate) fn sleep_deadline(deadline: Instant) -> Instant {
     #[cfg(feature = "mutants")]
     if active(Fault::TimersEarly) {
-        return now + EARLY;
-    }
-    now
-}
-
-/// The instant the loop wakes up for a timer due at `deadline`: earlier under
-/// [`Fault::TimersEarly`].
-#[inline(always)]
-pub(crate) fn wake_for_timer(deadline: Instant) -> Instant {
-    #[cfg(feature = "mutants")]
-    if active(Fault::TimersEarly) {
-        return deadline.checked_sub(EARLY).unwrap_or(deadline);
+        let left = deadline.saturating_duration_since(Instant::now());
+        let early = (left / 4).max(std::time::Duration::from_millis(2));
+        return deadline.checked_sub(early).unwrap_or(deadline);
     }
     deadline
 }

@@ -302,6 +302,11 @@ impl AsFd for EvListener {
 impl Drop for EvListener {
     fn drop(&mut self) {
         self.io.deregister(self.fd.as_fd());
+        #[cfg(feature = "mutants")]
+        if mutants::active(Fault::ListenerLeaked) {
+            // A duplicate that is never closed keeps the listening socket alive.
+            std::mem::forget(self.fd.try_clone());
+        }
     }
 }
 
@@ -313,7 +318,8 @@ impl harness::Listener for EvListener {
         let (conn, addr) = poll_fn(|cx| {
             io.with_reactor(fd.as_fd(), |reactor, key| {
                 let accept = || sys::accept(fd.as_fd());
-                reactor.poll_io(key, Direction::Read, cx, accept, |_| false)
+                let once = |_: &(OwnedFd, SocketAddr)| mutants::active(Fault::AcceptOncePerEdge);
+                reactor.poll_io(key, Direction::Read, cx, accept, once)
             })
         })
         .await?;

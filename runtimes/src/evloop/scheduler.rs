@@ -162,6 +162,9 @@ pub(crate) struct Core {
     /// Whether the batch of ready items is running (so a mutant may poll a task inline).
     #[cfg(feature = "mutants")]
     in_batch: Cell<bool>,
+    /// Whether the last I/O poll reported a socket event ([`Fault::IoStarvesTimers`]).
+    #[cfg(feature = "mutants")]
+    io_hot: Cell<bool>,
 }
 
 impl Core {
@@ -181,6 +184,8 @@ impl Core {
             debug,
             #[cfg(feature = "mutants")]
             in_batch: Cell::new(false),
+            #[cfg(feature = "mutants")]
+            io_hot: Cell::new(false),
         }
     }
 
@@ -312,11 +317,7 @@ impl Core {
             self.busy_iterations.set(self.busy_iterations.get() + 1);
         } else {
             self.busy_iterations.set(0);
-            let deadline = self
-                .timers
-                .borrow_mut()
-                .next_deadline()
-                .map(mutants::wake_for_timer);
+            let deadline = self.timers.borrow_mut().next_deadline();
             let block = !poll_only && !busy && deadline.is_none_or(|d| d > Instant::now());
             let outcome = self
                 .io
@@ -326,10 +327,12 @@ impl Core {
                 self.take_messages();
             }
             #[cfg(feature = "mutants")]
-            if outcome.sockets_ready && mutants::active(Fault::IoStarvesTimers) {
-                self.run_batch(root);
-                return;
-            }
+            self.io_hot.set(outcome.sockets_ready);
+        }
+        #[cfg(feature = "mutants")]
+        if (busy || self.io_hot.get()) && mutants::active(Fault::IoStarvesTimers) {
+            self.run_batch(root);
+            return;
         }
         self.expire_timers();
         self.run_batch(root);
@@ -382,7 +385,7 @@ impl Core {
         if self.timers.borrow().len() == 0 {
             return; // the common I/O-only iteration does not even read the clock
         }
-        let now = mutants::timer_clock(Instant::now());
+        let now = Instant::now();
         let queued_before = self.ready.borrow().len();
         loop {
             let Some(action) = self.timers.borrow_mut().pop_expired(now) else {

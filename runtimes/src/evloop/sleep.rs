@@ -31,7 +31,7 @@ impl Sleep {
     /// A sleep until `deadline`.
     pub(crate) fn until(deadline: Instant) -> Self {
         Self {
-            deadline,
+            deadline: mutants::sleep_deadline(deadline),
             timer: None,
             polled: false,
         }
@@ -64,7 +64,7 @@ impl Future for Sleep {
                 return Poll::Ready(());
             }
         }
-        if mutants::timer_clock(Instant::now()) >= this.deadline {
+        if Instant::now() >= this.deadline {
             if !std::mem::replace(&mut this.polled, true) && !mutants::active(Fault::SleepZeroReady)
             {
                 // Due already: yield once through the ready queue, like `YieldNow`.

@@ -217,7 +217,7 @@ impl<T> JoinHandle<T> {
         }
     }
 
-    /// Asks the loop to drop the task at its next turn (see `TaskHandle::abort`).
+    /// Asks the loop to drop the task at its next turn (see [`JoinHandle::abort`]).
     fn request_abort(&self) {
         if self.state.lock().finished {
             return;
@@ -267,8 +267,9 @@ impl<T: Send + 'static> Future for JoinHandle<T> {
 }
 
 impl<T: Send + 'static> TaskHandle<T> for JoinHandle<T> {
-    fn abort(&mut self) {
-        self.request_abort();
+    fn cancel(self) -> impl Future<Output = Result<T, JoinError>> + Send {
+        self.abort();
+        self
     }
 
     #[allow(unused_mut)] // `mut` is used by the `mutants` build
@@ -278,8 +279,18 @@ impl<T: Send + 'static> TaskHandle<T> for JoinHandle<T> {
             self.detached = true;
         }
     }
+}
 
-    fn is_finished(&self) -> bool {
+impl<T> JoinHandle<T> {
+    /// Requests cancellation (asyncio `task.cancel()`): the loop drops the task at its next
+    /// turn, after which awaiting the handle yields `Cancelled`. Aborting a finished task
+    /// changes nothing.
+    pub fn abort(&self) {
+        self.request_abort();
+    }
+
+    /// Whether the task has completed (with a value, a panic, or by cancellation).
+    pub fn is_finished(&self) -> bool {
         self.state.lock().finished
     }
 }

@@ -6,7 +6,6 @@ use std::pin::Pin;
 use std::task::Poll;
 use std::time::Duration;
 
-use futures::future::Either;
 use futures::stream::{FuturesUnordered, Stream};
 use harness::{JoinError, RuntimeHandle, TaskHandle};
 
@@ -72,25 +71,19 @@ where
 }
 
 /// `asyncio.wait_for` timed out (the awaited future was cancelled: dropped).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct TimedOut;
+pub use harness::TimedOut;
 
 /// `asyncio.wait_for(aw, timeout)`: the output of `fut`, or, when `timeout` passes first,
-/// [`TimedOut`] after cancelling `fut` (dropping it, so its destructors run).
+/// [`TimedOut`] after cancelling `fut` (dropping it, so its destructors run). This is the
+/// runtime's own time limit ([`RuntimeHandle::timeout`]: tokio's `time::timeout`,
+/// async-std's `future::timeout`, smol's timer race).
 pub async fn wait_for<H, F>(h: &H, fut: F, timeout: Duration) -> Result<F::Output, TimedOut>
 where
     H: RuntimeHandle,
-    F: Future,
+    F: Future + Send,
+    F::Output: Send,
 {
-    let fut = Box::pin(fut);
-    let timer = Box::pin(h.sleep(timeout));
-    match futures::future::select(fut, timer).await {
-        Either::Left((v, _)) => Ok(v),
-        Either::Right(((), fut)) => {
-            drop(fut);
-            Err(TimedOut)
-        }
-    }
+    h.timeout(timeout, fut).await
 }
 
 /// `asyncio.as_completed(tasks)`: the outcomes in completion order.

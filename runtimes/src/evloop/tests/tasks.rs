@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use harness::{JoinError, RuntimeConfig, RuntimeHandle, TaskHandle};
+use harness::{JoinError, Runtime, RuntimeConfig, RuntimeHandle, TaskHandle};
 
 use super::{on_both_drivers, TestLoop};
 
@@ -87,14 +87,14 @@ fn abort_cancels_at_the_next_suspension_and_runs_cleanup<L: TestLoop>() {
     let c = cleaned.clone();
     let (aborted, finished) = ev.block_on(async move {
         let h2 = h.clone();
-        let mut long = h.spawn(async move {
+        let long = h.spawn(async move {
             let _guard = SetOnDrop(c);
             h2.sleep(Duration::from_secs(3600)).await;
         });
         h.yield_now().await; // let it start and block on the sleep
         long.abort();
         let aborted = long.await;
-        let mut done = h.spawn(async { 5 });
+        let done = h.spawn(async { 5 });
         h.sleep(Duration::from_millis(1)).await;
         assert!(done.is_finished());
         done.abort(); // aborting a finished task changes nothing
