@@ -1,0 +1,2 @@
+TWINS = {}
+KILLS = {}
