@@ -230,7 +230,9 @@ def _patch_create_task():
 
 def _patch_streams(name):
     sw, sr = asyncio.StreamWriter, asyncio.StreamReader
-    if name == "half_close_ignored":
+    if name == "close_ignored":
+        sw.close = lambda self: None
+    elif name == "half_close_ignored":
         sw.write_eof = lambda self: None
     elif name == "no_backpressure":
         async def drain(self):
@@ -318,6 +320,7 @@ MUTANTS = {
     "shutdown_leaks_tasks": ("asyncio.run does not cancel the tasks left pending", None),
     "drop_handle_cancels": ("dropping create_task's result cancels the task", None),
     "half_close_ignored": ("StreamWriter.write_eof() does nothing", None),
+    "close_ignored": ("StreamWriter.close() does nothing", None),
     "no_backpressure": ("StreamWriter.drain() never waits", None),
     "partial_write_lost": ("StreamWriter.write keeps only the first 256 KiB of each call", None),
     "eof_not_sticky": ("after end-of-stream, the next read never returns", None),
