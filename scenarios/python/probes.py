@@ -183,9 +183,11 @@ def spawn_from_thread():
     async def main():
         loop = asyncio.get_running_loop()
         got = loop.create_future()
+        deadline = loop.time() + 1.0
 
         async def task():
-            got.set_result(9)
+            # 9 when it runs before the loop's 1 s timer came due.
+            got.set_result(9 if loop.time() < deadline else "after the 1 s timer")
 
         def plain():
             # Once the loop is blocked waiting (on the 1 s limit below).
@@ -194,7 +196,7 @@ def spawn_from_thread():
 
         th = threading.Thread(target=plain)
         th.start()
-        ok, v = await within(1, got)
+        ok, v = await within(1.2, got)
         th.join()
         return check({"task_ran": ok and v == 9}, {"task_ran": True})
     return run(main)

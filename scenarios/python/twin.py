@@ -23,7 +23,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import twinlib  # noqa: E402
 
-GROUPS = ["loop_order", "timers", "tasks", "cancel", "blocking", "sync", "net", "probes", "seeds"]
+GROUPS = ["loop_order", "timers", "tasks", "cancel", "blocking", "sync", "net", "probes", "seeds", "selftest"]
 MARKER = "LOOPBENCH-CELL "
 
 
