@@ -14,6 +14,7 @@ pub mod info;
 pub mod journal;
 pub mod net;
 pub mod paths;
+pub mod python;
 pub mod results;
 pub mod rules;
 pub mod runtime;
