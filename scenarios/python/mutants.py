@@ -39,18 +39,27 @@ def _inline_call_soon(self, callback, *args, context=None):
     return _base().call_soon(self, callback, *args, context=context)
 
 
+_POOL = None
+
+
 def _parallel_call_soon(self, callback, *args, context=None):
+    global _POOL
     owner = getattr(callback, "__self__", None)
     if isinstance(owner, asyncio.Future) or getattr(callback, "__module__", "").startswith("asyncio"):
         return _base().call_soon(self, callback, *args, context=context)
-    threading.Thread(target=callback, args=args, daemon=True).start()
+    if _POOL is None:
+        # Workers started up front, so callbacks start at once, side by side.
+        _POOL = concurrent.futures.ThreadPoolExecutor(max_workers=8)
+        for f in [_POOL.submit(time.sleep, 0.01) for _ in range(8)]:
+            f.result()
+    _POOL.submit(callback, *args)
     return events.Handle(lambda: None, (), self)
 
 
 def _early_call_at(self, when, callback, *args, context=None):
     ahead = when - self.time()
     if ahead >= 0.002:
-        when -= ahead / 2
+        when -= ahead * 3 / 4
     return _base().call_at(self, when, callback, *args, context=context)
 
 
@@ -199,6 +208,12 @@ async def _short_sleeps_block(delay, result=None):
     return await _real_sleep(delay, result)
 
 
+async def _short_sleeps_skip(delay, result=None):
+    if 0 < delay < 0.05:
+        return await _real_sleep(0, result)
+    return await _real_sleep(delay, result)
+
+
 def _patch_sleep(fn):
     asyncio.sleep = fn
     asyncio.tasks.sleep = fn
@@ -302,7 +317,7 @@ MUTANTS = {
     "call_soon_inline": ("call_soon runs its callback at once, inside the caller (done-callbacks and task steps synchronous)", _loop({"call_soon": _inline_call_soon})),
     "callbacks_in_parallel": ("plain call_soon callbacks run on their own threads, at once, even with the loop stopped", _loop({"call_soon": _parallel_call_soon})),
     "call_soon_as_timer": ("call_soon callbacks wait 2 ms, as timers (due timers run first)", _loop({"call_soon": _call_soon_as_timer})),
-    "timers_early": ("timers fire half their delay early (delays >= 2 ms)", _loop({"call_at": _early_call_at})),
+    "timers_early": ("timers fire at a quarter of their delay (delays >= 2 ms)", _loop({"call_at": _early_call_at})),
     "timers_late": ("timers fire 300 ms late", _loop({"call_at": _late_call_at})),
     "timers_insertion_order": ("a timer never fires before one created earlier (insertion order)", _loop({"call_at": _insertion_order_call_at})),
     "stop_drops_queued": ("stop() drops the callbacks already queued", _loop({"run_forever": _stop_drops_queued})),
@@ -318,6 +333,7 @@ MUTANTS = {
     "outcome_overwritten": ("a task's result is replaced by None", lambda: _task_factory_loop(_factory(_overwrite))),
     "sleep_zero_ready": ("asyncio.sleep(0) returns without yielding", None),
     "short_sleeps_block": ("asyncio.sleep(d < 50 ms) blocks the thread (time.sleep)", None),
+    "short_sleeps_skip": ("asyncio.sleep(d < 50 ms) only yields once, like sleep(0)", None),
     "shutdown_leaks_tasks": ("asyncio.run does not cancel the tasks left pending", None),
     "drop_handle_cancels": ("dropping create_task's result cancels the task", None),
     "half_close_ignored": ("StreamWriter.write_eof() does nothing", None),
@@ -341,6 +357,8 @@ def install(name):
         _patch_sleep(_sleep_zero_ready)
     elif name == "short_sleeps_block":
         _patch_sleep(_short_sleeps_block)
+    elif name == "short_sleeps_skip":
+        _patch_sleep(_short_sleeps_skip)
     elif name == "shutdown_leaks_tasks":
         asyncio.runners._cancel_all_tasks = lambda loop: None
     elif name == "drop_handle_cancels":

@@ -123,10 +123,10 @@ def hundred_thousand_timers():
         registration = time.monotonic() - registering
         done, _ = await within(10, all_done)
         p99 = percentile(lateness, 99)
-        late = p99 > ms(late_slack(0.1))
+        # Rule L4 (amended): lateness of a burst is a figure, bounded only by the 10 s limit.
         return check(
-            {"all_fired": done and len(lateness) == n, "early": early[0], "p99_beyond_slack": late},
-            {"all_fired": True, "early": 0, "p99_beyond_slack": False},
+            {"all_fired_within_10s": done and len(lateness) == n, "early": early[0]},
+            {"all_fired_within_10s": True, "early": 0},
         ).measure("registration_per_timer", us(registration) / n, "us").measure(
             "lateness_p50", percentile(lateness, 50), "ms").measure("lateness_p99", p99, "ms")
     return run(main)
@@ -205,5 +205,5 @@ KILLS = {
     "timers.many_not_early": ["timers_early"],
     "timers.many_100k": ["timers_early"],
     "timers.cancelled_never_fires": ["cancel_ignored"],
-    "timers.interval_catch_up": ["timers_early"],
+    "timers.interval_catch_up": ["short_sleeps_skip"],
 }
