@@ -40,7 +40,10 @@ pub fn is_python(runtime: &str) -> bool {
 pub fn script() -> PathBuf {
     match std::env::var_os(TWINS_ENV) {
         Some(p) => PathBuf::from(p),
-        None => PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/scenarios/python/twin.py")),
+        None => PathBuf::from(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/scenarios/python/twin.py"
+        )),
     }
 }
 
@@ -155,7 +158,11 @@ fn load_catalogue(python: &std::path::Path, script: &std::path::Path) -> Result<
         .map_err(|e| format!("cannot run {}: {e}", python.display()))?;
     if !out.ended.success() {
         let err = out.stderr_text();
-        let last = err.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("");
+        let last = err
+            .lines()
+            .rev()
+            .find(|l| !l.trim().is_empty())
+            .unwrap_or("");
         return Err(format!("`twin.py --list` {}: {last}", out.ended));
     }
     serde_json::from_str(out.stdout_text().trim())
@@ -180,9 +187,12 @@ impl Twins {
         if !self.covers(def.id) {
             return Ok(None);
         }
-        let mut launch = Launch::program(&self.python)
-            .arg(&self.script)
-            .args(["--scenario", def.id, "--loop", runtime]);
+        let mut launch = Launch::program(&self.python).arg(&self.script).args([
+            "--scenario",
+            def.id,
+            "--loop",
+            runtime,
+        ]);
         if let Some(m) = mutant {
             launch = launch.args(["--mutant", m]);
         }
@@ -210,7 +220,10 @@ impl KillCell {
 pub fn kill_report(twins: &Twins, cells: &[KillCell], defs: &[&'static ScenarioDef]) -> String {
     use std::fmt::Write;
     let mut out = String::new();
-    let _ = writeln!(out, "twin kill matrix (asyncio's loop with one fault each):");
+    let _ = writeln!(
+        out,
+        "twin kill matrix (asyncio's loop with one fault each):"
+    );
     for (mutant, what) in &twins.catalogue.mutants {
         let killers: Vec<String> = cells
             .iter()

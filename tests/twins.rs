@@ -19,7 +19,10 @@ fn loopbench() -> Command {
 }
 
 fn temp_json(name: &str) -> std::path::PathBuf {
-    std::env::temp_dir().join(format!("loopbench-twins-{}-{name}.json", std::process::id()))
+    std::env::temp_dir().join(format!(
+        "loopbench-twins-{}-{name}.json",
+        std::process::id()
+    ))
 }
 
 /// One twin of every scenario group, plus one scenario asyncio has no counterpart for.
@@ -64,7 +67,9 @@ fn one_twin_per_group_passes_on_asyncio_and_is_classified_on_uvloop() {
         .collect();
     for g in groups {
         assert!(
-            ONE_PER_GROUP.iter().any(|id| id.starts_with(&format!("{g}."))),
+            ONE_PER_GROUP
+                .iter()
+                .any(|id| id.starts_with(&format!("{g}."))),
             "group {g} has no twin in this test"
         );
     }
@@ -82,7 +87,11 @@ fn one_twin_per_group_passes_on_asyncio_and_is_classified_on_uvloop() {
         .find(|c| c.scenario == "sync.tokio_mpsc_bounded" && c.runtime == "asyncio")
         .expect("a cell for the Rust-only scenario");
     assert_eq!(unsupported.status, CellStatus::Unsupported);
-    assert!(unsupported.detail.contains("asyncio.Queue"), "{}", unsupported.detail);
+    assert!(
+        unsupported.detail.contains("asyncio.Queue"),
+        "{}",
+        unsupported.detail
+    );
     if stderr.contains("uvloop skipped") {
         eprintln!("uvloop column skipped here: {stderr}");
     } else {
@@ -92,11 +101,19 @@ fn one_twin_per_group_passes_on_asyncio_and_is_classified_on_uvloop() {
                 .iter()
                 .find(|c| c.scenario == *id && c.runtime == "uvloop")
                 .unwrap_or_else(|| panic!("no uvloop cell for {id}: {stdout}"));
-            assert!(!cell.status.is_failure(), "{id} on uvloop: {} {}", cell.status, cell.detail);
+            assert!(
+                !cell.status.is_failure(),
+                "{id} on uvloop: {} {}",
+                cell.status,
+                cell.detail
+            );
         }
     }
     assert!(out.status.success(), "{stdout}\n{stderr}");
-    assert!(stdout.contains("asyncio itself: asyncio passes"), "{stdout}");
+    assert!(
+        stdout.contains("asyncio itself: asyncio passes"),
+        "{stdout}"
+    );
 }
 
 #[test]
@@ -113,8 +130,14 @@ fn every_declared_twin_kill_happens_and_every_mutant_is_killed() {
     }
     assert!(out.status.success(), "{stdout}");
     assert!(!stdout.contains("MISSED"), "{stdout}");
-    assert!(!stdout.contains("killed by none"), "a mutant no twin kills:\n{stdout}");
-    assert!(stdout.contains(", 0 missed; twins that kill no mutant: none"), "{stdout}");
+    assert!(
+        !stdout.contains("killed by none"),
+        "a mutant no twin kills:\n{stdout}"
+    );
+    assert!(
+        stdout.contains(", 0 missed; twins that kill no mutant: none"),
+        "{stdout}"
+    );
     // Every twin declares a kill: the count of twins in the matrix is every twin.
     let twins = scenarios::ALL.iter().filter(|d| !d.selftest).count();
     assert!(stdout.contains(" twins, "), "{stdout}");
@@ -126,8 +149,19 @@ fn a_hanging_twin_is_a_timeout_and_an_aborting_one_a_crash() {
     let _turn = serial();
     let path = temp_json("selftest");
     let out = loopbench()
-        .args(["conformance", "--runtime", "asyncio", "--quiet", "--timeout", "2"])
-        .args(["--scenario", "selftest.hang,selftest.abort,loop.call_soon_fifo", "--json"])
+        .args([
+            "conformance",
+            "--runtime",
+            "asyncio",
+            "--quiet",
+            "--timeout",
+            "2",
+        ])
+        .args([
+            "--scenario",
+            "selftest.hang,selftest.abort,loop.call_soon_fifo",
+            "--json",
+        ])
         .arg(&path)
         .output()
         .unwrap();
@@ -166,7 +200,10 @@ fn a_missing_python_skips_the_columns_with_one_line() {
     assert!(out.status.success(), "{stderr}");
     let skip: Vec<&str> = stderr.lines().filter(|l| l.contains("skipped")).collect();
     assert_eq!(skip.len(), 1, "{stderr}");
-    assert!(skip[0].starts_with("asyncio skipped: no Python 3"), "{stderr}");
+    assert!(
+        skip[0].starts_with("asyncio skipped: no Python 3"),
+        "{stderr}"
+    );
     let file = ResultsFile::load(&path).expect("results");
     std::fs::remove_file(&path).ok();
     assert!(file.results.iter().all(|c| c.runtime == rust));
@@ -180,5 +217,8 @@ fn a_missing_python_skips_the_columns_with_one_line() {
         .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{stderr}");
-    assert!(stderr.contains("asyncio skipped: no twin runner at /nonexistent/twin.py"), "{stderr}");
+    assert!(
+        stderr.contains("asyncio skipped: no twin runner at /nonexistent/twin.py"),
+        "{stderr}"
+    );
 }

@@ -107,10 +107,12 @@ fn deadlines_within_a_ms(v: &Value, n: u64) -> bool {
         && v["late"] == json!([])
         && v["early"].as_array().is_some_and(|a| {
             !a.is_empty()
-                && a.iter().all(|e| match (e["delay_ms"].as_f64(), e["fired_at_ms"].as_f64()) {
-                    (Some(d), Some(at)) => at < d && at > d - 1.0,
-                    _ => false,
-                })
+                && a.iter().all(
+                    |e| match (e["delay_ms"].as_f64(), e["fired_at_ms"].as_f64()) {
+                        (Some(d), Some(at)) => at < d && at > d - 1.0,
+                        _ => false,
+                    },
+                )
         })
 }
 

@@ -224,11 +224,7 @@ fn hundred_thousand_timers<R: Runtime>() -> Observation {
             json!({ "all_fired_within_10s": done && fired as u64 == N, "early": early }),
             json!({ "all_fired_within_10s": true, "early": 0 }),
         )
-        .measure(
-            "registration_per_timer",
-            us(registration) / N as f64,
-            "us",
-        )
+        .measure("registration_per_timer", us(registration) / N as f64, "us")
         .measure("lateness_p50", percentile(&mut lateness, 50.0), "ms")
         .measure("lateness_p99", p99, "ms")
     })

@@ -73,9 +73,7 @@ pub struct Args {
 }
 
 /// Splits `--runtime` into compiled-in runtimes and Python columns; `all` is both.
-pub fn conformance_runtimes(
-    arg: &str,
-) -> anyhow::Result<(Vec<&'static str>, Vec<&'static str>)> {
+pub fn conformance_runtimes(arg: &str) -> anyhow::Result<(Vec<&'static str>, Vec<&'static str>)> {
     if arg.trim() == "all" {
         return Ok((runtimes::runtime_ids(), PYTHON_RUNTIMES.to_vec()));
     }
