@@ -12,6 +12,7 @@ mod checked;
 mod cmd;
 mod resume;
 mod runner;
+mod twins;
 mod util;
 
 /// Conformance and performance harness for Rust async runtimes.

@@ -6,6 +6,10 @@
 //! with `EVLOOP_MUTANT` naming its fault in the child's environment, classified as an evloop
 //! cell (see [`CellPlan`]).
 //!
+//! A Python cell (the `asyncio` and `uvloop` columns, see [`crate::twins`]) is the same
+//! again with a different child: `python twin.py --scenario ID --loop RT`, which prints the
+//! same marked observation; it is classified by the same [`scenarios::classify`].
+//!
 //! Invariant: cells run one at a time, so a timing-sensitive scenario never shares the CPU
 //! with another scenario.
 
@@ -52,16 +56,31 @@ pub fn run_cell(
 
 /// Runs one cell as `plan` says, in a child process, and classifies what came back.
 pub fn run_plan(plan: &CellPlan<'_>) -> std::io::Result<ConformanceCell> {
-    let (def, runtime, limit) = (plan.def, plan.classify_as, plan.limit);
-    let start = Instant::now();
     let exe = std::env::current_exe()?;
-    let mut launch = launch::Launch::loopbench(exe)
-        .args(["__cell", "--runtime", plan.runtime, "--scenario", def.id])
-        .time_limit(limit);
+    let mut launch = launch::Launch::loopbench(exe).args([
+        "__cell",
+        "--runtime",
+        plan.runtime,
+        "--scenario",
+        plan.def.id,
+    ]);
     for (key, value) in &plan.env {
         launch = launch.env(key, value);
     }
-    let out = launch.output()?;
+    run_child(launch, plan.def, plan.classify_as, plan.limit)
+}
+
+/// Runs `launch` (a child that prints one marked observation) with time limit `limit`, and
+/// classifies what came back as a cell of `def` on `runtime`: the one place a child's exit,
+/// time-out or observation becomes a status, for Rust and Python cells alike.
+pub fn run_child(
+    launch: launch::Launch,
+    def: &'static ScenarioDef,
+    runtime: &str,
+    limit: Duration,
+) -> std::io::Result<ConformanceCell> {
+    let start = Instant::now();
+    let out = launch.time_limit(limit).output()?;
     let (stdout, stderr) = (out.stdout_text(), out.stderr_text());
     let observation = stdout
         .lines()

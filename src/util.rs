@@ -118,11 +118,6 @@ pub fn use_color() -> bool {
     std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none()
 }
 
-/// Parses a `--runtime` list, turning an unknown name into a usage error.
-pub fn runtime_list(arg: &str) -> anyhow::Result<Vec<&'static str>> {
-    runtimes::parse_runtime_list(arg).map_err(usage)
-}
-
 /// Runs `loopbench micro` once in a child process and returns its ns per iteration.
 pub fn micro_ns_per_iter(
     exe: &Path,

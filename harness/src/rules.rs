@@ -3,6 +3,11 @@
 //! project), so a report can show what each row means, plus the project's own additions,
 //! marked [`Rule::addition`], for behaviour the reference does not cover (each says where it
 //! comes from). Scenarios, reports and the gate read them from here, the one owner.
+//!
+//! Where asyncio itself (the `asyncio` column: each scenario's Python twin on CPython's loop)
+//! shows the shared text wrong or vague, the project's copy carries amended wording, marked
+//! [`Rule::amended`] and starting with `(amended)`, with the CPython documentation or source
+//! line that settles it.
 
 /// One reference rule: id (`L3`) and its text.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -13,6 +18,9 @@ pub struct Rule {
     pub text: &'static str,
     /// Whether this rule is the project's addition, not in the shared reference.
     pub addition: bool,
+    /// Whether this text departs from the shared reference's wording (asyncio shows the
+    /// shared text wrong or vague); the text then says where and cites CPython.
+    pub amended: bool,
 }
 
 /// Every rule of the reference, in document order.
@@ -20,10 +28,10 @@ pub const RULES: &[Rule] = &[
     r("L1", "run_until_complete(fut) runs the loop until fut is done and returns its result."),
     r("L2", "run_forever() runs until stop(); stop() lets the callbacks already queued run, then returns; the loop can be run again and loses no queued callback."),
     r("L3", "call_soon(cb) callbacks run in the order they were scheduled (FIFO), one at a time, never nested inside one another."),
-    r("L4", "call_later(d, cb) runs cb no earlier than d after the call; call_at(t, cb) no earlier than loop time t. Two timers due at the same instant: order undefined. A call_soon callback runs before any timer scheduled at the same time with a positive delay."),
+    amend("L4", "(amended) call_later(d, cb) runs cb no earlier than d after the call; call_at(t, cb) no earlier than loop time t. Two timers due at the same instant: order undefined. A call_soon callback runs before any timer scheduled at the same time with a positive delay. Amended: how late is not bounded by asyncio — a due timer's callback runs when the loop reaches it, after every callback ahead of it, so a burst of many due timers ends as late as the loop's dispatch rate makes it (the suite bounds single timers by a generous slack, bursts only by their time limit). Source: CPython Lib/asyncio/base_events.py BaseEventLoop._run_once — due TimerHandles are popped from the heap into the ready queue and 'This is the only place where callbacks are actually *called*', one at a time; BaseEventLoop.call_later's docstring — 'Arrange for a callback to be called at a given time ... Each callback will be called exactly once' (no bound on lateness)."),
     r("L5", "time() is a monotonic clock."),
     r("L6", "call_soon_threadsafe(cb) is the one way in from another thread; it wakes a loop that is blocked waiting for I/O or a timer."),
-    r("L7", "Debug mode reports a callback or task step that holds the loop longer than a threshold (asyncio: 100 ms), and a task that was created but never awaited or polled."),
+    amend("L7", "(amended) Debug mode reports a callback or task step that holds the loop longer than a threshold (asyncio: 100 ms), and a coroutine that was created but never awaited, with where it was created (a Rust future never polled). Amended: the shared text says 'a task that was created but never awaited or polled'; asyncio schedules every task's first step, and a task cancelled before that step is reported by nothing. Source: CPython docs, 'Developing with asyncio' — 'Detect never-awaited coroutines: When a coroutine function is called, but not awaited (e.g. coro() instead of await coro()) or the coroutine is not scheduled with asyncio.create_task(), asyncio will emit a RuntimeWarning', and in debug mode the warning shows where the coroutine was created (sys.set_coroutine_origin_tracking_depth, set by loop.set_debug); Lib/asyncio/tasks.py Task.__init__ schedules __step with loop.call_soon."),
     r("F1", "A future is pending until a result or an error is set; setting either twice is an error; done() is true after either."),
     r("F2", "Awaiting a future that failed raises its error in the awaiter (Rust: the join yields an error value carrying the panic or error; the loop survives)."),
     r("F3", "Done-callbacks run through the loop, never synchronously inside set_result."),
@@ -53,7 +61,7 @@ pub const RULES: &[Rule] = &[
     add("L8", "(addition) A periodic timer in asyncio is a loop of sleep(period) (or call_later re-arming itself): after the consumer was held up, at most one tick is ready at once (a tick armed before the stall), then ticks come a period apart; it never fires a burst of catch-up ticks, and never a tick before its period. Source: the asyncio docs offer no interval, only sleep and call_later."),
     add("L9", "(addition) Tasks and callbacks run only while the loop runs (inside run_until_complete or run_forever); creating a task or queueing a callback outside a run queues it for the next run. Source: asyncio docs, 'Event Loop' — 'The event loop runs asynchronous tasks and callbacks' in run_forever/run_until_complete."),
     add("T3", "(addition) Closing the loop waits for the blocking jobs in flight: asyncio.run() ends with loop.shutdown_default_executor(), which waits for the executor's threads to finish. Source: asyncio docs, asyncio.run and loop.shutdown_default_executor (Python 3.9+)."),
-    add("X1", "(addition) An awaitable of another async library works inside the loop: asyncio runs any library's awaitables on any loop. A Rust library future tied to its own runtime (tokio's timers and sockets) may not; the cell records what happens (completes, or a panic the loop survives), never a hang or a crashed harness."),
+    add("X1", "(addition) An awaitable of another async library works inside the loop: asyncio runs any library's awaitables that are bound to no loop (coroutines, and futures of the running loop), while a future bound to another loop is refused with RuntimeError. A Rust library future tied to its own runtime (tokio's timers and sockets) may not work; the cell records what happens (completes, or a panic the loop survives), never a hang or a crashed harness. Source: CPython Lib/asyncio/tasks.py Task.__step — 'Task {self!r} got Future {result!r} attached to a different loop' (RuntimeError)."),
 ];
 
 const fn r(id: &'static str, text: &'static str) -> Rule {
@@ -61,6 +69,7 @@ const fn r(id: &'static str, text: &'static str) -> Rule {
         id,
         text,
         addition: false,
+        amended: false,
     }
 }
 
@@ -69,6 +78,18 @@ const fn add(id: &'static str, text: &'static str) -> Rule {
         id,
         text,
         addition: true,
+        amended: false,
+    }
+}
+
+/// A rule of the shared reference whose wording the project amends (asyncio showed the
+/// shared text wrong or vague).
+const fn amend(id: &'static str, text: &'static str) -> Rule {
+    Rule {
+        id,
+        text,
+        addition: false,
+        amended: true,
     }
 }
 
@@ -99,6 +120,11 @@ mod tests {
         for rule in RULES.iter().filter(|r| r.addition) {
             assert!(rule.text.starts_with("(addition)"), "{}", rule.id);
         }
+        for rule in RULES.iter().filter(|r| r.amended) {
+            assert!(rule.text.starts_with("(amended)"), "{}", rule.id);
+            assert!(rule.text.contains("Source: CPython"), "{}", rule.id);
+        }
+        assert!(rule_text("L7").unwrap().contains("never awaited"));
         assert!(rule_text("L3").unwrap().contains("FIFO"));
         assert_eq!(rule_text("Z9"), None);
     }

@@ -266,6 +266,7 @@ impl Summary {
             .collect();
         // Equal-load and capacity lines go first: `lead_with` (which `of` calls).
         let mut lines = vec![conformance_line(cells)];
+        lines.extend(asyncio_line(cells));
         lines.extend(closed_loop_lines(&runs));
         Self { lines, excluded }
     }
@@ -326,6 +327,78 @@ fn equal_load_line(basis: &EqualLoadBasis, runs: &[(&str, &EchoRun)]) -> Option<
     }
     Some(SummaryLine {
         topic: "equal load",
+        text,
+    })
+}
+
+/// How close each runtime is to asyncio itself: the `asyncio` column's share of applicable
+/// scenarios passed (the reference checked against its source), then, for every other
+/// runtime, how many of the scenarios asyncio passes it passes too, closest first. `None`
+/// without an `asyncio` column.
+pub fn asyncio_line(cells: &[ConformanceCell]) -> Option<SummaryLine> {
+    let asyncio: Vec<&ConformanceCell> = cells.iter().filter(|c| c.runtime == "asyncio").collect();
+    if asyncio.is_empty() {
+        return None;
+    }
+    let column = |rt: &str| -> String {
+        let mine: Vec<&ConformanceCell> = cells.iter().filter(|c| c.runtime == rt).collect();
+        let applicable = mine
+            .iter()
+            .filter(|c| c.status != CellStatus::Unsupported)
+            .count();
+        let passed = mine.iter().filter(|c| c.status == CellStatus::Pass).count();
+        let pct = if applicable == 0 {
+            0.0
+        } else {
+            100.0 * passed as f64 / applicable as f64
+        };
+        format!(
+            "{rt} passes {passed} of {applicable} applicable scenarios ({pct:.1} %; {} unsupported)",
+            mine.len() - applicable
+        )
+    };
+    let passed_by_asyncio: Vec<&str> = asyncio
+        .iter()
+        .filter(|c| c.status == CellStatus::Pass)
+        .map(|c| c.scenario.as_str())
+        .collect();
+    let mut order: Vec<&str> = Vec::new();
+    for c in cells {
+        if c.runtime != "asyncio" && c.runtime != "uvloop" && !order.contains(&c.runtime.as_str()) {
+            order.push(&c.runtime);
+        }
+    }
+    let mut agreement: Vec<(&str, usize, usize)> = order
+        .iter()
+        .map(|rt| {
+            let both: Vec<&ConformanceCell> = cells
+                .iter()
+                .filter(|c| c.runtime == *rt && passed_by_asyncio.contains(&c.scenario.as_str()))
+                .collect();
+            let agree = both.iter().filter(|c| c.status == CellStatus::Pass).count();
+            (*rt, agree, both.len())
+        })
+        .collect();
+    agreement.sort_by(|a, b| {
+        let fa = a.1 as f64 / a.2.max(1) as f64;
+        let fb = b.1 as f64 / b.2.max(1) as f64;
+        fb.total_cmp(&fa)
+    });
+    let mut text = column("asyncio");
+    if cells.iter().any(|c| c.runtime == "uvloop") {
+        text.push_str("; ");
+        text.push_str(&column("uvloop"));
+    }
+    if !agreement.is_empty() {
+        let parts: Vec<String> = agreement
+            .iter()
+            .map(|(rt, agree, n)| format!("{rt} {agree}/{n}"))
+            .collect();
+        text.push_str("; of the scenarios asyncio passes, each runtime passes: ");
+        text.push_str(&parts.join(", "));
+    }
+    Some(SummaryLine {
+        topic: "asyncio itself",
         text,
     })
 }

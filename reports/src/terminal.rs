@@ -193,6 +193,20 @@ pub fn conformance_matrix(
         totals.join(", "),
         cells.len()
     );
+    for rt in ["asyncio", "uvloop"] {
+        let mine: Vec<&ConformanceCell> = cells.iter().filter(|c| c.runtime == rt).collect();
+        if mine.is_empty() {
+            continue;
+        }
+        let counts: Vec<String> = CellStatus::ALL
+            .iter()
+            .map(|s| format!("{} {s}", mine.iter().filter(|c| c.status == *s).count()))
+            .collect();
+        let _ = writeln!(out, "{rt}: {}", counts.join(", "));
+    }
+    if let Some(line) = crate::summary::asyncio_line(cells) {
+        let _ = writeln!(out, "{}: {}", line.topic, line.text);
+    }
     out
 }
 

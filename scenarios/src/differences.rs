@@ -100,6 +100,43 @@ const MONOIO_YIELD_REASON: &str = "monoio puts a task that woke itself during it
     ready task: yielding gives no other task a turn";
 
 /// Shorthand for an entry.
+/// Why uvloop runs a due timer before a queued callback.
+const UVLOOP_ORDER: &str = "uvloop runs its ready queue (call_soon callbacks) from a libuv idle \
+    handle, and libuv runs due timers before idle handles in each loop iteration, so a timer \
+    that came due while a callback waited in the queue runs first (asyncio moves due timers \
+    behind the callbacks already queued)";
+/// libuv's loop order, and where uvloop runs call_soon callbacks.
+const UVLOOP_ORDER_SOURCE: &str = "libuv docs: Design overview, 'The I/O loop' — 'Due timers \
+    are run' (step 2) before 'Idle handle callbacks are called' (step 4); uvloop \
+    uvloop/loop.pyx: Loop._on_idle runs the _ready queue (handler_idle, a UVIdle)";
+/// Why uvloop's timers can end less than a millisecond early.
+const UVLOOP_MS: &str = "uvloop's loop.time() is libuv's millisecond clock, cached at the start \
+    of each loop iteration, and its timers have millisecond resolution (delays are rounded to \
+    whole milliseconds): measured on the monotonic clock, a timer can end up to 1 ms before \
+    its delay";
+/// libuv's clock and timer resolution.
+const UVLOOP_MS_SOURCE: &str = "libuv docs: uv_now — 'Return the current timestamp in \
+    milliseconds. The timestamp is cached at the start of the event loop tick'; uv_timer_start \
+    — timeout in milliseconds; uvloop uvloop/loop.pyx: Loop.time returns uv_now / 1000, \
+    call_later rounds the delay to milliseconds";
+
+/// `{"fired": n, "early": [...], "late": []}` where every early timer fired less than 1 ms
+/// before its delay (the millisecond clock), and at least one did.
+fn deadlines_within_a_ms(v: &Value, n: u64) -> bool {
+    v.as_object().is_some_and(|o| o.len() == 3)
+        && v["fired"] == json!(n)
+        && v["late"] == json!([])
+        && v["early"].as_array().is_some_and(|a| {
+            !a.is_empty()
+                && a.iter().all(
+                    |e| match (e["delay_ms"].as_f64(), e["fired_at_ms"].as_f64()) {
+                        (Some(d), Some(at)) => at < d && at > d - 1.0,
+                        _ => false,
+                    },
+                )
+        })
+}
+
 const fn known(
     scenario: &'static str,
     runtimes: &'static [&'static str],
@@ -729,6 +766,81 @@ pub static KNOWN: &[KnownDifference] = &[
         |v| tokio_context_panic(&v["joined"]) && v["next_task"] == json!({ "value": 1 }),
         FOREIGN,
         TOKIO_CONTEXT,
+    ),
+    // uvloop: libuv's loop order and its millisecond clock.
+    known(
+        "loop.call_soon_before_timer",
+        &["uvloop"],
+        "order [call_later, call_soon]: the timer that came due while the callback was queued runs first",
+        |v| v == &json!({ "order": ["call_later", "call_soon"] }),
+        UVLOOP_ORDER,
+        UVLOOP_ORDER_SOURCE,
+    ),
+    known(
+        "loop.call_later_not_early",
+        &["uvloop"],
+        "all 3 fired, none late; the early ones less than 1 ms before their delay",
+        |v| deadlines_within_a_ms(v, 3),
+        UVLOOP_MS,
+        UVLOOP_MS_SOURCE,
+    ),
+    known(
+        "loop.call_at_not_early",
+        &["uvloop"],
+        "all 3 fired, none late; the early ones less than 1 ms before their deadline",
+        |v| deadlines_within_a_ms(v, 3),
+        UVLOOP_MS,
+        UVLOOP_MS_SOURCE,
+    ),
+    known(
+        "loop.time_monotonic",
+        &["uvloop"],
+        "no step backwards; loop.time() advanced across a sleep(d) by less than d, but by more than d - 1 ms",
+        |v| {
+            v["steps_backwards"] == json!(0)
+                && v["sleeps_the_clock_did_not_cover"].as_array().is_some_and(|a| {
+                    !a.is_empty()
+                        && a.iter().all(|e| {
+                            match (e["sleep_ms"].as_f64(), e["advanced_ms"].as_f64()) {
+                                (Some(d), Some(adv)) => adv > d - 1.0 && adv <= d,
+                                _ => false,
+                            }
+                        })
+                })
+                && v.as_object().is_some_and(|o| o.len() == 2)
+        },
+        UVLOOP_MS,
+        UVLOOP_MS_SOURCE,
+    ),
+    known(
+        "timers.sleep_resolution",
+        &["uvloop"],
+        "sleep(100 us) and sleep(1 ms) end early (sub-millisecond delays round to whole milliseconds); sleep(0) never",
+        |v| {
+            v.as_object().is_some_and(|o| o.len() == 1)
+                && v["early"].as_array().is_some_and(|a| {
+                    !a.is_empty()
+                        && a.iter().all(|e| {
+                            matches!(e["sleep"].as_str(), Some("sleep_100us" | "sleep_1ms"))
+                                && e["early"].as_u64().is_some_and(|n| (1..=100).contains(&n))
+                        })
+                })
+        },
+        UVLOOP_MS,
+        UVLOOP_MS_SOURCE,
+    ),
+    known(
+        "timers.many_not_early",
+        &["uvloop"],
+        "all 200 fired, none beyond slack; some ended early (their delays are whole milliseconds on libuv's cached clock)",
+        |v| {
+            v.as_object().is_some_and(|o| o.len() == 3)
+                && v["fired"] == json!(200)
+                && v["beyond_slack"] == json!(0)
+                && v["early"].as_u64().is_some_and(|n| (1..=200).contains(&n))
+        },
+        UVLOOP_MS,
+        UVLOOP_MS_SOURCE,
     ),
 ];
 

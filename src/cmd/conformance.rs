@@ -13,7 +13,8 @@ use harness::journal::{CellJournal, Selection};
 use harness::results::{ConformanceCell, Environment, ResultsFile};
 use scenarios::ScenarioDef;
 
-use crate::util::{runtime_list, usage};
+use crate::twins::{Twins, PYTHON_RUNTIMES};
+use crate::util::usage;
 
 /// Arguments of `loopbench conformance`.
 #[derive(clap::Args)]
@@ -21,7 +22,9 @@ use crate::util::{runtime_list, usage};
     after_help = "Examples:\n  loopbench conformance --runtime all --json /tmp/c.json\n  loopbench conformance --runtime evloop --scenario 'timers.*'\n  loopbench conformance --only-differences\n  loopbench conformance --runtime all --json /tmp/c.json --resume   # after an interrupt\n\nWith --json, each completed cell is also appended to PATH.journal as it completes; an\ninterrupted run (Ctrl-C, SIGTERM) prints how many cells are saved, and --resume runs only\nthe missing ones. The journal is removed once PATH is written.\n\nThe kill matrix (a build with `cargo build --release --features mutants`):\n  loopbench conformance --mutants\n  loopbench conformance --mutants --all-pairs --mutant lifo_ready_queue,timers_early\n\nExit status: 0 when no cell is fail, timeout or crash (with --mutants: every declared kill\nhappened and the control is clean); 1 otherwise; 2 for bad arguments, an unusable --json path\nor journal, or --mutants in a build without them; 130/143 when interrupted by SIGINT/SIGTERM."
 )]
 pub struct Args {
-    /// Runtimes: comma-separated ids, or `all`. Not with `--mutants` (which runs evloop).
+    /// Runtimes: comma-separated ids, or `all`: every compiled-in runtime plus the Python
+    /// columns `asyncio` and `uvloop` (each scenario's Python twin). Not with `--mutants`
+    /// (which runs evloop).
     #[arg(long, default_value = "all")]
     pub runtime: String,
     /// Scenarios: comma-separated ids or globs (`timers.*`), or `all`. Self-tests
@@ -62,6 +65,38 @@ pub struct Args {
     /// just checked.
     #[arg(long, requires = "mutants")]
     pub no_control: bool,
+    /// The twins' kill matrix: every Python twin (of the selected scenarios) on each
+    /// mutant of asyncio's loop it declares it kills; exit status 1 when a declared kill
+    /// did not happen.
+    #[arg(long, conflicts_with_all = ["mutants", "runtime", "resume", "json", "only_differences"])]
+    pub twin_mutants: bool,
+}
+
+/// Splits `--runtime` into compiled-in runtimes and Python columns; `all` is both.
+pub fn conformance_runtimes(arg: &str) -> anyhow::Result<(Vec<&'static str>, Vec<&'static str>)> {
+    if arg.trim() == "all" {
+        return Ok((runtimes::runtime_ids(), PYTHON_RUNTIMES.to_vec()));
+    }
+    let mut python = Vec::new();
+    let mut rest = Vec::new();
+    for name in arg.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+        match PYTHON_RUNTIMES.iter().find(|p| **p == name) {
+            Some(p) if !python.contains(p) => python.push(*p),
+            Some(_) => {}
+            None => rest.push(name),
+        }
+    }
+    let rust = if rest.is_empty() && !python.is_empty() {
+        Vec::new()
+    } else {
+        runtimes::parse_runtime_list(&rest.join(",")).map_err(|e| {
+            usage(format!(
+                "{e} (and the Python columns: {})",
+                PYTHON_RUNTIMES.join(", ")
+            ))
+        })?
+    };
+    Ok((rust, python))
 }
 
 /// Time limit of an ordinary cell unless `--timeout` says otherwise.
@@ -130,12 +165,28 @@ fn glob_match(pattern: &str, text: &str) -> bool {
 
 /// Runs the selected matrix and returns its cells, with a progress bar unless `quiet`.
 /// With a journal, cells it holds are not run again, and each completed cell is recorded.
+/// Python columns (`asyncio`, `uvloop`) run through `twins`; a scenario without a twin gets
+/// no Python cell and is added to `no_twin`.
 pub fn run_matrix(
     runtimes: &[&'static str],
     defs: &[&'static ScenarioDef],
     limit: Duration,
     quiet: bool,
+    journal: Option<&mut CellJournal>,
+) -> anyhow::Result<Vec<ConformanceCell>> {
+    let mut no_twin = Vec::new();
+    run_columns(runtimes, defs, limit, quiet, journal, None, &mut no_twin)
+}
+
+/// [`run_matrix`] with the Python columns' twins.
+pub fn run_columns(
+    runtimes: &[&'static str],
+    defs: &[&'static ScenarioDef],
+    limit: Duration,
+    quiet: bool,
     mut journal: Option<&mut CellJournal>,
+    twins: Option<&Twins>,
+    no_twin: &mut Vec<&'static str>,
 ) -> anyhow::Result<Vec<ConformanceCell>> {
     let total = (runtimes.len() * defs.len()) as u64;
     let bar = crate::cmd::run::stage_bar("conformance", total, quiet);
@@ -148,8 +199,26 @@ pub fn run_matrix(
                 continue;
             }
             bar.set_message(format!("{} on {rt}", def.id));
-            let cell = crate::runner::run_cell(def, rt, limit)
-                .with_context(|| format!("cannot start a child process for {} on {rt}", def.id))?;
+            let cell = if crate::twins::is_python(rt) {
+                let ran = match twins {
+                    Some(t) => t.run_cell(def, rt, None, limit),
+                    None => Ok(None),
+                };
+                match ran.with_context(|| format!("cannot start Python for {} on {rt}", def.id))? {
+                    Some(cell) => cell,
+                    None => {
+                        if !no_twin.contains(&def.id) {
+                            no_twin.push(def.id);
+                        }
+                        bar.inc(1);
+                        continue;
+                    }
+                }
+            } else {
+                crate::runner::run_cell(def, rt, limit).with_context(|| {
+                    format!("cannot start a child process for {} on {rt}", def.id)
+                })?
+            };
             // A cell cut short by an interrupt is not a result: record nothing.
             crate::util::yield_if_interrupted();
             if let Some(j) = journal.as_deref_mut() {
@@ -168,13 +237,27 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     if args.mutants {
         return crate::cmd::kill::run(args);
     }
-    let runtimes = runtime_list(&args.runtime)?;
+    if args.twin_mutants {
+        return run_twin_mutants(&args);
+    }
+    let (rust, python) = conformance_runtimes(&args.runtime)?;
     let defs = select_scenarios(&args.scenario)?;
     let limit = args.timeout.unwrap_or(CELL_LIMIT);
-    let infos = runtimes
+    let infos = rust
         .iter()
         .map(|id| runtimes::runtime_info(id))
         .collect::<std::io::Result<Vec<_>>>()?;
+    let prepared = crate::twins::prepare(&python, &mut |line| eprintln!("{line}"));
+    for line in &prepared.skipped {
+        eprintln!("{line}");
+    }
+    let mut runtimes = rust.clone();
+    runtimes.extend(prepared.columns.iter().copied());
+    if runtimes.is_empty() {
+        return Err(usage(
+            "no runtime left to run: the Python columns were skipped (see above)",
+        ));
+    }
     let ids: Vec<&str> = defs.iter().map(|d| d.id).collect();
     let mut journal = match &args.json {
         Some(json) => Some(crate::resume::open_journal(
@@ -187,7 +270,16 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             None
         }
     };
-    let cells = run_matrix(&runtimes, &defs, limit, args.quiet, journal.as_mut())?;
+    let mut no_twin = Vec::new();
+    let cells = run_columns(
+        &runtimes,
+        &defs,
+        limit,
+        args.quiet,
+        journal.as_mut(),
+        prepared.twins.as_ref(),
+        &mut no_twin,
+    )?;
 
     // Saved before anything is printed: a closed stdout (`| head`) must not lose the cells.
     if let Some(path) = &args.json {
@@ -211,11 +303,55 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             args.only_differences
         )
     );
+    if !no_twin.is_empty() {
+        println!(
+            "no twin yet ({} have no cell; not counted as applicable): {}",
+            prepared.columns.join(", "),
+            no_twin.join(", ")
+        );
+    }
     if let Some(path) = &args.json {
         println!("results written to {}", path.display());
     }
     let broken = cells.iter().filter(|c| c.status.is_failure()).count();
     Ok(if broken == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+/// `loopbench conformance --twin-mutants`: each selected twin on every mutant of asyncio's
+/// loop it declares it kills, in child processes through the runner, and the kill report.
+fn run_twin_mutants(args: &Args) -> anyhow::Result<ExitCode> {
+    let defs = select_scenarios(&args.scenario)?;
+    let limit = args.timeout.unwrap_or(MUTANT_LIMIT);
+    let prepared = crate::twins::prepare(&["asyncio"], &mut |line| eprintln!("{line}"));
+    let Some(twins) = prepared.twins else {
+        for line in &prepared.skipped {
+            eprintln!("{line}");
+        }
+        println!("twin kill matrix skipped: no Python for the asyncio twins");
+        return Ok(ExitCode::SUCCESS);
+    };
+    let pairs: Vec<(&'static ScenarioDef, String)> = defs
+        .iter()
+        .filter_map(|d| twins.catalogue.twins.get(d.id).map(|k| (*d, k)))
+        .flat_map(|(d, kills)| kills.iter().map(move |m| (d, m.clone())))
+        .collect();
+    let bar = crate::cmd::run::stage_bar("twin mutants", pairs.len() as u64, args.quiet);
+    let mut cells = Vec::new();
+    for (def, mutant) in pairs {
+        bar.set_message(format!("{} on {mutant}", def.id));
+        if let Some(cell) = twins.run_cell(def, "asyncio", Some(&mutant), limit)? {
+            cells.push(crate::twins::KillCell { mutant, cell });
+        }
+        crate::util::yield_if_interrupted();
+        bar.inc(1);
+    }
+    bar.finish_and_clear();
+    print!("{}", crate::twins::kill_report(&twins, &cells, &defs));
+    Ok(if cells.iter().all(|k| k.killed()) {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(1)
