@@ -132,13 +132,19 @@ def call_soon_before_timer():
     async def main():
         loop = asyncio.get_running_loop()
         log = []
-        loop.call_later(0.001, log.append, "call_later")
+        # Due 50 ms after it is armed (as in the Rust scenario): the callback is queued well
+        # before, then the loop is held past the deadline, so both are ready at the next turn.
+        due = time.monotonic() + 0.050
+        loop.call_later(0.050, log.append, "call_later")
         await asyncio.sleep(0)
         loop.call_soon(log.append, "call_soon")
-        # Hold the loop until the timer is overdue: both are ready at the next turn.
-        time.sleep(0.003)
+        queued_before_due = time.monotonic() < due
+        time.sleep(max(0.0, due - time.monotonic()) + 0.003)
         await eventually(2, lambda: len(log) >= 2)
-        return check({"order": log}, {"order": ["call_soon", "call_later"]})
+        return check(
+            {"order": log, "queued_before_due": queued_before_due},
+            {"order": ["call_soon", "call_later"], "queued_before_due": True},
+        )
     return run(main)
 
 

@@ -80,7 +80,7 @@ def _stop_drops_queued(self):
 
 
 def _call_soon_as_timer(self, callback, *args, context=None):
-    return self.call_later(0.002, callback, *args, context=context)
+    return self.call_later(0.1, callback, *args, context=context)
 
 
 def _lost_wakeup(self, callback, *args, context=None):
@@ -316,7 +316,7 @@ MUTANTS = {
     "lifo_ready_queue": ("call_soon queues at the front (LIFO ready queue)", _loop({"_call_soon": _lifo_call_soon})),
     "call_soon_inline": ("call_soon runs its callback at once, inside the caller (done-callbacks and task steps synchronous)", _loop({"call_soon": _inline_call_soon})),
     "callbacks_in_parallel": ("plain call_soon callbacks run on their own threads, at once, even with the loop stopped", _loop({"call_soon": _parallel_call_soon})),
-    "call_soon_as_timer": ("call_soon callbacks wait 2 ms, as timers (due timers run first)", _loop({"call_soon": _call_soon_as_timer})),
+    "call_soon_as_timer": ("call_soon callbacks wait 100 ms, as timers (a timer due sooner runs first)", _loop({"call_soon": _call_soon_as_timer})),
     "timers_early": ("timers fire at a quarter of their delay (delays >= 2 ms)", _loop({"call_at": _early_call_at})),
     "timers_late": ("timers fire 300 ms late", _loop({"call_at": _late_call_at})),
     "timers_insertion_order": ("a timer never fires before one created earlier (insertion order)", _loop({"call_at": _insertion_order_call_at})),

@@ -751,7 +751,7 @@ pub static KNOWN: &[KnownDifference] = &[
     // Another runtime's types.
     known(
         "probe.foreign_tokio_sleep",
-        &["evloop", "async-std", "smol", "smol-mt", "compio"],
+        &["evloop", "evloop-uring", "async-std", "smol", "smol-mt", "compio"],
         "the task panicked (or re-raised in the awaiter) with tokio's 'no reactor running' \
          message; the next task ran",
         |v| tokio_context_panic(&v["joined"]) && v["next_task"] == json!({ "value": 1 }),
@@ -760,7 +760,7 @@ pub static KNOWN: &[KnownDifference] = &[
     ),
     known(
         "probe.foreign_tokio_tcp",
-        &["evloop", "async-std", "smol", "smol-mt", "compio"],
+        &["evloop", "evloop-uring", "async-std", "smol", "smol-mt", "compio"],
         "the task panicked (or re-raised in the awaiter) with tokio's 'no reactor running' \
          message; the next task ran",
         |v| tokio_context_panic(&v["joined"]) && v["next_task"] == json!({ "value": 1 }),
@@ -772,7 +772,7 @@ pub static KNOWN: &[KnownDifference] = &[
         "loop.call_soon_before_timer",
         &["uvloop"],
         "order [call_later, call_soon]: the timer that came due while the callback was queued runs first",
-        |v| v == &json!({ "order": ["call_later", "call_soon"] }),
+        |v| v == &json!({ "order": ["call_later", "call_soon"], "queued_before_due": true }),
         UVLOOP_ORDER,
         UVLOOP_ORDER_SOURCE,
     ),

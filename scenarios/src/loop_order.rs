@@ -214,12 +214,18 @@ scenario! {
 }
 
 fn call_soon_before_timer<R: Runtime>() -> Observation {
+    // The timer is due 50 ms after it is armed: the callback is queued well before that
+    // (even on a loaded machine), then the loop is held past the deadline, so both are ready
+    // at the next turn. (With a 1 ms timer a stalled test thread let the timer come due before
+    // the callback was queued, and then the timer first was the right order.)
+    const DUE: Duration = Duration::from_millis(50);
     on_one_worker::<R, _, _>(|h| async move {
         let log = new_log();
+        let deadline = Instant::now() + DUE;
         let armed = Arc::new(AtomicBool::new(false));
         let (l, a, h2) = (log.clone(), armed.clone(), h.clone());
         h.spawn(async move {
-            let sleep = h2.sleep(Duration::from_millis(1));
+            let sleep = h2.sleep_until(deadline);
             a.store(true, Ordering::SeqCst);
             sleep.await;
             push(&l, "call_later");
@@ -234,13 +240,16 @@ fn call_soon_before_timer<R: Runtime>() -> Observation {
         h.yield_now().await;
         let l = log.clone();
         h.call_soon_threadsafe(move || push(&l, "call_soon"));
+        let queued_before_due = Instant::now() < deadline;
         // Hold the loop until the timer is overdue: both are ready at the next turn.
-        std::thread::sleep(Duration::from_millis(3));
+        std::thread::sleep(
+            deadline.saturating_duration_since(Instant::now()) + Duration::from_millis(3),
+        );
         let l = log.clone();
         eventually(&h, Duration::from_secs(2), || events(&l).len() >= 2).await;
         Observation::check(
-            json!({ "order": events(&log) }),
-            json!({ "order": ["call_soon", "call_later"] }),
+            json!({ "order": events(&log), "queued_before_due": queued_before_due }),
+            json!({ "order": ["call_soon", "call_later"], "queued_before_due": true }),
         )
     })
 }
