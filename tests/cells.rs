@@ -92,6 +92,7 @@ macro_rules! cells_on {
 macro_rules! cells {
     ($($name:ident => $id:expr),* $(,)?) => {
         cells_on!(evloop = "evloop" if "evloop"; $($name => $id),*);
+        cells_on!(evloop_uring = "evloop-uring" if "evloop-uring"; $($name => $id),*);
         cells_on!(tokio_ct = "tokio-ct" if "tokio"; $($name => $id),*);
         cells_on!(tokio_mt = "tokio-mt" if "tokio"; $($name => $id),*);
         cells_on!(async_std = "async-std" if "async-std"; $($name => $id),*);
@@ -111,6 +112,8 @@ fn every_compiled_in_runtime_has_its_cells() {
     let generated = [
         #[cfg(feature = "evloop")]
         "evloop",
+        #[cfg(feature = "evloop-uring")]
+        "evloop-uring",
         #[cfg(feature = "tokio")]
         "tokio-ct",
         #[cfg(feature = "tokio")]

@@ -228,7 +228,7 @@ fn remove_stale_namespaces() {
         if Path::new(&format!("/proc/{pid}")).exists() {
             continue;
         }
-        let mut stale = Lab {
+        let stale = Lab {
             prefix: String::new(),
             namespaces: vec![name.to_string()],
             sshds: Vec::new(),
