@@ -832,6 +832,34 @@ pub static KNOWN: &[KnownDifference] = &[
         UVLOOP_MS_SOURCE,
     ),
     known(
+        "seed.callbacks",
+        &["uvloop"],
+        "the seed's transcript in order, the 20 ms and 40 ms callbacks less than 1 ms before their delay",
+        |v| {
+            v.as_object().is_some_and(|o| o.len() == 2)
+                && v["printed"]
+                    == json!([
+                        "registering callbacks",
+                        "Success - Call soon",
+                        "Success - Call later 2 sec",
+                        "Success - Call later 3 sec",
+                    ])
+                && v["before_their_delay"].as_array().is_some_and(|a| {
+                    !a.is_empty()
+                        && a.iter().all(|e| {
+                            let due = match e["line"].as_str() {
+                                Some("Call later 2 sec") => 20.0,
+                                Some("Call later 3 sec") => 40.0,
+                                _ => return false,
+                            };
+                            e["at_ms"].as_f64().is_some_and(|at| at <= due && at > due - 1.0)
+                        })
+                })
+        },
+        UVLOOP_MS,
+        UVLOOP_MS_SOURCE,
+    ),
+    known(
         "timers.many_not_early",
         &["uvloop"],
         "all 200 fired, none beyond slack; some ended early (their delays are whole milliseconds on libuv's cached clock)",
