@@ -27,9 +27,9 @@ use harness::results::{EchoRun, HostRun, ResultsFile, RunStatus};
 use launch::{Launch, PrivateDir, Running};
 use loadgen::merge::{self, ShardRun};
 use loadgen::plan::unix_now;
-use loadgen::{LoadMode, LoadPlan, Shard};
+use loadgen::{LoadPlan, Shard};
 
-use super::point::failed;
+use super::point::{failed, load_plan};
 use super::server::{self, keep_tail, ServerSpec};
 use super::{Bench, Point};
 use crate::echo::LISTENING_PREFIX;
@@ -343,26 +343,8 @@ pub(super) fn run(bench: &Bench, hosts: &Hosts, spec: &ServerSpec, p: &Point) ->
         },
     };
     let whole = LoadPlan {
-        target,
-        label: spec.name().to_string(),
-        connections: p.connections,
-        mode: p.mode,
-        rate: p.rate.filter(|_| p.mode == LoadMode::Open),
-        pipeline: if p.mode == LoadMode::Open {
-            1
-        } else {
-            settings.pipeline
-        },
-        message_size: settings.size,
-        warmup: p.warmup,
-        duration: p.duration,
-        connect_rate: settings.connect_rate,
-        connect_timeout: Duration::from_secs(3),
-        message_timeout: settings.message_timeout,
         threads: settings.threads.unwrap_or(0),
-        cpus: Vec::new(),
-        shard: None,
-        start_at: None,
+        ..load_plan(target, spec, p, settings)
     };
     let biggest = Shard { index: 0, count: n }.share(p.connections);
     let connecting = Duration::from_secs_f64(1.2 * biggest as f64 / settings.connect_rate);

@@ -83,26 +83,9 @@ fn run_inner(bench: &Bench, spec: &ServerSpec, p: &Point) -> EchoRun {
     }
     let rss_before = proc::rss_bytes(pid).ok();
     let plan = LoadPlan {
-        target: server.addr,
-        label: spec.name().to_string(),
-        connections: p.connections,
-        mode: p.mode,
-        rate: p.rate.filter(|_| p.mode == LoadMode::Open),
-        pipeline: if p.mode == LoadMode::Open {
-            1
-        } else {
-            settings.pipeline
-        },
-        message_size: settings.size,
-        warmup: p.warmup,
-        duration: p.duration,
-        connect_rate: settings.connect_rate,
-        connect_timeout: Duration::from_secs(3),
-        message_timeout: settings.message_timeout,
         threads: bench.client_threads(),
         cpus: pins.map(|p| p.client.clone()).unwrap_or_default(),
-        shard: None,
-        start_at: None,
+        ..load_plan(server.addr, spec, p, &bench.settings)
     };
     if let Err(e) = plan.validate() {
         server.stop();
@@ -239,4 +222,37 @@ fn run_inner(bench: &Bench, spec: &ServerSpec, p: &Point) -> EchoRun {
         }
     }
     run
+}
+
+/// The load generator's plan for point `p` of `spec` against `target`: one place for what a
+/// point asks of the load (a local `load` child, or a shard on another host); threads and
+/// CPUs are left to the caller (0 threads: the load generator's default, no pinning).
+pub(super) fn load_plan(
+    target: std::net::SocketAddr,
+    spec: &ServerSpec,
+    p: &Point,
+    settings: &super::Settings,
+) -> LoadPlan {
+    LoadPlan {
+        target,
+        label: spec.name().to_string(),
+        connections: p.connections,
+        mode: p.mode,
+        rate: p.rate.filter(|_| p.mode == LoadMode::Open),
+        pipeline: if p.mode == LoadMode::Open {
+            1
+        } else {
+            settings.pipeline
+        },
+        message_size: settings.size,
+        warmup: p.warmup,
+        duration: p.duration,
+        connect_rate: settings.connect_rate,
+        connect_timeout: Duration::from_secs(3),
+        message_timeout: settings.message_timeout,
+        threads: 0,
+        cpus: Vec::new(),
+        shard: None,
+        start_at: None,
+    }
 }
