@@ -10,6 +10,7 @@ use clap::{Parser, Subcommand};
 
 mod checked;
 mod cmd;
+mod pool;
 mod resume;
 mod runner;
 mod twins;

@@ -10,8 +10,8 @@
 //! again with a different child: `python twin.py --scenario ID --loop RT`, which prints the
 //! same marked observation; it is classified by the same [`scenarios::classify`].
 //!
-//! Invariant: cells run one at a time, so a timing-sensitive scenario never shares the CPU
-//! with another scenario.
+//! Invariant: a timing-sensitive scenario's cell never shares the CPU with another cell; the
+//! callers run other cells a few at a time through [`crate::pool`], which keeps it.
 
 use std::time::{Duration, Instant};
 

@@ -191,7 +191,7 @@ def spawn_from_thread():
 
         def plain():
             # Once the loop is blocked waiting (on the 1 s limit below).
-            time.sleep(0.02)
+            time.sleep(0.1)
             asyncio.run_coroutine_threadsafe(task(), loop)
 
         th = threading.Thread(target=plain)

@@ -130,7 +130,7 @@ def seed_gather():
 def seed_wait_timeout():
     async def main():
         t = ["getting items"]
-        unit = 0.04
+        unit = 0.1
         tasks = [asyncio.ensure_future(_get_item(i, unit)) for i in range(4)]
         t.append("waiting 2 seconds for tasks to complete")
         completed, pending = await asyncio.wait(tasks, timeout=unit * 3 / 2)

@@ -138,18 +138,23 @@ def cancelled_timer():
         fired = [False]
 
         async def sleeper():
-            await asyncio.sleep(0.02)
+            await asyncio.sleep(0.3)
             fired[0] = True
 
+        loop = asyncio.get_running_loop()
+        due = loop.time() + 0.3
         t = asyncio.ensure_future(sleeper())
         await asyncio.sleep(0.005)
+        cancelled_before_due = loop.time() < due
         t.cancel()
         from twinlib import join
         ok, joined = await within(1, join(t))
-        await asyncio.sleep(0.04)
+        # Past the cancelled timer's deadline, so a timer that still fires has fired.
+        await asyncio.sleep(max(0.0, due - loop.time()) + 0.04)
         return check(
-            {"joined": joined if ok else "still pending after 1 s", "callback_ran": fired[0]},
-            {"joined": "cancelled", "callback_ran": False},
+            {"joined": joined if ok else "still pending after 1 s", "callback_ran": fired[0],
+             "cancelled_before_due": cancelled_before_due},
+            {"joined": "cancelled", "callback_ran": False, "cancelled_before_due": True},
         )
     return run(main)
 

@@ -361,6 +361,9 @@ fn spawn_from_thread<R: Runtime>() -> Observation {
         let (tx, rx) = futures::channel::oneshot::channel::<u8>();
         let h2 = h.clone();
         let thread = std::thread::spawn(move || {
+            // Once the loop is waiting: a spawn that lands before it parks needs no wake-up,
+            // and would let a loop that loses cross-thread wake-ups pass.
+            std::thread::sleep(Duration::from_millis(100));
             h2.spawn(async move {
                 let _ = tx.send(9);
             })

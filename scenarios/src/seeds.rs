@@ -287,7 +287,9 @@ fn seed_wait_timeout<R: Runtime>() -> Observation {
     on_one_worker::<R, _, _>(|h| async move {
         let t = new_log();
         say(&t, "getting items");
-        let unit = Duration::from_millis(40);
+        // 0.5 unit between the timeout and the first pending item's timer: time to cancel
+        // it even when the machine is loaded (at 40 ms, a loaded run once let it finish).
+        let unit = Duration::from_millis(100);
         let tasks: Vec<_> = (0..4)
             .map(|i| h.spawn(get_item(h.clone(), i, unit)))
             .collect();
@@ -299,9 +301,12 @@ fn seed_wait_timeout<R: Runtime>() -> Observation {
         let mut cancelled = 0;
         if !w.pending.is_empty() {
             say(&t, "canceling remaining tasks");
-            for (_, task) in w.pending {
-                cancelled += usize::from(task.cancel().await.is_err());
-            }
+            // Every cancel is issued at once (their first poll), as the seed's loop of
+            // `task.cancel()` does, then each is awaited.
+            let outcomes =
+                futures::future::join_all(w.pending.into_iter().map(|(_, task)| task.cancel()))
+                    .await;
+            cancelled = outcomes.iter().filter(|r| r.is_err()).count();
         }
         say(&t, format!("{cancelled} cancelled"));
         transcript_is(

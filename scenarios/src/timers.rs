@@ -263,9 +263,14 @@ fn hundred_thousand_timers<R: Runtime>() -> Observation {
 scenario! {
     /// C1 (timers): a cancelled timer task never fires.
     CancelledTimer = "timers.cancelled_never_fires", "timers", "C1",
-    "a task sleeping 20 ms, cancelled after 5 ms, never runs its callback",
+    "a task sleeping 300 ms, cancelled after 5 ms, never runs its callback (checked 40 ms past its deadline)",
     timing: false, kills: ["cancel_ignored"], run: cancelled_timer
 }
+
+/// The cancelled task's sleep. Long against the 5 ms before the cancel, so that a loaded
+/// machine (a late 5 ms wake-up) cannot let the timer come due before the cancel: with a 20 ms
+/// sleep, tokio-mt under load once finished the task before it was cancelled.
+const CANCELLED_SLEEP: Duration = Duration::from_millis(300);
 
 fn cancelled_timer<R: Runtime>() -> Observation {
     if let Some(o) = crate::support::lacking::<R>(&[harness::Capability::TaskAbort]) {
@@ -274,16 +279,20 @@ fn cancelled_timer<R: Runtime>() -> Observation {
     on_runtime::<R, _, _>(|h| async move {
         let fired = Arc::new(AtomicBool::new(false));
         let (f, h2) = (fired.clone(), h.clone());
+        let due = h.now() + CANCELLED_SLEEP;
         let t = h.spawn(async move {
-            h2.sleep(Duration::from_millis(20)).await;
+            h2.sleep(CANCELLED_SLEEP).await;
             f.store(true, Ordering::SeqCst);
         });
         h.sleep(Duration::from_millis(5)).await;
+        let cancelled_before_due = h.now() < due;
         let joined = join_outcome(t.cancel()).await;
-        h.sleep(Duration::from_millis(40)).await;
+        // Past the cancelled timer's deadline, so a timer that still fires has fired.
+        h.sleep_until(due.max(h.now()) + Duration::from_millis(40))
+            .await;
         Observation::check(
-            json!({ "joined": joined, "callback_ran": fired.load(Ordering::SeqCst) }),
-            json!({ "joined": "cancelled", "callback_ran": false }),
+            json!({ "joined": joined, "callback_ran": fired.load(Ordering::SeqCst), "cancelled_before_due": cancelled_before_due }),
+            json!({ "joined": "cancelled", "callback_ran": false, "cancelled_before_due": true }),
         )
     })
 }

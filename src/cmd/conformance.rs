@@ -50,6 +50,11 @@ pub struct Args {
     /// Do not show a progress bar.
     #[arg(long)]
     pub quiet: bool,
+    /// Cells at once (1 to 64) [default: the machine's cores; 1 with --mutants and
+    /// --twin-mutants, where a kill can hinge on timing that another cell's load would
+    /// hide]. A timing-sensitive scenario's cell, and a self-test's, always runs alone.
+    #[arg(long, value_parser = harness::units::count_arg::<usize>(1..=64))]
+    pub jobs: Option<usize>,
     /// The kill matrix: run the scenarios on deliberately broken evloops (needs a build with
     /// `--features mutants`).
     #[arg(long, conflicts_with_all = ["runtime", "only_differences", "resume"])]
@@ -163,7 +168,8 @@ fn glob_match(pattern: &str, text: &str) -> bool {
     true
 }
 
-/// Runs the selected matrix and returns its cells, with a progress bar unless `quiet`.
+/// Runs the selected matrix and returns its cells, with a progress bar unless `quiet`, up to
+/// `jobs` cells at once (a timing-sensitive or self-test cell alone, see [`crate::pool`]).
 /// With a journal, cells it holds are not run again, and each completed cell is recorded.
 /// Python columns (`asyncio`, `uvloop`) run through `twins`; a scenario without a twin gets
 /// no Python cell and is added to `no_twin`.
@@ -171,18 +177,37 @@ pub fn run_matrix(
     runtimes: &[&'static str],
     defs: &[&'static ScenarioDef],
     limit: Duration,
+    jobs: usize,
     quiet: bool,
     journal: Option<&mut CellJournal>,
 ) -> anyhow::Result<Vec<ConformanceCell>> {
     let mut no_twin = Vec::new();
-    run_columns(runtimes, defs, limit, quiet, journal, None, &mut no_twin)
+    run_columns(
+        runtimes,
+        defs,
+        limit,
+        jobs,
+        quiet,
+        journal,
+        None,
+        &mut no_twin,
+    )
+}
+
+/// One cell of the matrix to run, or already saved in the journal.
+struct Planned<'a> {
+    def: &'static ScenarioDef,
+    runtime: &'static str,
+    saved: Option<&'a ConformanceCell>,
 }
 
 /// [`run_matrix`] with the Python columns' twins.
+#[allow(clippy::too_many_arguments)]
 pub fn run_columns(
     runtimes: &[&'static str],
     defs: &[&'static ScenarioDef],
     limit: Duration,
+    jobs: usize,
     quiet: bool,
     mut journal: Option<&mut CellJournal>,
     twins: Option<&Twins>,
@@ -190,46 +215,70 @@ pub fn run_columns(
 ) -> anyhow::Result<Vec<ConformanceCell>> {
     let total = (runtimes.len() * defs.len()) as u64;
     let bar = crate::cmd::run::stage_bar("conformance", total, quiet);
-    let mut cells = Vec::with_capacity(total as usize);
-    for def in defs {
-        for rt in runtimes {
-            if let Some(saved) = journal.as_deref().and_then(|j| j.saved(def.id, rt)) {
-                cells.push(saved.clone());
-                bar.inc(1);
-                continue;
+    let saved: Vec<Option<ConformanceCell>> = defs
+        .iter()
+        .flat_map(|def| runtimes.iter().map(move |rt| (def, rt)))
+        .map(|(def, rt)| {
+            journal
+                .as_deref()
+                .and_then(|j| j.saved(def.id, rt))
+                .cloned()
+        })
+        .collect();
+    let planned: Vec<Planned<'_>> = defs
+        .iter()
+        .flat_map(|def| runtimes.iter().map(move |rt| (*def, *rt)))
+        .zip(&saved)
+        .map(|((def, runtime), saved)| Planned {
+            def,
+            runtime,
+            saved: saved.as_ref(),
+        })
+        .collect();
+    let cells = crate::pool::run_ordered(
+        &planned,
+        jobs,
+        |p| p.saved.is_none() && (p.def.timing_sensitive || p.def.selftest),
+        |p| -> anyhow::Result<Option<ConformanceCell>> {
+            let (def, rt) = (p.def, p.runtime);
+            if let Some(cell) = p.saved {
+                return Ok(Some(cell.clone()));
             }
             bar.set_message(format!("{} on {rt}", def.id));
-            let cell = if crate::twins::is_python(rt) {
+            if crate::twins::is_python(rt) {
                 let ran = match twins {
                     Some(t) => t.run_cell(def, rt, None, limit),
                     None => Ok(None),
                 };
-                match ran.with_context(|| format!("cannot start Python for {} on {rt}", def.id))? {
-                    Some(cell) => cell,
-                    None => {
-                        if !no_twin.contains(&def.id) {
-                            no_twin.push(def.id);
-                        }
-                        bar.inc(1);
-                        continue;
+                ran.with_context(|| format!("cannot start Python for {} on {rt}", def.id))
+            } else {
+                crate::runner::run_cell(def, rt, limit)
+                    .map(Some)
+                    .with_context(|| format!("cannot start a child process for {} on {rt}", def.id))
+            }
+        },
+        |p, cell| {
+            match cell {
+                Some(cell) if p.saved.is_none() => {
+                    // A cell cut short by an interrupt is not a result: record nothing.
+                    crate::util::yield_if_interrupted();
+                    if let Some(j) = journal.as_deref_mut() {
+                        j.record(cell)?;
                     }
                 }
-            } else {
-                crate::runner::run_cell(def, rt, limit).with_context(|| {
-                    format!("cannot start a child process for {} on {rt}", def.id)
-                })?
-            };
-            // A cell cut short by an interrupt is not a result: record nothing.
-            crate::util::yield_if_interrupted();
-            if let Some(j) = journal.as_deref_mut() {
-                j.record(&cell)?;
+                Some(_) => {}
+                None => {
+                    if !no_twin.contains(&p.def.id) {
+                        no_twin.push(p.def.id);
+                    }
+                }
             }
-            cells.push(cell);
             bar.inc(1);
-        }
-    }
+            Ok(())
+        },
+    )?;
     bar.finish_and_clear();
-    Ok(cells)
+    Ok(cells.into_iter().flatten().collect())
 }
 
 /// Runs `loopbench conformance`.
@@ -275,6 +324,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         &runtimes,
         &defs,
         limit,
+        args.jobs.unwrap_or_else(crate::pool::default_jobs),
         args.quiet,
         journal.as_mut(),
         prepared.twins.as_ref(),
@@ -340,16 +390,27 @@ fn run_twin_mutants(args: &Args) -> anyhow::Result<ExitCode> {
         .flat_map(|(d, kills)| kills.iter().map(move |m| (d, m.clone())))
         .collect();
     let bar = crate::cmd::run::stage_bar("twin mutants", pairs.len() as u64, args.quiet);
-    let mut cells = Vec::new();
-    for (def, mutant) in pairs {
-        bar.set_message(format!("{} on {mutant}", def.id));
-        if let Some(cell) = twins.run_cell(def, "asyncio", Some(&mutant), limit)? {
-            cells.push(crate::twins::KillCell { mutant, cell });
-        }
-        crate::util::yield_if_interrupted();
-        bar.inc(1);
-    }
+    let ran = crate::pool::run_ordered(
+        &pairs,
+        // One at a time unless asked, as for the kill matrix: a kill can hinge on timing.
+        args.jobs.unwrap_or(1),
+        |(def, _)| def.timing_sensitive || def.selftest,
+        |(def, mutant)| {
+            bar.set_message(format!("{} on {mutant}", def.id));
+            twins.run_cell(def, "asyncio", Some(mutant), limit)
+        },
+        |_, _| {
+            crate::util::yield_if_interrupted();
+            bar.inc(1);
+            Ok(())
+        },
+    )?;
     bar.finish_and_clear();
+    let cells: Vec<crate::twins::KillCell> = pairs
+        .into_iter()
+        .zip(ran)
+        .filter_map(|((_, mutant), cell)| cell.map(|cell| crate::twins::KillCell { mutant, cell }))
+        .collect();
     print!("{}", crate::twins::kill_report(&twins, &cells, &defs));
     Ok(if cells.iter().all(|k| k.killed()) {
         ExitCode::SUCCESS

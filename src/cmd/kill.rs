@@ -57,15 +57,25 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     };
     let names: Vec<&'static str> = selected.iter().map(|m| m.name).collect();
     let plan = kill::plan(&defs, &names, pairs);
+    // One cell at a time unless asked: a mutant's kill can hinge on timing (a timer a
+    // quarter early) that a second cell's load would hide.
+    let jobs = args.jobs.unwrap_or(1);
 
     let control = if args.no_control {
         Vec::new()
     } else {
         crate::resume::note_unsaved_on_interrupt();
         let control_limit = args.timeout.unwrap_or(CELL_LIMIT);
-        run_matrix(&[kill::JUDGED_AS], &defs, control_limit, args.quiet, None)?
+        run_matrix(
+            &[kill::JUDGED_AS],
+            &defs,
+            control_limit,
+            jobs,
+            args.quiet,
+            None,
+        )?
     };
-    let cells = run_pairs(&plan, limit, args.quiet)?;
+    let cells = run_pairs(&plan, limit, jobs, args.quiet)?;
 
     let described: Vec<(&str, &str, &str)> = selected
         .iter()
@@ -93,34 +103,46 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     })
 }
 
-/// Runs every pair of `plan`, one child process at a time, with a progress bar.
+/// Runs every pair of `plan` in child processes, up to `jobs` at once (a timing-sensitive
+/// scenario's pair alone, see [`crate::pool`]), with a progress bar.
 fn run_pairs(
     plan: &[KillPair],
     limit: std::time::Duration,
+    jobs: usize,
     quiet: bool,
 ) -> anyhow::Result<Vec<KillCell>> {
     let bar = crate::cmd::run::stage_bar("kill matrix", plan.len() as u64, quiet);
-    let mut cells = Vec::with_capacity(plan.len());
-    for pair in plan {
-        bar.set_message(format!("{} on {}", pair.def.id, pair.mutant));
-        let run = run_plan(&CellPlan {
-            def: pair.def,
-            runtime: runtimes::MUTANT_ID,
-            classify_as: kill::JUDGED_AS,
-            limit,
-            env: vec![(runtimes::MUTANT_ENV, pair.mutant.to_string())],
-        })
-        .with_context(|| {
-            format!(
-                "cannot start a child process for {} on mutant {}",
-                pair.def.id, pair.mutant
-            )
-        })?;
-        // A cell cut short by an interrupt is not a result.
-        crate::util::yield_if_interrupted();
-        cells.push(kill::cell(pair, run));
-        bar.inc(1);
-    }
+    let cells = crate::pool::run_ordered(
+        plan,
+        jobs,
+        |pair| pair.def.timing_sensitive || pair.def.selftest,
+        |pair| {
+            bar.set_message(format!("{} on {}", pair.def.id, pair.mutant));
+            run_plan(&CellPlan {
+                def: pair.def,
+                runtime: runtimes::MUTANT_ID,
+                classify_as: kill::JUDGED_AS,
+                limit,
+                env: vec![(runtimes::MUTANT_ENV, pair.mutant.to_string())],
+            })
+            .with_context(|| {
+                format!(
+                    "cannot start a child process for {} on mutant {}",
+                    pair.def.id, pair.mutant
+                )
+            })
+        },
+        |_, _| {
+            // A cell cut short by an interrupt is not a result.
+            crate::util::yield_if_interrupted();
+            bar.inc(1);
+            Ok(())
+        },
+    )?;
     bar.finish_and_clear();
-    Ok(cells)
+    Ok(plan
+        .iter()
+        .zip(cells)
+        .map(|(pair, run)| kill::cell(pair, run))
+        .collect())
 }

@@ -8,8 +8,8 @@
 //! - `corrupt`: echoes everything, but flips one byte in every 1,000;
 //! - `reset[:DELAY]`: resets each connection (`SO_LINGER` 0) DELAY after accepting it
 //!   (default 300 ms);
-//! - `die[:DELAY]`: the whole process exits with status 1 DELAY after it starts listening
-//!   (default 1 s);
+//! - `die[:DELAY]`: the whole process exits with status 1 DELAY after it accepts its first
+//!   connection (default 1 s): mid-run however late the load generator connects;
 //! - `slow-reader[:DELAY]`: sleeps DELAY before every read (default 10 ms): correct, slow.
 
 use std::io::{self, Read, Write};
@@ -29,7 +29,7 @@ pub enum Fault {
     Corrupt,
     /// Resets each connection this long after accepting it.
     Reset(Duration),
-    /// Exits (status 1) this long after listening.
+    /// Exits (status 1) this long after the first connection is accepted.
     Die(Duration),
     /// Sleeps this long before each read.
     SlowReader(Duration),
@@ -73,14 +73,8 @@ impl std::str::FromStr for Fault {
 /// Serves `fault` on `listener` until the process ends (or dies, for [`Fault::Die`]).
 pub fn serve(fault: Fault, listener: TcpListener, buffer: usize) -> io::Result<()> {
     listener.set_nonblocking(false)?;
-    if let Fault::Die(after) = fault {
-        std::thread::spawn(move || {
-            std::thread::sleep(after);
-            eprintln!("fault server: dying as asked");
-            std::process::exit(1);
-        });
-    }
     let echoed = Arc::new(AtomicU64::new(0));
+    let mut first = true;
     loop {
         let (stream, _) = match listener.accept() {
             Ok(s) => s,
@@ -89,6 +83,16 @@ pub fn serve(fault: Fault, listener: TcpListener, buffer: usize) -> io::Result<(
                 continue;
             }
         };
+        if let (Fault::Die(after), true) = (fault, first) {
+            // Counted from the first connection, not from listening: a load generator that
+            // starts late on a busy machine still sees the server die mid-run.
+            std::thread::spawn(move || {
+                std::thread::sleep(after);
+                eprintln!("fault server: dying as asked");
+                std::process::exit(1);
+            });
+        }
+        first = false;
         let echoed = Arc::clone(&echoed);
         let _ = std::thread::Builder::new()
             .stack_size(64 * 1024)
