@@ -126,6 +126,7 @@ impl Reactor {
     ///
     /// Fast path: one table lookup per operation; the table stays borrowed across `op`,
     /// which must therefore be a bare system call that never touches the reactor.
+    #[inline]
     pub(crate) fn poll_io<R>(
         &self,
         key: Key,
