@@ -125,6 +125,7 @@ struct Chunks {
 
 impl Chunks {
     /// Appends a received buffer.
+    #[inline]
     fn push(&mut self, table: &mut Slab<Chunk>, lease: BufLease) {
         self.len += 1;
         if self.first.is_none() {
@@ -140,6 +141,7 @@ impl Chunks {
     }
 
     /// Removes the oldest buffer (the next one becomes the first).
+    #[inline]
     fn pop(&mut self, table: &mut Slab<Chunk>) -> Option<BufLease> {
         let first = self.first.take()?;
         self.len -= 1;
@@ -622,12 +624,15 @@ impl State {
     /// wait that has no send in flight.
     #[inline]
     fn flush_sends(&mut self, ring: &mut Ring) {
-        for key in self.send_queue.drain(..) {
+        // By index, then cleared: nothing here queues a stream again.
+        for i in 0..self.send_queue.len() {
+            let key = self.send_queue[i];
             if let Some(Source::Stream(s)) = self.sources.get_mut(key) {
                 s.queued = false;
                 start_send(ring, s, key);
             }
         }
+        self.send_queue.clear();
     }
 
     /// Re-arms the receives that ran out of buffers, once some are free again.
@@ -952,6 +957,7 @@ fn take_waiter(
 }
 
 /// Keeps the waker of the task now waiting, cloning only when it changed.
+#[inline]
 fn store_waker(slot: &mut Option<Waker>, cx: &Context<'_>) {
     match slot {
         Some(w) if w.will_wake(cx.waker()) => {}
