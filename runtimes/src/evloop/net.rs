@@ -180,6 +180,7 @@ impl Drop for EvStream {
 }
 
 impl futures_io::AsyncRead for EvStream {
+    #[inline]
     fn poll_read(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -202,6 +203,7 @@ impl futures_io::AsyncRead for EvStream {
 }
 
 impl futures_io::AsyncWrite for EvStream {
+    #[inline]
     fn poll_write(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,

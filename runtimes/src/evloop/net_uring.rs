@@ -161,6 +161,7 @@ impl Drop for UringStream {
 }
 
 impl futures_io::AsyncRead for UringStream {
+    #[inline]
     fn poll_read(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -177,6 +178,7 @@ impl futures_io::AsyncRead for UringStream {
 }
 
 impl futures_io::AsyncWrite for UringStream {
+    #[inline]
     fn poll_write(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,

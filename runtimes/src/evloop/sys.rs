@@ -248,11 +248,13 @@ pub(crate) fn accept(fd: BorrowedFd<'_>) -> io::Result<(OwnedFd, SocketAddr)> {
 }
 
 /// `recv(fd, buf, 0)`.
+#[inline]
 pub(crate) fn recv(fd: BorrowedFd<'_>, buf: &mut [u8]) -> io::Result<usize> {
     Ok(rnet::recv(fd, buf, rnet::RecvFlags::empty())?.0)
 }
 
 /// `send(fd, buf, MSG_NOSIGNAL)`: a closed peer gives `EPIPE`, never `SIGPIPE`.
+#[inline]
 pub(crate) fn send(fd: BorrowedFd<'_>, buf: &[u8]) -> io::Result<usize> {
     Ok(rnet::send(fd, buf, rnet::SendFlags::NOSIGNAL)?)
 }

@@ -532,7 +532,7 @@ impl Ring {
     }
 
     /// Takes a slot for a new operation.
-    #[inline]
+    #[inline(always)]
     fn take_slot(&mut self, token: u64, kind: OpKind, group: u16, held: Held) -> OpId {
         let index = match self.free.pop() {
             Some(i) => i,
@@ -559,7 +559,7 @@ impl Ring {
     }
 
     /// Pushes `entry` (tagged with `op`), submitting first if the queue is full.
-    #[inline]
+    #[inline(always)]
     fn push(&mut self, entry: squeue::Entry) -> io::Result<()> {
         loop {
             // SAFETY: protocol rule 1: whatever memory `entry` names is held by its slot (or
@@ -580,7 +580,7 @@ impl Ring {
     }
 
     /// Pushes a user operation; on failure its slot (and what it held) is released.
-    #[inline]
+    #[inline(always)]
     fn push_op(&mut self, entry: squeue::Entry, op: OpId) -> io::Result<OpId> {
         match self.push(entry.user_data(op.user_data())) {
             Ok(()) => Ok(op),
@@ -592,7 +592,7 @@ impl Ring {
     }
 
     /// Frees slot `index`, returning the operation it held.
-    #[inline]
+    #[inline(always)]
     fn release(&mut self, index: u32) -> Option<InFlight> {
         let slot = self.slots.get_mut(index as usize)?;
         let op = slot.op.take()?;
@@ -809,7 +809,7 @@ impl Ring {
     }
 
     /// Turns one CQE into a completion, releasing the operation's slot after its last one.
-    #[inline]
+    #[inline(always)]
     fn complete(&mut self, ring_id: u64, cqe: &cqueue::Entry) -> Option<Completion> {
         if cqe.user_data() == INTERNAL {
             self.internal_in_flight -= 1;
@@ -824,41 +824,42 @@ impl Ring {
         }
         let flight = slot.op.as_ref()?;
         let (token, kind, group) = (flight.token, flight.kind, flight.group);
-        let mut outcome = Outcome::None;
-        match kind {
-            OpKind::Accept if res >= 0 => {
-                // SAFETY: a successful accept completion's result is a new fd the kernel
-                // installed for this process; nothing else knows it, so it is owned here.
-                outcome = Outcome::Accepted(unsafe { OwnedFd::from_raw_fd(res) });
-            }
-            OpKind::Recv => {
-                if let Some(id) = cqueue::buffer_select(cqe.flags()) {
-                    // Protocol rule 2: the kernel took buffer `id` off the ring and filled
-                    // it; from here the lease is its only owner.
-                    outcome = Outcome::Received(BufLease {
-                        ring: ring_id,
-                        group,
-                        id,
-                        len: res.max(0) as u32,
-                    });
-                }
-            }
-            _ => {}
-        }
         let result = match (kind, res) {
             (OpKind::Timeout, r) if r == -libc::ETIME => Ok(0),
             (OpKind::Accept, r) if r >= 0 => Ok(0),
             (_, r) => cqe_result(r),
         };
-        if !more {
-            if let Some(flight) = self.release(op.index) {
-                match flight.held {
-                    Held::Bytes(b) => outcome = Outcome::SentBytes(b),
-                    Held::Lease(l) => outcome = Outcome::SentBuffer(l),
-                    Held::Nothing | Held::Timespec(_) => {}
+        // The final completion hands back what the operation held (a send's bytes or
+        // lease); any other completion, what the kernel produced. Built once, never
+        // overwritten (dropping a placeholder `Outcome` is not free on this path).
+        let held = if more {
+            Held::Nothing
+        } else {
+            self.release(op.index).map_or(Held::Nothing, |f| f.held)
+        };
+        let outcome = match held {
+            Held::Bytes(b) => Outcome::SentBytes(b),
+            Held::Lease(l) => Outcome::SentBuffer(l),
+            Held::Nothing | Held::Timespec(_) => match kind {
+                OpKind::Accept if res >= 0 => {
+                    // SAFETY: a successful accept completion's result is a new fd the kernel
+                    // installed for this process; nothing else knows it, so it is owned here.
+                    Outcome::Accepted(unsafe { OwnedFd::from_raw_fd(res) })
                 }
-            }
-        }
+                OpKind::Recv => match cqueue::buffer_select(cqe.flags()) {
+                    // Protocol rule 2: the kernel took buffer `id` off the ring and filled
+                    // it; from here the lease is its only owner.
+                    Some(id) => Outcome::Received(BufLease {
+                        ring: ring_id,
+                        group,
+                        id,
+                        len: res.max(0) as u32,
+                    }),
+                    None => Outcome::None,
+                },
+                _ => Outcome::None,
+            },
+        };
         Some(Completion {
             token,
             op,

@@ -125,6 +125,7 @@ struct Chunks {
 
 impl Chunks {
     /// Appends a received buffer.
+    #[inline]
     fn push(&mut self, table: &mut Slab<Chunk>, lease: BufLease) {
         self.len += 1;
         if self.first.is_none() {
@@ -140,6 +141,7 @@ impl Chunks {
     }
 
     /// Removes the oldest buffer (the next one becomes the first).
+    #[inline]
     fn pop(&mut self, table: &mut Slab<Chunk>) -> Option<BufLease> {
         let first = self.first.take()?;
         self.len -= 1;
@@ -264,8 +266,8 @@ pub(crate) struct UringDriver {
     /// The driver's state; borrowed by each socket operation and by a wait, never while a
     /// waker runs.
     inner: RefCell<Inner>,
-    /// Waiters the current wait took out, to wake with no borrow held and then put back;
-    /// empty between waits (kept for its capacity).
+    /// Waiters the current wait took out, to wake with the state not borrowed and then put
+    /// back; empty between waits (kept for its capacity).
     woken: RefCell<Vec<(Key, Side, Waker)>>,
 }
 
@@ -352,6 +354,7 @@ impl UringDriver {
 
     /// Reads into `buf` from the received buffers of stream `key`; `Pending` (with the
     /// receive armed) when there are none.
+    #[inline]
     pub(crate) fn poll_read(
         &self,
         key: Key,
@@ -422,6 +425,7 @@ impl UringDriver {
 
     /// Accepts `buf` (or as much of it as [`SEND_LIMIT`] allows) for sending on stream
     /// `key`; `Pending` while the limit is reached.
+    #[inline]
     pub(crate) fn poll_write(
         &self,
         key: Key,
@@ -569,7 +573,9 @@ impl UringDriver {
 
 impl Driver for UringDriver {
     fn wait(&self, block: bool, deadline: Option<Instant>) -> io::Result<WaitOutcome> {
-        let mut woken = std::mem::take(&mut *self.woken.borrow_mut());
+        // The list stays borrowed while wakers run: only a wait touches it, and a waker
+        // never waits (as the epoll driver's event buffer).
+        let mut woken = self.woken.borrow_mut();
         let outcome = {
             let Inner { ring, st } = &mut *self.inner.borrow_mut();
             st.turn(ring, block, deadline, &mut woken)
@@ -577,7 +583,6 @@ impl Driver for UringDriver {
         for (key, side, waker) in woken.drain(..) {
             self.wake_and_keep(key, side, waker);
         }
-        *self.woken.borrow_mut() = woken;
         outcome
     }
 
@@ -594,6 +599,7 @@ impl State {
     /// One turn of the ring: submit what was queued, wait (when `block`, for at least one
     /// completion, at most until `deadline`), and record every completion, moving the
     /// waiters to wake into `woken`.
+    #[inline]
     fn turn(
         &mut self,
         ring: &mut Ring,
@@ -618,12 +624,15 @@ impl State {
     /// wait that has no send in flight.
     #[inline]
     fn flush_sends(&mut self, ring: &mut Ring) {
-        for key in self.send_queue.drain(..) {
+        // By index, then cleared: nothing here queues a stream again.
+        for i in 0..self.send_queue.len() {
+            let key = self.send_queue[i];
             if let Some(Source::Stream(s)) = self.sources.get_mut(key) {
                 s.queued = false;
                 start_send(ring, s, key);
             }
         }
+        self.send_queue.clear();
     }
 
     /// Re-arms the receives that ran out of buffers, once some are free again.
@@ -914,6 +923,7 @@ impl State {
 }
 
 /// Pushes a send of stream `s`'s pending bytes unless one is in flight (or sends failed).
+#[inline]
 fn start_send(ring: &mut Ring, s: &mut StreamSource, key: Key) {
     if s.sending.is_some() || s.pending.is_empty() || s.write_error.is_some() {
         return;
@@ -947,6 +957,7 @@ fn take_waiter(
 }
 
 /// Keeps the waker of the task now waiting, cloning only when it changed.
+#[inline]
 fn store_waker(slot: &mut Option<Waker>, cx: &Context<'_>) {
     match slot {
         Some(w) if w.will_wake(cx.waker()) => {}
