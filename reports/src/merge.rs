@@ -165,18 +165,30 @@ impl MergedResults {
         })
     }
 
-    /// Series names of every run: `tokio-ct`, or `tokio-ct (new)` when overlaid.
+    /// Series names of every run: `tokio-ct`, or `tokio-ct (new)` when overlaid; when the
+    /// runs hold more than one message size, each name ends in its size (`tokio-ct 64 B`), so
+    /// points of different sizes are never taken for repeats of one another.
     pub fn series_names(&self) -> Vec<String> {
+        let first_size = self.file.runs.first().map(|r| r.message_size);
+        let sizes = self
+            .file
+            .runs
+            .iter()
+            .any(|r| Some(r.message_size) != first_size);
         self.file
             .runs
             .iter()
             .zip(&self.run_input)
             .map(|(run, &i)| {
-                if self.overlay {
+                let mut name = if self.overlay {
                     format!("{} ({})", run.runtime, self.labels[i])
                 } else {
                     run.runtime.clone()
+                };
+                if sizes {
+                    name = format!("{name} {} B", run.message_size);
                 }
+                name
             })
             .collect()
     }
