@@ -212,3 +212,27 @@ impl MergedResults {
             .collect()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn series_carry_the_size_only_when_sizes_differ() {
+        let run = |rt: &str, size: u64| EchoRun {
+            runtime: rt.into(),
+            message_size: size,
+            ..EchoRun::default()
+        };
+        let mut file = ResultsFile::new(Environment::default());
+        file.runs = vec![run("evloop", 64), run("evloop", 64)];
+        let merged = MergedResults::new(std::slice::from_ref(&file), &["a".into()]).unwrap();
+        assert_eq!(merged.series_names(), ["evloop", "evloop"]);
+        file.runs.push(run("evloop", 16384));
+        let merged = MergedResults::new(&[file], &["a".into()]).unwrap();
+        assert_eq!(
+            merged.series_names(),
+            ["evloop 64 B", "evloop 64 B", "evloop 16384 B"]
+        );
+    }
+}

@@ -67,11 +67,11 @@ pub(super) fn section(out: &mut String, runs: &[&EchoRun], capacity: &[CapacityR
         for m in &p.metrics {
             let _ = writeln!(out, "<h4>{}</h4>", esc(m.metric.title()));
             if !m.cells.is_empty() {
-                let _ = write!(
+                let _ = writeln!(
                     out,
                     "<div class=\"scroll\"><table class=\"num\"><thead><tr><th>conns</th>\
                      <th>size</th><th>{}</th><th>{}</th><th>ratio</th><th>verdict</th></tr>\
-                     </thead><tbody>\n",
+                     </thead><tbody>",
                     esc(&p.epoll),
                     esc(&p.uring)
                 );
