@@ -541,3 +541,93 @@ fn changing_the_buffer_moves_the_buffer_share_not_the_runtime_share() {
         );
     }
 }
+
+#[test]
+fn bench_io_models_runs_the_pairs_and_writes_the_verdicts() {
+    let _turn = serial();
+    let dir = std::env::temp_dir().join(format!(
+        "loopbench-echo-test-{}-io-models",
+        std::process::id()
+    ));
+    let out = loopbench()
+        .args(["bench", "io-models", "--runtime", "epoll-floor,uring-floor"])
+        .args(["--connections", "10", "--sizes", "64,512", "--repeat", "2"])
+        .args(["--duration", "300ms", "--warmup", "100ms"])
+        .args(["--step-duration", "200ms", "--fraction", "0.2", "--quiet"])
+        .arg("--out")
+        .arg(&dir)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
+    let file = ResultsFile::load(&dir.join("results.json")).unwrap();
+    let html = std::fs::read_to_string(dir.join("index.html")).unwrap();
+    std::fs::remove_dir_all(&dir).ok();
+    use harness::results::RunPurpose;
+    for rt in ["epoll-floor", "uring-floor"] {
+        for size in [64, 512] {
+            let of = |purpose: RunPurpose| {
+                file.runs
+                    .iter()
+                    .filter(|r| r.runtime == rt && r.message_size == size && r.purpose == purpose)
+                    .count()
+            };
+            assert_eq!(
+                of(RunPurpose::Curve) - steps(&file, rt, size),
+                2,
+                "{rt} {size}"
+            );
+            assert_eq!(of(RunPurpose::EqualLoad), 2, "{rt} {size}");
+            let searches = file
+                .capacity
+                .iter()
+                .filter(|c| c.runtime == rt && c.message_size == size)
+                .count();
+            assert_eq!(searches, 2, "{rt} {size}");
+        }
+    }
+    for run in &file.runs {
+        assert_eq!(run.errors.mismatches, 0, "{run:?}");
+    }
+    assert!(
+        html.contains("<section id=\"epoll-vs-io-uring\">"),
+        "no section"
+    );
+    assert!(html.contains("<h3>epoll-floor vs uring-floor</h3>"));
+    // One verdict line per metric, each one of the verdicts the section gives.
+    let verdicts: Vec<&str> = html
+        .split("<p class=\"verdict\"><b>Verdict (")
+        .skip(1)
+        .map(|v| v.split("</p>").next().unwrap())
+        .collect();
+    assert_eq!(verdicts.len(), 4, "{verdicts:?}");
+    for v in &verdicts {
+        assert!(
+            [
+                "no difference beyond noise",
+                "lower by",
+                "not enough repeats",
+                "nothing to compare"
+            ]
+            .iter()
+            .any(|w| v.contains(w)),
+            "{v}"
+        );
+    }
+    assert!(stdout.contains("epoll vs io_uring"), "{stdout}");
+}
+
+/// Closed-loop curve runs are `curve`; the capacity search's open-loop steps are too, so
+/// they are counted apart.
+fn steps(file: &ResultsFile, rt: &str, size: u64) -> usize {
+    file.runs
+        .iter()
+        .filter(|r| {
+            r.runtime == rt
+                && r.message_size == size
+                && r.purpose == harness::results::RunPurpose::Curve
+                && r.mode == "open"
+        })
+        .count()
+}

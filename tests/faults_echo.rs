@@ -372,6 +372,27 @@ fn bench_capacity_and_equal_bad_numbers() {
 }
 
 #[test]
+fn bench_io_models_bad_input() {
+    bad_input(
+        &["bench", "io-models", "--sizes", "64,0"],
+        &["--sizes", "out of range"],
+    );
+    bad_input(
+        &["bench", "io-models", "--sizes", "64,64"],
+        &["--sizes", "given twice"],
+    );
+    bad_input(
+        &["bench", "io-models", "--runtime", "nope"],
+        &["unknown runtime 'nope'"],
+    );
+    bad_input(
+        &["bench", "io-models", "--out", "/proc/loopbench-io-models"],
+        &["--out"],
+    );
+    bad_input(&["bench", "io-models", "--repeat", "0"], &["--repeat"]);
+}
+
+#[test]
 fn serve_bad_buffer_and_fault() {
     bad_input(
         &["serve", "--runtime", "evloop", "--buffer", "0"],

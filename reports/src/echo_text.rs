@@ -1,7 +1,8 @@
 //! The echo tables of the terminal, in the order a reader needs them: the equal-load
 //! comparison first (every server at one offered rate: server CPU per message, client CPU
 //! per message, corrected latency, errors), then capacities, then the curves (medians over
-//! repeats with min–max, client-bound points marked `*` and never the best), then the
+//! repeats with min–max, client-bound points marked `*` and never the best), the epoll vs
+//! io_uring verdicts when a pair of [`crate::io_models::PAIRS`] is present, then the
 //! distinct warnings.
 
 use std::collections::BTreeMap;
@@ -34,6 +35,12 @@ pub fn render(runs: &[EchoRun], bases: &[EqualLoadBasis], capacity: &[CapacityRe
     let multi: Vec<&EchoRun> = runs.iter().filter(|r| !r.hosts.is_empty()).collect();
     if !multi.is_empty() {
         out += &hosts_table(&multi);
+    }
+    let refs: Vec<&EchoRun> = runs.iter().collect();
+    let pairs = crate::io_models::text(&refs, capacity);
+    if !pairs.is_empty() {
+        out.push('\n');
+        out += &pairs;
     }
     out += &notes(runs);
     out

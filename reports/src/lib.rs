@@ -3,7 +3,7 @@
 //!
 //! Bird's-eye view: [`merge`] turns one or more [`ResultsFile`]s into one, labelling each
 //! echo run with the input it came from; [`stats`] groups runs and takes medians over
-//! repeats; [`charts`] draws SVG with `plotters`; [`html`] assembles the page;
+//! repeats; [`io_models`] compares the epoll and io_uring members of server pairs; [`charts`] draws SVG with `plotters`; [`html`] assembles the page;
 //! [`compare`] and [`terminal`] render text; [`export`] writes Bencher Metric Format,
 //! github-action-benchmark JSON and HdrHistogram interval logs.
 //!
@@ -20,6 +20,7 @@ pub mod compare;
 pub mod echo_text;
 pub mod export;
 pub mod html;
+pub mod io_models;
 pub mod killmatrix;
 pub mod latency;
 pub mod matrix;

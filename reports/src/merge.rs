@@ -165,18 +165,30 @@ impl MergedResults {
         })
     }
 
-    /// Series names of every run: `tokio-ct`, or `tokio-ct (new)` when overlaid.
+    /// Series names of every run: `tokio-ct`, or `tokio-ct (new)` when overlaid; when the
+    /// runs hold more than one message size, each name ends in its size (`tokio-ct 64 B`), so
+    /// points of different sizes are never taken for repeats of one another.
     pub fn series_names(&self) -> Vec<String> {
+        let first_size = self.file.runs.first().map(|r| r.message_size);
+        let sizes = self
+            .file
+            .runs
+            .iter()
+            .any(|r| Some(r.message_size) != first_size);
         self.file
             .runs
             .iter()
             .zip(&self.run_input)
             .map(|(run, &i)| {
-                if self.overlay {
+                let mut name = if self.overlay {
                     format!("{} ({})", run.runtime, self.labels[i])
                 } else {
                     run.runtime.clone()
+                };
+                if sizes {
+                    name = format!("{name} {} B", run.message_size);
                 }
+                name
             })
             .collect()
     }
@@ -198,5 +210,29 @@ impl MergedResults {
                 run,
             })
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn series_carry_the_size_only_when_sizes_differ() {
+        let run = |rt: &str, size: u64| EchoRun {
+            runtime: rt.into(),
+            message_size: size,
+            ..EchoRun::default()
+        };
+        let mut file = ResultsFile::new(Environment::default());
+        file.runs = vec![run("evloop", 64), run("evloop", 64)];
+        let merged = MergedResults::new(std::slice::from_ref(&file), &["a".into()]).unwrap();
+        assert_eq!(merged.series_names(), ["evloop", "evloop"]);
+        file.runs.push(run("evloop", 16384));
+        let merged = MergedResults::new(&[file], &["a".into()]).unwrap();
+        assert_eq!(
+            merged.series_names(),
+            ["evloop 64 B", "evloop 64 B", "evloop 16384 B"]
+        );
     }
 }

@@ -1,6 +1,8 @@
-//! `loopbench bench echo|equal|capacity`: the C10k echo benchmarks over runtimes, baselines
-//! and outside servers; a fresh server and load-generator process per point, results saved
-//! after every point, the terminal tables at the end (printed even when saving failed).
+//! `loopbench bench echo|equal|capacity|io-models`: the C10k echo benchmarks over runtimes,
+//! baselines and outside servers; a fresh server and load-generator process per point,
+//! results saved after every point, the terminal tables at the end (printed even when saving
+//! failed). `io-models` runs the other three for the epoll/io_uring pairs at several message
+//! sizes and writes the report with its "epoll vs io_uring" section.
 
 use std::net::IpAddr;
 use std::path::PathBuf;
@@ -13,8 +15,10 @@ use benches::echo::orchestrate::equal::{self, EqualPlan, DEFAULT_FRACTION};
 use benches::echo::orchestrate::hosts::{self, Hosts};
 use benches::echo::orchestrate::{Bench, BenchError, ServerSpec, Settings};
 use benches::echo::{baselines, python, server};
-use harness::results::{echo_exit_status, EchoRun, Environment, ResultsFile, RunStatus};
-use harness::units::{count_arg, counts_arg, duration_arg, real_arg, size_arg};
+use harness::results::{
+    echo_exit_status, CapacityResult, EchoRun, Environment, EqualLoadBasis, ResultsFile, RunStatus,
+};
+use harness::units::{count_arg, counts_arg, duration_arg, parse_size, real_arg, size_arg};
 use harness::RuntimeInfo;
 use loadgen::plan::limits;
 use loadgen::LoadMode;
@@ -49,6 +53,10 @@ pub enum What {
     /// Capacity: per server, the highest offered rate whose corrected p99 stays under a
     /// bound with no error (bisection over short open-loop runs).
     Capacity(CapacityArgs),
+    /// epoll vs io_uring: the closed-loop curve, the equal-load comparison and the capacity
+    /// search for server pairs that differ in their I/O model, at several message sizes,
+    /// into one results file and a report with the "epoll vs io_uring" verdicts.
+    IoModels(IoModelsArgs),
 }
 
 /// What every echo benchmark takes.
@@ -73,9 +81,6 @@ pub struct Common {
     /// target/loopbench-python and installs uvloop from PyPI into it (once), or says why not.
     #[arg(long)]
     pub with_python: bool,
-    /// Message size in bytes (1 B to 1 MiB).
-    #[arg(long, default_value = "64", value_parser = size_arg(limits::MESSAGE_SIZE))]
-    pub size: usize,
     /// Closed loop: messages in flight per connection (1-1024).
     #[arg(long, default_value = "1", value_parser = count_arg::<u32>(limits::PIPELINE))]
     pub pipeline: u32,
@@ -106,6 +111,14 @@ pub struct Common {
     pub quiet: bool,
 }
 
+/// `--size`: one message size (`bench io-models` takes a list, `--sizes`).
+#[derive(clap::Args)]
+pub struct OneSize {
+    /// Message size in bytes (1 B to 1 MiB).
+    #[arg(long, default_value = "64", value_parser = size_arg(limits::MESSAGE_SIZE))]
+    pub size: usize,
+}
+
 /// Arguments of `loopbench bench echo`.
 #[derive(clap::Args)]
 #[command(after_help = "Examples:
@@ -126,6 +139,8 @@ partial (or the results could not be saved); 2 bad input; 3 nothing measured.")]
 pub struct EchoArgs {
     #[command(flatten)]
     pub common: Common,
+    #[command(flatten)]
+    pub size: OneSize,
     /// Connection counts, comma-separated (each 1 to 1,000,000).
     #[arg(long, default_value = "1,100,1000", value_parser = counts)]
     pub connections: Counts,
@@ -193,6 +208,8 @@ partial (or the results could not be saved); 2 bad input; 3 nothing measured.")]
 pub struct EqualArgs {
     #[command(flatten)]
     pub common: Common,
+    #[command(flatten)]
+    pub size: OneSize,
     /// Connection counts, one comparison each.
     #[arg(long, default_value = "100", value_parser = counts)]
     pub connections: Counts,
@@ -232,6 +249,8 @@ results could not be saved; 2 bad input; 3 nothing measured.")]
 pub struct CapacityArgs {
     #[command(flatten)]
     pub common: Common,
+    #[command(flatten)]
+    pub size: OneSize,
     /// Connection counts, comma-separated.
     #[arg(long, default_value = "1000", value_parser = counts)]
     pub connections: Counts,
@@ -249,16 +268,100 @@ pub struct CapacityArgs {
     pub precision: f64,
 }
 
+/// Comma-separated message sizes.
+#[derive(Clone, Debug)]
+pub struct Sizes(pub Vec<usize>);
+
+fn sizes(text: &str) -> Result<Sizes, String> {
+    let mut out: Vec<usize> = Vec::new();
+    for part in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let n = parse_size(part, limits::MESSAGE_SIZE)?;
+        let n = usize::try_from(n).map_err(|_| format!("'{part}' is too large"))?;
+        if out.contains(&n) {
+            return Err(format!("message size {n} B is given twice"));
+        }
+        out.push(n);
+    }
+    if out.is_empty() {
+        return Err(format!("no message size in '{text}'"));
+    }
+    Ok(Sizes(out))
+}
+
+/// Both members of every pair `bench io-models` compares (see `reports::io_models::PAIRS`).
+const IO_MODEL_SERVERS: [&str; 7] = [
+    "evloop",
+    "evloop-uring",
+    "tokio-ct",
+    "compio",
+    "monoio",
+    "epoll-floor",
+    "uring-floor",
+];
+
+/// Arguments of `loopbench bench io-models`.
+#[derive(clap::Args)]
+#[command(after_help = "Examples:
+  loopbench bench io-models
+  loopbench bench io-models --connections 1000 --sizes 64,4k --repeat 5 --out /tmp/io
+
+For each message size in turn: the closed-loop curve (--repeat repeats, servers interleaved),
+the equal-load comparison (probes, then --repeat repeats at one rate), and --repeat capacity
+searches, every server at every connection count. One results file (--json, default
+OUT/results.json) holds everything; the report in --out has an \"epoll vs io_uring\" section:
+per pair (evloop/evloop-uring, epoll-floor/uring-floor, tokio-ct/compio, tokio-ct/monoio) and
+metric, median (min-max) of the repeats, the ratio, and a verdict that claims a difference
+only when the ranges are disjoint. Servers not compiled in are left out of the default list.
+
+Exit status: 0 every point measured whole without errors and every search found a capacity;
+1 some point partial, failed or with errors, some search without a capacity, or the results
+or report could not be written; 2 bad input; 3 nothing measured.")]
+pub struct IoModelsArgs {
+    #[command(flatten)]
+    pub common: Common,
+    /// Connection counts, comma-separated (each 1 to 1,000,000).
+    #[arg(long, default_value = "100,10000", value_parser = counts)]
+    pub connections: Counts,
+    /// Message sizes, comma-separated (each 1 B to 1 MiB: `64,16k`); run one after another.
+    #[arg(long, default_value = "64,16384", value_parser = sizes)]
+    pub sizes: Sizes,
+    /// Repeats of the curve, of the equal-load points and of the capacity search (1-1000).
+    #[arg(long, default_value = "3", value_parser = count_arg::<u32>(1..=1000))]
+    pub repeat: u32,
+    /// Do not pin (by default the server and the load generator are pinned to separate CPUs
+    /// when there are at least 2).
+    #[arg(long, conflicts_with = "pin")]
+    pub no_pin: bool,
+    /// Measured window of each curve and equal-load point.
+    #[arg(long, default_value = "3s", value_parser = duration_arg(limits::DURATION))]
+    pub duration: Duration,
+    /// Warm-up of each point, probe and capacity step.
+    #[arg(long, default_value = "500ms", value_parser = duration_arg(limits::WARMUP))]
+    pub warmup: Duration,
+    /// Measured window of each equal-load probe and capacity step.
+    #[arg(long, default_value = "1s", value_parser = duration_arg(limits::DURATION))]
+    pub step_duration: Duration,
+    /// Capacity: the bound on corrected p99 latency (10us to 1 min).
+    #[arg(long, default_value = "10ms", value_parser = duration_arg(Duration::from_micros(10)..=Duration::from_secs(60)))]
+    pub p99: Duration,
+    /// Equal load: share of the slowest server's probed throughput (0.01 to 1).
+    #[arg(long, default_value = "0.6", value_parser = real_arg(0.01..=1.0, ""))]
+    pub fraction: f64,
+    /// Directory of the report (`index.html`, charts, `results.json`; created if missing,
+    /// checked before anything runs).
+    #[arg(long, default_value = "loopbench-out/io-models")]
+    pub out: PathBuf,
+}
+
 /// Runs `loopbench bench`.
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     match args.what {
         What::Echo(a) => run_echo(a),
         What::Equal(a) => run_equal(a),
         What::Capacity(a) => run_capacity(a),
+        What::IoModels(a) => run_io_models(a),
     }
 }
-
-/// The servers a benchmark compares: `--runtime` ids (or the default list), then
 /// `--server`s, `--server-cmd`, and the Python ones.
 fn resolve_servers(
     common: &Common,
@@ -342,21 +445,37 @@ fn runtimes_and_floor() -> Vec<&'static str> {
 /// Where a server started here listens when all load is local.
 const LOCAL: IpAddr = IpAddr::V4(std::net::Ipv4Addr::LOCALHOST);
 
-/// Settings, the bench, the environment, with the output path checked first.
-fn prepare(
-    common: &Common,
-    servers: &[ServerSpec],
-    max_conns: u64,
-    hosts: Option<Hosts>,
+/// A benchmark ready to run: its servers, the bench, an empty results file with the
+/// environment, the saver of --json, and when it started.
+struct Setup<'a> {
+    servers: Vec<ServerSpec>,
+    bench: Bench,
+    file: ResultsFile,
+    saver: Saver<'a>,
+    started: Instant,
+}
+
+/// What every `bench` subcommand does before its first point: resolves the servers
+/// (`default` when none is named), decides the load hosts from them (`hosts`), checks the
+/// output path and the open-file limit for `connections`, captures the environment.
+fn setup<'a>(
+    common: &'a Common,
+    size: usize,
+    default: &[&str],
+    connections: &[u64],
+    hosts: impl FnOnce(&[ServerSpec]) -> anyhow::Result<Option<Hosts>>,
     listen: IpAddr,
-) -> anyhow::Result<(Bench, Environment)> {
+) -> anyhow::Result<Setup<'a>> {
+    let (servers, _python) = resolve_servers(common, default)?;
+    let hosts = hosts(&servers)?;
+    let max_conns = connections.iter().copied().max().unwrap_or(1);
     if let Some(path) = &common.json {
         harness::paths::check_output_file(path)
             .map_err(|e| usage(format!("cannot write results to {}: {e}", path.display())))?;
     }
     let settings = Settings {
         exe: std::env::current_exe()?,
-        size: common.size,
+        size,
         pipeline: common.pipeline,
         buffer: common.buffer,
         connect_rate: common.connect_rate,
@@ -374,7 +493,16 @@ fn prepare(
     let mut env = Environment::capture(servers.iter().filter_map(server_info).collect());
     env.nofile_limit = Some(harness::proc::nofile_limit());
     env.pinning = bench.pinning();
-    Ok((bench, env))
+    Ok(Setup {
+        servers,
+        bench,
+        file: ResultsFile::new(env),
+        saver: Saver {
+            path: common.json.as_ref(),
+            error: None,
+        },
+        started: Instant::now(),
+    })
 }
 
 /// Saves `file` when asked; remembers the first failure (reported once at the end).
@@ -400,20 +528,28 @@ impl Saver<'_> {
             started.elapsed().as_secs_f64()
         );
         let (code, summary) = echo_exit_status(runs);
-        match (&self.error, self.path) {
-            (Some(e), _) => {
-                eprintln!(
-                    "loopbench: error: the figures are above, but the results were not saved: {e}"
-                );
-                return ExitCode::from(code.max(1));
-            }
-            (None, Some(path)) => println!("results written to {}", path.display()),
-            (None, None) => {}
+        if !self.report_save() {
+            return ExitCode::from(code.max(1));
         }
         if let Some(line) = summary {
             eprintln!("loopbench: {line}");
         }
         ExitCode::from(code)
+    }
+
+    /// Prints where the results are, or why they are not; false when the save failed.
+    fn report_save(&self) -> bool {
+        match (&self.error, self.path) {
+            (Some(e), _) => {
+                eprintln!(
+                    "loopbench: error: the figures are above, but the results were not saved: {e}"
+                );
+                return false;
+            }
+            (None, Some(path)) => println!("results written to {}", path.display()),
+            (None, None) => {}
+        }
+        true
     }
 }
 
@@ -429,38 +565,49 @@ fn run_echo(args: EchoArgs) -> anyhow::Result<ExitCode> {
         _ => {}
     }
     let all = server_ids();
-    let (servers, _python) = resolve_servers(&args.common, &all)?;
-    let max = connections.iter().copied().max().unwrap_or(1);
-    let hosts = match &args.hosts {
-        None => None,
-        Some(HostList(agents)) => {
-            let fewest = connections.iter().copied().min().unwrap_or(1);
-            if fewest < agents.len() as u64 {
+    let hosts = |servers: &[ServerSpec]| -> anyhow::Result<Option<Hosts>> {
+        let Some(HostList(agents)) = &args.hosts else {
+            return Ok(None);
+        };
+        let fewest = connections.iter().copied().min().unwrap_or(1);
+        if fewest < agents.len() as u64 {
+            return Err(usage(format!(
+                "--connections {fewest} cannot be split over {} hosts (each needs one)",
+                agents.len()
+            )));
+        }
+        if args.server_host.is_some() {
+            if let Some(s) = servers
+                .iter()
+                .find(|s| !matches!(s, ServerSpec::Builtin(_)))
+            {
                 return Err(usage(format!(
-                    "--connections {fewest} cannot be split over {} hosts (each needs one)",
-                    agents.len()
+                    "--server-host runs built-in servers only, not the outside server '{}'",
+                    s.name()
                 )));
             }
-            if args.server_host.is_some() {
-                if let Some(s) = servers
-                    .iter()
-                    .find(|s| !matches!(s, ServerSpec::Builtin(_)))
-                {
-                    return Err(usage(format!(
-                        "--server-host runs built-in servers only, not the outside server '{}'",
-                        s.name()
-                    )));
-                }
-            }
-            Some(Hosts {
-                agents: agents.clone(),
-                server: args.server_host.clone(),
-                remote_exe: args.remote_loopbench.clone(),
-                ssh_config: args.ssh_config.clone(),
-            })
         }
+        Ok(Some(Hosts {
+            agents: agents.clone(),
+            server: args.server_host.clone(),
+            remote_exe: args.remote_loopbench.clone(),
+            ssh_config: args.ssh_config.clone(),
+        }))
     };
-    let (bench, env) = prepare(&args.common, &servers, max, hosts, args.listen)?;
+    let Setup {
+        servers,
+        bench,
+        mut file,
+        mut saver,
+        started,
+    } = setup(
+        &args.common,
+        args.size.size,
+        &all,
+        &connections,
+        hosts,
+        args.listen,
+    )?;
     let plan = CurvePlan {
         servers,
         connections,
@@ -470,12 +617,6 @@ fn run_echo(args: EchoArgs) -> anyhow::Result<ExitCode> {
         duration: args.duration,
         repeat: args.repeat,
     };
-    let started = Instant::now();
-    let mut saver = Saver {
-        path: args.common.json.as_ref(),
-        error: None,
-    };
-    let mut file = ResultsFile::new(env);
     let runs = curve::run(&bench, &plan, &mut |runs| {
         file.runs = runs.to_vec();
         saver.save(&file);
@@ -486,32 +627,53 @@ fn run_echo(args: EchoArgs) -> anyhow::Result<ExitCode> {
     Ok(saver.finish(&file.runs, started))
 }
 
-fn run_equal(args: EqualArgs) -> anyhow::Result<ExitCode> {
-    let connections = args.connections.0.clone();
-    let (servers, _python) = resolve_servers(&args.common, &runtimes_and_floor())?;
-    let max = connections.iter().copied().max().unwrap_or(1);
-    let (bench, env) = prepare(&args.common, &servers, max, None, LOCAL)?;
-    let plan = EqualPlan {
+fn equal_plan_for(
+    servers: Vec<ServerSpec>,
+    connections: Vec<u64>,
+    rate: Option<f64>,
+    fraction: f64,
+) -> EqualPlan {
+    EqualPlan {
         servers,
         connections,
-        rate: args.rate,
-        fraction: if args.fraction > 0.0 {
-            args.fraction
+        rate,
+        fraction: if fraction > 0.0 {
+            fraction
         } else {
             DEFAULT_FRACTION
         },
+        probe_warmup: Duration::ZERO,
+        probe_duration: Duration::ZERO,
+        warmup: Duration::ZERO,
+        duration: Duration::ZERO,
+        repeat: 1,
+    }
+}
+
+fn run_equal(args: EqualArgs) -> anyhow::Result<ExitCode> {
+    let connections = args.connections.0.clone();
+    let Setup {
+        servers,
+        bench,
+        mut file,
+        mut saver,
+        started,
+    } = setup(
+        &args.common,
+        args.size.size,
+        &runtimes_and_floor(),
+        &connections,
+        |_| Ok(None),
+        LOCAL,
+    )?;
+    let plan = EqualPlan {
         probe_warmup: args.warmup,
         probe_duration: args.probe_duration,
         warmup: args.warmup,
         duration: args.duration,
         repeat: args.repeat,
+        ..equal_plan_for(servers, connections, args.rate, args.fraction)
     };
-    let started = Instant::now();
-    let mut saver = Saver {
-        path: args.common.json.as_ref(),
-        error: None,
-    };
-    let mut file = ResultsFile::new(env);
     let outcome = equal::run(&bench, &plan, &mut |runs, bases| {
         file.runs = runs.to_vec();
         file.equal_load = bases.to_vec();
@@ -527,11 +689,54 @@ fn run_equal(args: EqualArgs) -> anyhow::Result<ExitCode> {
     Ok(saver.finish(&file.runs, started))
 }
 
+/// The exit status of capacity searches (`probe_runs` every step they ran), with its line:
+/// 3 when no probe measured anything, 1 when some search found no capacity.
+fn capacity_status(probe_runs: &[EchoRun], results: &[CapacityResult]) -> (u8, Option<String>) {
+    if probe_runs.iter().all(|r| r.status == RunStatus::Failed) {
+        let why = results
+            .first()
+            .map(|c| format!("{} x {}: {}", c.runtime, c.connections, c.note));
+        return (
+            3,
+            Some(format!("nothing measured: {}", why.unwrap_or_default())),
+        );
+    }
+    let none: Vec<&CapacityResult> = results
+        .iter()
+        .filter(|c| c.capacity_msgs_per_s.is_none())
+        .collect();
+    match none.first() {
+        None => (0, None),
+        Some(c) => (
+            1,
+            Some(format!(
+                "{} of {} searches found no capacity (first: {} x {}: {})",
+                none.len(),
+                results.len(),
+                c.runtime,
+                c.connections,
+                c.note
+            )),
+        ),
+    }
+}
+
 fn run_capacity(args: CapacityArgs) -> anyhow::Result<ExitCode> {
     let connections = args.connections.0.clone();
-    let (servers, _python) = resolve_servers(&args.common, &runtimes_and_floor())?;
-    let max = connections.iter().copied().max().unwrap_or(1);
-    let (bench, env) = prepare(&args.common, &servers, max, None, LOCAL)?;
+    let Setup {
+        servers,
+        bench,
+        mut file,
+        mut saver,
+        started,
+    } = setup(
+        &args.common,
+        args.size.size,
+        &runtimes_and_floor(),
+        &connections,
+        |_| Ok(None),
+        LOCAL,
+    )?;
     let plan = CapacityPlan {
         servers,
         connections,
@@ -543,12 +748,6 @@ fn run_capacity(args: CapacityArgs) -> anyhow::Result<ExitCode> {
         precision: args.precision,
         max_steps: 8,
     };
-    let started = Instant::now();
-    let mut saver = Saver {
-        path: args.common.json.as_ref(),
-        error: None,
-    };
-    let mut file = ResultsFile::new(env);
     let outcome = capacity::run(&bench, &plan, &mut |o| {
         file.runs = o.runs.clone();
         file.capacity = o.results.clone();
@@ -561,40 +760,200 @@ fn run_capacity(args: CapacityArgs) -> anyhow::Result<ExitCode> {
     println!("searched in {:.1} s", started.elapsed().as_secs_f64());
     // The exit status follows the searches: a search without a capacity is "with errors",
     // and nothing measured when no probe measured anything.
-    let probes_failed = file.runs.iter().all(|r| r.status == RunStatus::Failed);
-    let none = file
-        .capacity
+    if !saver.report_save() {
+        return Ok(ExitCode::from(1));
+    }
+    let (code, line) = capacity_status(&file.runs, &file.capacity);
+    if let Some(line) = line {
+        eprintln!("loopbench: {line}");
+    }
+    Ok(ExitCode::from(code))
+}
+
+fn run_io_models(mut args: IoModelsArgs) -> anyhow::Result<ExitCode> {
+    harness::paths::check_output_dir(&args.out).map_err(|e| usage(format!("--out: {e}")))?;
+    if args.common.json.is_none() {
+        args.common.json = Some(args.out.join("results.json"));
+    }
+    if !args.no_pin && harness::info::available_cores() >= 2 {
+        args.common.pin = true;
+    }
+    let connections = args.connections.0.clone();
+    let sizes = args.sizes.0.clone();
+    let compiled = server_ids();
+    let default: Vec<&str> = IO_MODEL_SERVERS
         .iter()
-        .filter(|c| c.capacity_msgs_per_s.is_none())
-        .count();
-    if let Some(e) = &saver.error {
-        eprintln!("loopbench: error: the figures are above, but the results were not saved: {e}");
-        return Ok(ExitCode::from(1));
-    }
-    if let Some(path) = &args.common.json {
-        println!("results written to {}", path.display());
-    }
-    if probes_failed {
-        let why = file
-            .capacity
-            .first()
-            .map(|c| format!("{} x {}: {}", c.runtime, c.connections, c.note));
-        eprintln!("loopbench: nothing measured: {}", why.unwrap_or_default());
-        return Ok(ExitCode::from(3));
-    }
-    if none > 0 {
-        let first = file
-            .capacity
+        .copied()
+        .filter(|id| compiled.contains(id))
+        .collect();
+    if args.common.runtime.is_none() && default.len() < IO_MODEL_SERVERS.len() {
+        let missing: Vec<&str> = IO_MODEL_SERVERS
             .iter()
-            .find(|c| c.capacity_msgs_per_s.is_none());
+            .copied()
+            .filter(|id| !compiled.contains(id))
+            .collect();
         eprintln!(
-            "loopbench: {none} of {} searches found no capacity (first: {})",
-            file.capacity.len(),
-            first
-                .map(|c| format!("{} x {}: {}", c.runtime, c.connections, c.note))
-                .unwrap_or_default()
+            "loopbench: not compiled in, left out: {}",
+            missing.join(", ")
         );
-        return Ok(ExitCode::from(1));
     }
-    Ok(ExitCode::SUCCESS)
+    let Setup {
+        servers,
+        mut bench,
+        mut file,
+        mut saver,
+        started,
+    } = setup(
+        &args.common,
+        sizes[0],
+        &default,
+        &connections,
+        |_| Ok(None),
+        LOCAL,
+    )?;
+    let curve_plan = CurvePlan {
+        servers: servers.clone(),
+        connections: connections.clone(),
+        mode: LoadMode::Closed,
+        rate: None,
+        warmup: args.warmup,
+        duration: args.duration,
+        repeat: args.repeat,
+    };
+    let equal_plan = EqualPlan {
+        probe_warmup: args.warmup,
+        probe_duration: args.step_duration,
+        warmup: args.warmup,
+        duration: args.duration,
+        repeat: args.repeat,
+        ..equal_plan_for(servers.clone(), connections.clone(), None, args.fraction)
+    };
+    let capacity_plan = CapacityPlan {
+        servers,
+        connections,
+        p99_bound: args.p99,
+        probe_warmup: args.warmup,
+        probe_duration: args.step_duration,
+        warmup: args.warmup,
+        duration: args.step_duration,
+        precision: 0.05,
+        max_steps: 8,
+    };
+    // Everything so far, saved after every point: measured (curve and equal-load) runs,
+    // capacity steps, equal-load bases with their size.
+    let mut measured: Vec<EchoRun> = Vec::new();
+    let mut steps: Vec<EchoRun> = Vec::new();
+    let mut bases: Vec<(usize, EqualLoadBasis)> = Vec::new();
+    let mut searches: Vec<CapacityResult> = Vec::new();
+    let snapshot = |file: &mut ResultsFile,
+                    measured: &[EchoRun],
+                    steps: &[EchoRun],
+                    bases: &[(usize, EqualLoadBasis)],
+                    searches: &[CapacityResult]| {
+        file.runs = measured.iter().chain(steps).cloned().collect();
+        file.equal_load = bases.iter().map(|(_, b)| b.clone()).collect();
+        file.capacity = searches.to_vec();
+    };
+    let parts = sizes.len() as u32 * (2 + args.repeat);
+    let mut part = 0;
+    let mut announce = |what: String| {
+        part += 1;
+        if !args.common.quiet {
+            eprintln!("io-models: part {part}/{parts}: {what}");
+        }
+    };
+    for &size in &sizes {
+        bench.settings.size = size;
+        announce(format!("{size} B messages, closed-loop curve"));
+        let runs = curve::run(&bench, &curve_plan, &mut |runs| {
+            snapshot(&mut file, &measured, &steps, &bases, &searches);
+            file.runs.extend(runs.iter().cloned());
+            saver.save(&file);
+        });
+        measured.extend(runs);
+        announce(format!("{size} B messages, equal load"));
+        let outcome = equal::run(&bench, &equal_plan, &mut |runs, now| {
+            snapshot(&mut file, &measured, &steps, &bases, &searches);
+            file.runs.extend(runs.iter().cloned());
+            file.equal_load.extend(now.iter().cloned());
+            saver.save(&file);
+        });
+        measured.extend(outcome.runs);
+        bases.extend(outcome.bases.into_iter().map(|mut b| {
+            b.basis = format!("{} ({size} B messages)", b.basis);
+            (size, b)
+        }));
+        for repeat in 0..args.repeat {
+            announce(format!(
+                "{size} B messages, capacity search (repeat {}/{})",
+                repeat + 1,
+                args.repeat
+            ));
+            let outcome = capacity::run(&bench, &capacity_plan, &mut |o| {
+                snapshot(&mut file, &measured, &steps, &bases, &searches);
+                file.runs.extend(o.runs.iter().cloned());
+                file.capacity.extend(o.results.iter().cloned());
+                saver.save(&file);
+            });
+            steps.extend(outcome.runs);
+            searches.extend(outcome.results);
+        }
+    }
+    snapshot(&mut file, &measured, &steps, &bases, &searches);
+    saver.save(&file);
+    for &size in &sizes {
+        let runs: Vec<EchoRun> = measured
+            .iter()
+            .filter(|r| r.message_size == size as u64)
+            .cloned()
+            .collect();
+        let size_bases: Vec<EqualLoadBasis> = bases
+            .iter()
+            .filter(|(s, _)| *s == size)
+            .map(|(_, b)| b.clone())
+            .collect();
+        let size_searches: Vec<CapacityResult> = searches
+            .iter()
+            .filter(|c| c.message_size == size as u64)
+            .cloned()
+            .collect();
+        println!("{size} B messages:");
+        print!(
+            "{}",
+            reports::echo_text::render(&runs, &size_bases, &size_searches)
+        );
+        println!();
+    }
+    println!(
+        "{} points and {} capacity searches in {:.1} s",
+        measured.len(),
+        searches.len(),
+        started.elapsed().as_secs_f64()
+    );
+    let saved = saver.report_save();
+    let report = match reports::write_report(std::slice::from_ref(&file), &args.out) {
+        Ok(index) => {
+            println!("report written to {}", index.display());
+            true
+        }
+        Err(e) => {
+            eprintln!("loopbench: error: {e}");
+            false
+        }
+    };
+    let (echo_code, echo_line) = echo_exit_status(&measured);
+    let (cap_code, cap_line) = capacity_status(&steps, &searches);
+    for line in [echo_line, cap_line].into_iter().flatten() {
+        eprintln!("loopbench: {line}");
+    }
+    let code = if echo_code == 3 && cap_code == 3 {
+        3
+    } else {
+        echo_code.max(cap_code).min(1)
+    };
+    Ok(ExitCode::from(if saved && report {
+        code
+    } else {
+        code.max(1)
+    }))
 }

@@ -7,6 +7,7 @@
 mod conformance;
 mod echo;
 mod equal_load;
+mod io_models;
 mod mutants;
 mod page;
 

@@ -7,7 +7,7 @@ use std::fmt::Write as _;
 
 use harness::results::{ConformanceCell, MicroResult};
 
-use super::{conformance, echo, empty_section, equal_load, esc, mutants, Figures};
+use super::{conformance, echo, empty_section, equal_load, esc, io_models, mutants, Figures};
 use crate::charts::{si, Axis, Dot, DotPlot, DotSeries, Scale};
 use crate::merge::{LabelledMicro, MergedResults};
 use crate::summary::{thousands, Summary};
@@ -47,14 +47,20 @@ pub(super) fn render(merged: &MergedResults, figures: &mut Figures) -> Result<St
         esc(&env.cpu_model),
         esc(&env.loopbench_version)
     );
+    let names = merged.series_names();
+    let all_runs = merged.labelled(&names);
+    let raw_runs: Vec<&harness::results::EchoRun> = file.runs.iter().collect();
+    // The epoll vs io_uring section follows capacity, when the results hold a pair.
+    let mut sections: Vec<(&str, &str)> = SECTIONS.to_vec();
+    if io_models::present(&raw_runs, &file.capacity) {
+        sections.insert(3, io_models::SECTION);
+    }
     out.push_str("<nav><b>Contents</b><ol>");
-    for (i, (id, title)) in SECTIONS.iter().enumerate() {
+    for (i, (id, title)) in sections.iter().enumerate() {
         let _ = write!(out, "<li>{}. <a href=\"#{id}\">{title}</a></li>", i + 1);
     }
     out.push_str("</ol></nav>\n<main>\n");
 
-    let names = merged.series_names();
-    let all_runs = merged.labelled(&names);
     // The curves show curve points only; probes and equal-load points have their sections.
     let runs: Vec<_> = all_runs
         .iter()
@@ -66,6 +72,7 @@ pub(super) fn render(merged: &MergedResults, figures: &mut Figures) -> Result<St
     summary(&mut out, merged, &cells);
     equal_load::section(&mut out, &all_runs, &file.equal_load);
     equal_load::capacity(&mut out, &file.capacity);
+    io_models::section(&mut out, &raw_runs, &file.capacity);
     conformance::section(&mut out, &cells);
     mutants::section(&mut out, file.kill_matrix.as_ref());
     let micro_ids: Vec<&str> = micro_results.iter().map(|m| m.runtime.as_str()).collect();
