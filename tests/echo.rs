@@ -631,3 +631,43 @@ fn steps(file: &ResultsFile, rt: &str, size: u64) -> usize {
         })
         .count()
 }
+
+/// The seeds' Python servers (`--with-python`: asyncio, and uvloop from the venv) run from a
+/// script in a private directory that must live as long as the bench: each point completes
+/// with every byte echoed. (Skips when there is no Python 3.)
+#[test]
+fn bench_echo_with_python_runs_the_seed_servers() {
+    if Command::new("python3").arg("--version").output().is_err() {
+        eprintln!("skipped: no python3");
+        return;
+    }
+    let _turn = serial();
+    let path = temp_json("with-python");
+    let out = loopbench()
+        .args(["bench", "echo", "--with-python", "--connections", "5"])
+        .args([
+            "--duration",
+            "300ms",
+            "--warmup",
+            "100ms",
+            "--quiet",
+            "--json",
+        ])
+        .arg(&path)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
+    let file = ResultsFile::load(&path).unwrap();
+    std::fs::remove_file(&path).ok();
+    assert!(
+        file.runs.iter().any(|r| r.runtime == "asyncio"),
+        "{stdout}\n{stderr}"
+    );
+    for run in &file.runs {
+        assert_eq!(run.status, harness::results::RunStatus::Complete, "{run:?}");
+        assert_eq!(run.errors.mismatches, 0, "{run:?}");
+        assert_eq!(run.established, 5, "{run:?}");
+    }
+}

@@ -453,6 +453,8 @@ struct Setup<'a> {
     file: ResultsFile,
     saver: Saver<'a>,
     started: Instant,
+    /// The Python servers' scripts, in a private directory that lives as long as this.
+    _python: Option<python::PythonServers>,
 }
 
 /// What every `bench` subcommand does before its first point: resolves the servers
@@ -466,7 +468,7 @@ fn setup<'a>(
     hosts: impl FnOnce(&[ServerSpec]) -> anyhow::Result<Option<Hosts>>,
     listen: IpAddr,
 ) -> anyhow::Result<Setup<'a>> {
-    let (servers, _python) = resolve_servers(common, default)?;
+    let (servers, python) = resolve_servers(common, default)?;
     let hosts = hosts(&servers)?;
     let max_conns = connections.iter().copied().max().unwrap_or(1);
     if let Some(path) = &common.json {
@@ -502,6 +504,7 @@ fn setup<'a>(
             error: None,
         },
         started: Instant::now(),
+        _python: python,
     })
 }
 
@@ -600,6 +603,7 @@ fn run_echo(args: EchoArgs) -> anyhow::Result<ExitCode> {
         mut file,
         mut saver,
         started,
+        _python: _scripts,
     } = setup(
         &args.common,
         args.size.size,
@@ -658,6 +662,7 @@ fn run_equal(args: EqualArgs) -> anyhow::Result<ExitCode> {
         mut file,
         mut saver,
         started,
+        _python: _scripts,
     } = setup(
         &args.common,
         args.size.size,
@@ -729,6 +734,7 @@ fn run_capacity(args: CapacityArgs) -> anyhow::Result<ExitCode> {
         mut file,
         mut saver,
         started,
+        _python: _scripts,
     } = setup(
         &args.common,
         args.size.size,
@@ -803,6 +809,7 @@ fn run_io_models(mut args: IoModelsArgs) -> anyhow::Result<ExitCode> {
         mut file,
         mut saver,
         started,
+        _python: _scripts,
     } = setup(
         &args.common,
         sizes[0],
