@@ -560,7 +560,16 @@ fn bench_io_models_runs_the_pairs_and_writes_the_verdicts() {
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
+    // 0, or 1 only because an open-loop point fell short of its offered rate on a busy
+    // machine (CI once measured 5,960 of 6,303 msg/s): marked partial, as it must be.
+    match out.status.code() {
+        Some(0) => {}
+        Some(1) => assert!(
+            stderr.contains("not reached") && !stderr.contains("mismatch"),
+            "{stdout}\n{stderr}"
+        ),
+        other => panic!("exit {other:?}: {stdout}\n{stderr}"),
+    }
     let file = ResultsFile::load(&dir.join("results.json")).unwrap();
     let html = std::fs::read_to_string(dir.join("index.html")).unwrap();
     std::fs::remove_dir_all(&dir).ok();
