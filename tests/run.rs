@@ -33,7 +33,29 @@ fn run_writes_the_report_and_prints_its_path() {
         .unwrap();
     let stdout = String::from_utf8_lossy(&output.stdout);
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(output.status.success(), "{stdout}\n{stderr}");
+    // 0, or 1 only because an equal-load point fell short of its offered rate (CI once
+    // measured 11,377 of 11,986 msg/s in a 0.45 s window): marked partial, as it must be.
+    if !output.status.success() {
+        assert_eq!(output.status.code(), Some(1), "{stdout}\n{stderr}");
+        let equal = ResultsFile::load(&out.path().join("equal.json")).unwrap();
+        let short: Vec<_> = equal
+            .runs
+            .iter()
+            .filter(|r| r.status != harness::results::RunStatus::Complete)
+            .collect();
+        assert!(
+            !short.is_empty(),
+            "exit 1 without a partial point: {stdout}\n{stderr}"
+        );
+        for r in short {
+            let why = r.status_reason.as_deref().unwrap_or_default();
+            assert!(why.contains("not reached"), "{why}: {stdout}\n{stderr}");
+        }
+        assert!(
+            stderr.contains("equal load exited with status 1"),
+            "{stdout}\n{stderr}"
+        );
+    }
     let last = stdout.lines().last().unwrap_or_default();
     let index = last
         .strip_prefix("report: ")
