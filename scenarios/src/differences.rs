@@ -860,6 +860,22 @@ pub static KNOWN: &[KnownDifference] = &[
         UVLOOP_MS_SOURCE,
     ),
     known(
+        "net.read_with_time_limit",
+        &["uvloop"],
+        "the read's 30 ms time limit ends less than 1 ms early; the connection still echoes",
+        |v| {
+            v.as_object().is_some_and(|o| o.len() == 4)
+                && v["timed_out"] == json!(true)
+                && v["still_echoes"] == json!(true)
+                && v["before_the_limit"] == json!(true)
+                && v["early_by_ms"]
+                    .as_f64()
+                    .is_some_and(|e| e > 0.0 && e < 1.0)
+        },
+        UVLOOP_MS,
+        UVLOOP_MS_SOURCE,
+    ),
+    known(
         "timers.many_not_early",
         &["uvloop"],
         "all 200 fired, none beyond slack; some ended early (their delays are whole milliseconds on libuv's cached clock)",
