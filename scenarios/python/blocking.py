@@ -30,6 +30,7 @@ class _Peak:
             self.running += 1
             self.peak = max(self.peak, self.running)
             self.threads.add(threading.get_ident())
+            return self.running
 
     def leave(self):
         with self.lock:
@@ -97,13 +98,22 @@ def pool_saturation():
         loop = asyncio.get_running_loop()
         p = _Peak()
         start = time.monotonic()
+        # The first 50 jobs hold until a 51st job runs beside them (or for at most 1 s):
+        # a pool that ignores its size is caught however slowly Python starts its threads
+        # (10 ms jobs alone let a thread-per-call executor stay under 50 on a loaded machine,
+        # where starting a thread took longer than a job), and a bounded pool costs 1 s more.
+        exceeded = threading.Event()
 
-        def job():
-            p.enter()
-            time.sleep(0.01)
+        def job(held):
+            if p.enter() > 50:
+                exceeded.set()
+            if held:
+                exceeded.wait(1.0)
+            else:
+                time.sleep(0.01)
             p.leave()
 
-        jobs = [loop.run_in_executor(None, job) for _ in range(1000)]
+        jobs = [loop.run_in_executor(None, job, i < 50) for i in range(1000)]
         completed = 0
         for j in jobs:
             completed += "value" in await join(j)
