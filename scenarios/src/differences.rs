@@ -120,6 +120,14 @@ const UVLOOP_MS_SOURCE: &str = "libuv docs: uv_now — 'Return the current times
     — timeout in milliseconds; uvloop uvloop/loop.pyx: Loop.time returns uv_now / 1000, \
     call_later rounds the delay to milliseconds";
 
+/// Whether something measured at `at` ms, due at `due` ms, ended no later than due and less
+/// than 1 ms before it: uvloop's millisecond clock (`UVLOOP_MS`), the one rule behind every
+/// uvloop timer difference below. (Measurements are rounded to 0.1 ms, so one early by less
+/// than 0.05 ms reads as the due time itself.)
+fn less_than_a_ms_early(at: Option<f64>, due: Option<f64>) -> bool {
+    matches!((at, due), (Some(at), Some(due)) if at <= due && at > due - 1.0)
+}
+
 /// `{"fired": n, "early": [...], "late": []}` where every early timer fired less than 1 ms
 /// before its delay (the millisecond clock), and at least one did.
 fn deadlines_within_a_ms(v: &Value, n: u64) -> bool {
@@ -128,14 +136,9 @@ fn deadlines_within_a_ms(v: &Value, n: u64) -> bool {
         && v["late"] == json!([])
         && v["early"].as_array().is_some_and(|a| {
             !a.is_empty()
-                && a.iter().all(
-                    |e| match (e["delay_ms"].as_f64(), e["fired_at_ms"].as_f64()) {
-                        // An entry is early by construction; `fired_at_ms` is rounded to
-                        // 0.1 ms, so one early by less than 0.05 ms reads as the delay itself.
-                        (Some(d), Some(at)) => at <= d && at > d - 1.0,
-                        _ => false,
-                    },
-                )
+                && a.iter().all(|e| {
+                    less_than_a_ms_early(e["fired_at_ms"].as_f64(), e["delay_ms"].as_f64())
+                })
         })
 }
 
@@ -803,10 +806,7 @@ pub static KNOWN: &[KnownDifference] = &[
                 && v["sleeps_the_clock_did_not_cover"].as_array().is_some_and(|a| {
                     !a.is_empty()
                         && a.iter().all(|e| {
-                            match (e["sleep_ms"].as_f64(), e["advanced_ms"].as_f64()) {
-                                (Some(d), Some(adv)) => adv > d - 1.0 && adv <= d,
-                                _ => false,
-                            }
+                            less_than_a_ms_early(e["advanced_ms"].as_f64(), e["sleep_ms"].as_f64())
                         })
                 })
                 && v.as_object().is_some_and(|o| o.len() == 2)
@@ -852,7 +852,7 @@ pub static KNOWN: &[KnownDifference] = &[
                                 Some("Call later 3 sec") => 40.0,
                                 _ => return false,
                             };
-                            e["at_ms"].as_f64().is_some_and(|at| at <= due && at > due - 1.0)
+                            less_than_a_ms_early(e["at_ms"].as_f64(), Some(due))
                         })
                 })
         },
@@ -870,7 +870,7 @@ pub static KNOWN: &[KnownDifference] = &[
                 && v["before_the_limit"] == json!(true)
                 && v["early_by_ms"]
                     .as_f64()
-                    .is_some_and(|e| e > 0.0 && e < 1.0)
+                    .is_some_and(|e| less_than_a_ms_early(Some(30.0 - e), Some(30.0)) && e > 0.0)
         },
         UVLOOP_MS,
         UVLOOP_MS_SOURCE,
@@ -927,5 +927,40 @@ pub fn debug_alternative(runtime: &str) -> &'static str {
         }
         "monoio" => "it offers only `tracing` events of its internals (feature `debug`) instead",
         _ => "no alternative is known",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn explains(scenario: &str, observed: Value) -> bool {
+        explaining(scenario, "uvloop", &observed).is_some()
+    }
+
+    #[test]
+    fn uvloop_timers_may_end_less_than_a_millisecond_early_and_no_more() {
+        assert!(less_than_a_ms_early(Some(19.2), Some(20.0)));
+        assert!(less_than_a_ms_early(Some(20.0), Some(20.0)));
+        assert!(!less_than_a_ms_early(Some(19.0), Some(20.0)));
+        assert!(!less_than_a_ms_early(Some(20.1), Some(20.0)));
+        assert!(!less_than_a_ms_early(None, Some(20.0)));
+        let early = |at: f64| json!({ "fired": 3, "late": [], "early": [{ "delay_ms": 20.0, "fired_at_ms": at }] });
+        assert!(explains("loop.call_later_not_early", early(19.6)));
+        assert!(!explains("loop.call_later_not_early", early(18.9)));
+        let limit = |by: f64| {
+            json!({ "timed_out": true, "still_echoes": true, "before_the_limit": true,
+                    "early_by_ms": by })
+        };
+        assert!(explains("net.read_with_time_limit", limit(0.4)));
+        assert!(!explains("net.read_with_time_limit", limit(1.2)));
+        assert!(!explains("net.read_with_time_limit", limit(0.0)));
+        let seed = |at: f64| {
+            json!({ "printed": ["registering callbacks", "Success - Call soon",
+                                "Success - Call later 2 sec", "Success - Call later 3 sec"],
+                    "before_their_delay": [{ "line": "Call later 3 sec", "at_ms": at }] })
+        };
+        assert!(explains("seed.callbacks", seed(39.5)));
+        assert!(!explains("seed.callbacks", seed(38.0)));
     }
 }

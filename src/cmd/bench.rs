@@ -363,10 +363,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     }
 }
 /// `--server`s, `--server-cmd`, and the Python ones.
-fn resolve_servers(
-    common: &Common,
-    default: &[&str],
-) -> anyhow::Result<(Vec<ServerSpec>, Option<python::PythonServers>)> {
+fn resolve_servers(common: &Common, default: &[&str]) -> anyhow::Result<Vec<ServerSpec>> {
     let valid = server_ids();
     let outside = !common.servers.is_empty() || common.server_cmd.is_some() || common.with_python;
     let list: Vec<String> = match &common.runtime {
@@ -396,14 +393,12 @@ fn resolve_servers(
     if let Some(cmd) = &common.server_cmd {
         outside_specs.push(ServerSpec::command(&common.server_name, cmd).map_err(usage)?);
     }
-    let mut py = None;
     if common.with_python {
         let servers = python::python_servers(true, &mut |line| eprintln!("{line}"));
         for line in &servers.skipped {
             eprintln!("loopbench: {line}");
         }
-        outside_specs.extend(servers.specs.iter().cloned());
-        py = Some(servers);
+        outside_specs.extend(servers.specs);
     }
     for spec in outside_specs {
         if out.iter().any(|s| s.name() == spec.name()) {
@@ -416,13 +411,13 @@ fn resolve_servers(
             "no server to benchmark: give --runtime, --server or --with-python",
         ));
     }
-    Ok((out, py))
+    Ok(out)
 }
 
 fn server_info(spec: &ServerSpec) -> Option<RuntimeInfo> {
     match spec {
         ServerSpec::Builtin(id) => baselines::info(id).or_else(|| runtimes::runtime_info(id).ok()),
-        ServerSpec::Command { name, cmd } => Some(RuntimeInfo {
+        ServerSpec::Command { name, cmd, .. } => Some(RuntimeInfo {
             id: name.clone(),
             flavour: "outside server".into(),
             worker_threads: 0,
@@ -453,8 +448,6 @@ struct Setup<'a> {
     file: ResultsFile,
     saver: Saver<'a>,
     started: Instant,
-    /// The Python servers' scripts, in a private directory that lives as long as this.
-    _python: Option<python::PythonServers>,
 }
 
 /// What every `bench` subcommand does before its first point: resolves the servers
@@ -468,7 +461,7 @@ fn setup<'a>(
     hosts: impl FnOnce(&[ServerSpec]) -> anyhow::Result<Option<Hosts>>,
     listen: IpAddr,
 ) -> anyhow::Result<Setup<'a>> {
-    let (servers, python) = resolve_servers(common, default)?;
+    let servers = resolve_servers(common, default)?;
     let hosts = hosts(&servers)?;
     let max_conns = connections.iter().copied().max().unwrap_or(1);
     if let Some(path) = &common.json {
@@ -504,7 +497,6 @@ fn setup<'a>(
             error: None,
         },
         started: Instant::now(),
-        _python: python,
     })
 }
 
@@ -603,7 +595,6 @@ fn run_echo(args: EchoArgs) -> anyhow::Result<ExitCode> {
         mut file,
         mut saver,
         started,
-        _python: _scripts,
     } = setup(
         &args.common,
         args.size.size,
@@ -662,7 +653,6 @@ fn run_equal(args: EqualArgs) -> anyhow::Result<ExitCode> {
         mut file,
         mut saver,
         started,
-        _python: _scripts,
     } = setup(
         &args.common,
         args.size.size,
@@ -734,7 +724,6 @@ fn run_capacity(args: CapacityArgs) -> anyhow::Result<ExitCode> {
         mut file,
         mut saver,
         started,
-        _python: _scripts,
     } = setup(
         &args.common,
         args.size.size,
@@ -809,7 +798,6 @@ fn run_io_models(mut args: IoModelsArgs) -> anyhow::Result<ExitCode> {
         mut file,
         mut saver,
         started,
-        _python: _scripts,
     } = setup(
         &args.common,
         sizes[0],

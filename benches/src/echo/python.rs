@@ -4,6 +4,8 @@
 //! `harness::python`). The script ships inside the binary and is written to a private
 //! directory for the run.
 
+use std::sync::Arc;
+
 use launch::PrivateDir;
 
 use crate::echo::orchestrate::ServerSpec;
@@ -14,9 +16,8 @@ const SCRIPT: &str = include_str!("../../servers/asyncio_echo.py");
 /// The Python servers of a run, and why any of them is missing.
 #[derive(Debug)]
 pub struct PythonServers {
-    /// Holds the script while the servers run.
-    _dir: Option<PrivateDir>,
-    /// `asyncio`, `uvloop`, as far as available.
+    /// `asyncio`, `uvloop`, as far as available; each keeps the script's private directory
+    /// for as long as it exists.
     pub specs: Vec<ServerSpec>,
     /// One line per server left out, with the reason (a skip line to print).
     pub skipped: Vec<String>,
@@ -26,7 +27,6 @@ pub struct PythonServers {
 /// the slow steps.
 pub fn python_servers(install: bool, progress: &mut dyn FnMut(&str)) -> PythonServers {
     let mut out = PythonServers {
-        _dir: None,
         specs: Vec::new(),
         skipped: Vec::new(),
     };
@@ -70,18 +70,20 @@ pub fn python_servers(install: bool, progress: &mut dyn FnMut(&str)) -> PythonSe
         shell_quote(&python.to_string_lossy()),
         shell_quote(&script.to_string_lossy())
     );
+    let files = Some(Arc::new(dir));
     out.specs.push(ServerSpec::Command {
         name: "asyncio".into(),
         cmd: base.clone(),
+        files: files.clone(),
     });
     match uvloop {
         Ok(()) => out.specs.push(ServerSpec::Command {
             name: "uvloop".into(),
             cmd: format!("{base} --uvloop"),
+            files,
         }),
         Err(why) => out.skipped.push(format!("uvloop skipped: {why}")),
     }
-    out._dir = Some(dir);
     out
 }
 

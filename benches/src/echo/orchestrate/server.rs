@@ -10,7 +10,7 @@ use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use launch::{Launch, Running};
+use launch::{Launch, PrivateDir, Running};
 
 use super::Settings;
 use crate::echo::LISTENING_PREFIX;
@@ -19,7 +19,7 @@ use crate::echo::LISTENING_PREFIX;
 const STDERR_TAIL: usize = 4;
 
 /// Which server a point runs.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug)]
 pub enum ServerSpec {
     /// `loopbench serve --runtime ID` (a runtime or a baseline).
     Builtin(String),
@@ -30,8 +30,29 @@ pub enum ServerSpec {
         name: String,
         /// Shell command line.
         cmd: String,
+        /// Files the command runs (the seeds' Python servers' script), kept as long as any
+        /// copy of the spec: a spec can never outlive what it starts.
+        files: Option<Arc<PrivateDir>>,
     },
 }
+
+/// Two specs are equal when they start the same server (where their files live aside).
+impl PartialEq for ServerSpec {
+    fn eq(&self, other: &Self) -> bool {
+        match (self, other) {
+            (ServerSpec::Builtin(a), ServerSpec::Builtin(b)) => a == b,
+            (
+                ServerSpec::Command { name, cmd, .. },
+                ServerSpec::Command {
+                    name: n2, cmd: c2, ..
+                },
+            ) => name == n2 && cmd == c2,
+            _ => false,
+        }
+    }
+}
+
+impl Eq for ServerSpec {}
 
 impl ServerSpec {
     /// The name recorded in results.
@@ -67,6 +88,7 @@ impl ServerSpec {
         Ok(ServerSpec::Command {
             name: name.to_string(),
             cmd: cmd.to_string(),
+            files: None,
         })
     }
 
@@ -177,7 +199,7 @@ pub(crate) fn start(
                 }
             }
         }
-        ServerSpec::Command { cmd, name } => {
+        ServerSpec::Command { cmd, name, .. } => {
             let port = free_port().map_err(|e| format!("cannot find a free port: {e}"))?;
             let line = cmd
                 .replace("{port}", &port.to_string())
