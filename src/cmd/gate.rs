@@ -264,20 +264,38 @@ fn tier1(
             }
         }
         for def in benches::micro::WORKLOADS.iter().filter(|w| w.deterministic) {
-            let iters = old
-                .filter(|_| !args.update)
-                .and_then(|b| {
-                    b.instructions
-                        .iter()
-                        .find(|c| c.runtime == *runtime && c.bench == def.name)
-                })
-                .map_or(args.iters, |c| c.iters);
+            let base = old.filter(|_| !args.update).and_then(|b| {
+                b.instructions
+                    .iter()
+                    .find(|c| c.runtime == *runtime && c.bench == def.name)
+            });
+            let iters = base.map_or(args.iters, |c| c.iters);
             eprintln!(
                 "gate: tier 1: callgrind {runtime}/{} ({iters} and {} iterations)",
                 def.name,
                 2 * iters
             );
-            counts.push(callgrind::measure(exe, runtime, def.name, iters)?);
+            let mut count = callgrind::measure(exe, runtime, def.name, iters)?;
+            let (per_iter, runs) = callgrind::confirmed(
+                count.instructions_per_iter,
+                base.map(|b| b.instructions_per_iter),
+                args.instr_threshold / 100.0,
+                || {
+                    eprintln!("gate: tier 1: {runtime}/{} again, to confirm", def.name);
+                    callgrind::measure(exe, runtime, def.name, iters)
+                        .map(|c| c.instructions_per_iter)
+                },
+            )?;
+            if runs.len() > 1 {
+                let list: Vec<String> = runs.iter().map(|r| format!("{r:.1}")).collect();
+                eprintln!(
+                    "gate: tier 1: {runtime}/{}: runs {} instr/iter, the median {per_iter:.1} counts",
+                    def.name,
+                    list.join(", ")
+                );
+            }
+            count.instructions_per_iter = per_iter;
+            counts.push(count);
         }
     }
     Ok(counts)
