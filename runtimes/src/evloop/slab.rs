@@ -32,6 +32,18 @@ impl Key {
     }
 }
 
+/// Generation bits a compact key keeps ([`Key::compact`]).
+const COMPACT_GENERATION_MASK: u32 = (1 << 24) - 1;
+
+impl Key {
+    /// The key in 56 bits (an io_uring direct token): the index and the generation's low 24
+    /// bits. [`Slab::get_mut_compact`] finds the value again; a compact key goes stale like
+    /// a key, except after exactly a multiple of 2^24 reuses of its slot.
+    pub(crate) fn compact(self) -> u64 {
+        self.0 & ((u64::from(COMPACT_GENERATION_MASK) << 32) | 0xffff_ffff)
+    }
+}
+
 /// Integers that are never a slab key: reserved tokens and "no key yet".
 pub(crate) const fn reserved_token(n: u32) -> u64 {
     (n as u64) << 32 | 0xffff_ffff
@@ -118,6 +130,20 @@ impl<T> Slab<T> {
         self.get(key).is_some()
     }
 
+    /// The value under a compact key ([`Key::compact`]) and its full key, if still valid.
+    #[inline]
+    pub(crate) fn get_mut_compact(&mut self, compact: u64) -> Option<(Key, &mut T)> {
+        let index = compact as u32;
+        match self.entries.get_mut(index as usize) {
+            Some(Entry::Occupied { generation, value })
+                if *generation & COMPACT_GENERATION_MASK == (compact >> 32) as u32 =>
+            {
+                Some((Key::new(index, *generation), value))
+            }
+            _ => None,
+        }
+    }
+
     /// Removes and returns the value under `key`; its slot's generation moves on.
     pub(crate) fn remove(&mut self, key: Key) -> Option<T> {
         let entry = self.entries.get_mut(key.index())?;
@@ -174,5 +200,10 @@ mod tests {
         assert_eq!(slab.len(), 1);
         assert_eq!(Key::from_u64(b.to_u64()), Some(b));
         assert_eq!(Key::from_u64(reserved_token(3)), None);
+        assert_eq!(slab.get_mut_compact(a.compact()).map(|(k, _)| k), None);
+        assert_eq!(
+            slab.get_mut_compact(b.compact()).map(|(k, v)| (k, *v)),
+            Some((b, "b"))
+        );
     }
 }

@@ -11,14 +11,23 @@
 //! ([`Ring::drain`]). Every operation carries a caller's `token` and comes back as a
 //! [`Completion`] with it.
 //!
+//! The **direct interface** (`*_direct`, [`Ring::drain_direct`]) does the same without the
+//! operation table: the `user_data` is the operation's class and the caller's token (at
+//! most 56 bits), so a completion is routed by the caller with no second lookup and comes
+//! back as an [`Event`] with the kernel's raw result. What a direct operation must keep
+//! alive is still the ring's: a direct send's bytes sit in the ring's send slot named by its
+//! token's low 32 bits (one send per slot in flight); receives, accepts and polls name no
+//! memory of the caller's. It is cancelled by kind and token ([`Ring::cancel_direct`]).
+//!
 //! # Buffer ownership (the protocol every `unsafe` block below relies on)
 //!
 //! The kernel may read or write memory named by an operation from the moment it is pushed
 //! until its last completion (the one without `more`) has been reaped. So:
 //! 1. Memory an operation names is owned by the ring, never by the caller, while the
 //!    operation is in flight: owned send bytes and timeout `timespec`s are moved into the
-//!    operation's slot and handed back in its final [`Completion`]; provided buffers live in
-//!    the ring's buffer groups.
+//!    operation's slot (a direct send's bytes into the ring's send slot) and handed back in
+//!    its final [`Completion`] (or [`Event`]); provided buffers live in the ring's buffer
+//!    groups.
 //! 2. A provided buffer belongs either to the kernel (it is in the buffer ring, and a
 //!    receive may fill it at any time) or to exactly one [`BufLease`] (after a receive
 //!    completion named its id). Only the lease's holder may read it ([`Ring::bytes`]) or
@@ -46,6 +55,24 @@ use io_uring::{cqueue, opcode, squeue, types, IoUring};
 /// `user_data` of internal operations (cancellations), whose completions are not reported.
 const INTERNAL: u64 = u64::MAX;
 
+/// Where the class of an operation sits in its `user_data` (the top four bits): 0 for an
+/// operation of the slot table ([`OpId`]), [`CLASS_INTERNAL`] for [`INTERNAL`], and one per
+/// kind for the direct interface ([`Ring::recv_multishot_direct`] and the like), whose
+/// `user_data` is the class, then (for a receive) the buffer group, then the caller's token.
+const CLASS_SHIFT: u32 = 60;
+const CLASS_SLOT: u64 = 0;
+const CLASS_RECV: u64 = 1;
+const CLASS_SEND: u64 = 2;
+const CLASS_ACCEPT: u64 = 3;
+const CLASS_POLL: u64 = 4;
+const CLASS_INTERNAL: u64 = 0xf;
+/// Bits of a direct receive's buffer group (groups 0 to 15), below the class.
+const GROUP_SHIFT: u32 = 56;
+/// A direct operation's token: the low 56 bits of its `user_data`.
+pub const DIRECT_TOKEN_MASK: u64 = (1 << GROUP_SHIFT) - 1;
+/// Slot generations wrap below the class bits.
+const GENERATION_MASK: u32 = (1 << (CLASS_SHIFT - 32)) - 1;
+
 /// Bytes of one buffer-ring entry (`struct io_uring_buf`).
 const BUF_ENTRY_SIZE: usize = 16;
 
@@ -69,6 +96,13 @@ pub struct OpId {
 }
 
 impl OpId {
+    /// What [`Completion::op`] holds for an operation of the direct interface (no slot's:
+    /// generations stay below `GENERATION_MASK`, so it matches none).
+    const DIRECT: OpId = OpId {
+        index: u32::MAX,
+        generation: u32::MAX,
+    };
+
     fn user_data(self) -> u64 {
         (u64::from(self.generation) << 32) | u64::from(self.index)
     }
@@ -163,6 +197,27 @@ pub struct Completion {
     pub more: bool,
     /// What the operation hands back.
     pub outcome: Outcome,
+}
+
+/// One completion, as [`Ring::drain_direct`] reports it: the direct interface's, with the
+/// kernel's result as it is (no slot looked up, no `io::Error` built).
+#[derive(Debug)]
+pub struct Event {
+    /// The token the operation was pushed with.
+    pub token: u64,
+    /// Its kind.
+    pub kind: OpKind,
+    /// The kernel's result: bytes moved, a poll's event mask, an accepted fd (then in
+    /// `outcome`), or a negative errno (`-ECANCELED` after a cancel, `-ENOBUFS` when a
+    /// receive found no free buffer, `-ETIME` for an expired timeout).
+    pub res: i32,
+    /// More completions of this (multishot) operation will follow.
+    pub more: bool,
+    /// What the operation hands back (as in [`Completion`]).
+    pub outcome: Outcome,
+    /// The operation, when it was pushed through the slot table (a timeout, say); `None`
+    /// for the direct interface's.
+    pub op: Option<OpId>,
 }
 
 /// Memory an in-flight operation names, owned by its slot until the final completion.
@@ -379,6 +434,8 @@ pub struct Ring {
     pools: Vec<BufferPool>,
     /// Completion entries copied out of the queue by `drain` (reused).
     cqes: Vec<cqueue::Entry>,
+    /// Bytes of the direct sends in flight, by the low 32 bits of their token (rule 1).
+    sends: Vec<Option<Vec<u8>>>,
 }
 
 /// The reason io_uring cannot be used here, as one clear sentence.
@@ -466,6 +523,7 @@ impl Ring {
             internal_in_flight: 0,
             pools: Vec::new(),
             cqes: Vec::new(),
+            sends: Vec::new(),
         })
     }
 
@@ -596,7 +654,7 @@ impl Ring {
     fn release(&mut self, index: u32) -> Option<InFlight> {
         let slot = self.slots.get_mut(index as usize)?;
         let op = slot.op.take()?;
-        slot.generation = slot.generation.wrapping_add(1);
+        slot.generation = slot.generation.wrapping_add(1) & GENERATION_MASK;
         self.free.push(index);
         self.in_flight -= 1;
         Some(op)
@@ -694,6 +752,159 @@ impl Ring {
         let ptr: *const types::Timespec = &*ts;
         let op = self.take_slot(token, OpKind::Timeout, 0, Held::Timespec(ts));
         self.push_op(opcode::Timeout::new(ptr).build(), op)
+    }
+
+    /// The `user_data` of a direct operation of `class` with `token`.
+    #[inline(always)]
+    fn direct_data(class: u64, token: u64) -> io::Result<u64> {
+        if token > DIRECT_TOKEN_MASK {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "a direct operation's token has at most 56 bits",
+            ));
+        }
+        Ok((class << CLASS_SHIFT) | token)
+    }
+
+    /// Pushes a direct operation (counted in flight until its final completion).
+    #[inline(always)]
+    fn push_direct(&mut self, entry: squeue::Entry) -> io::Result<()> {
+        self.push(entry)?;
+        self.in_flight += 1;
+        Ok(())
+    }
+
+    /// [`Ring::recv_multishot`] through the direct interface: no operation slot, the
+    /// completions come back from [`Ring::drain_direct`] with `token` (at most 56 bits; only
+    /// buffer groups 0 to 15). Cancel it with [`Ring::cancel_direct`].
+    #[inline]
+    pub fn recv_multishot_direct(
+        &mut self,
+        fd: BorrowedFd<'_>,
+        group: BufferGroup,
+        token: u64,
+    ) -> io::Result<()> {
+        if usize::from(group.0) >= self.pools.len() || group.0 > 0xf {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "unknown buffer group, or one the direct interface cannot name",
+            ));
+        }
+        let data = Self::direct_data(CLASS_RECV, token)? | (u64::from(group.0) << GROUP_SHIFT);
+        // Names no memory of the caller's: the kernel picks a provided buffer (rule 2).
+        let entry = opcode::RecvMulti::new(types::Fd(fd.as_raw_fd()), group.0)
+            .build()
+            .user_data(data);
+        self.push_direct(entry)
+    }
+
+    /// [`Ring::send`] through the direct interface: the bytes are held, until the final
+    /// completion hands them back in [`Outcome::SentBytes`], in the ring's send slot named
+    /// by the low 32 bits of `token`, so at most one direct send per such slot may be in
+    /// flight (`InvalidInput` otherwise, and the bytes are dropped).
+    #[inline]
+    pub fn send_direct(&mut self, fd: BorrowedFd<'_>, data: Vec<u8>, token: u64) -> io::Result<()> {
+        let user_data = Self::direct_data(CLASS_SEND, token)?;
+        let slot = token as u32 as usize;
+        if slot >= self.sends.len() {
+            self.sends.resize_with(slot + 1, || None);
+        }
+        let held = &mut self.sends[slot];
+        if held.is_some() {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "a direct send with this slot is already in flight",
+            ));
+        }
+        let len = u32::try_from(data.len()).unwrap_or(u32::MAX);
+        // Moving the Vec into the slot does not move its heap bytes: the pointer stays valid
+        // until the final completion takes it out again (rule 1).
+        let ptr = held.insert(data).as_ptr();
+        let entry = opcode::Send::new(types::Fd(fd.as_raw_fd()), ptr, len)
+            .flags(libc::MSG_NOSIGNAL)
+            .build()
+            .user_data(user_data);
+        let pushed = self.push_direct(entry);
+        if pushed.is_err() {
+            // Never handed to the kernel.
+            self.sends[slot] = None;
+        }
+        pushed
+    }
+
+    /// [`Ring::accept_multishot`] through the direct interface (see
+    /// [`Ring::recv_multishot_direct`]).
+    pub fn accept_multishot_direct(
+        &mut self,
+        listener: BorrowedFd<'_>,
+        token: u64,
+    ) -> io::Result<()> {
+        let entry = opcode::AcceptMulti::new(types::Fd(listener.as_raw_fd()))
+            .flags(libc::SOCK_CLOEXEC)
+            .build()
+            .user_data(Self::direct_data(CLASS_ACCEPT, token)?);
+        self.push_direct(entry)
+    }
+
+    /// [`Ring::poll_readable_multishot`] through the direct interface.
+    pub fn poll_readable_multishot_direct(
+        &mut self,
+        fd: BorrowedFd<'_>,
+        token: u64,
+    ) -> io::Result<()> {
+        let entry = opcode::PollAdd::new(types::Fd(fd.as_raw_fd()), libc::POLLIN as u32)
+            .multi(true)
+            .build()
+            .user_data(Self::direct_data(CLASS_POLL, token)?);
+        self.push_direct(entry)
+    }
+
+    /// [`Ring::poll_writable`] through the direct interface.
+    pub fn poll_writable_direct(&mut self, fd: BorrowedFd<'_>, token: u64) -> io::Result<()> {
+        let entry = opcode::PollAdd::new(types::Fd(fd.as_raw_fd()), libc::POLLOUT as u32)
+            .build()
+            .user_data(Self::direct_data(CLASS_POLL, token)?);
+        self.push_direct(entry)
+    }
+
+    /// Asks the kernel to cancel the direct operation of `kind` pushed with `token` (the
+    /// oldest such one, if the caller pushed several); its final completion follows, as
+    /// for [`Ring::cancel`]. A cancel of an operation no longer in flight finds nothing and
+    /// does nothing, and it cannot reach an operation pushed after it. A receive is
+    /// cancelled with [`Ring::cancel_recv_direct`], and a timeout has no direct form
+    /// (both `InvalidInput`).
+    pub fn cancel_direct(&mut self, kind: OpKind, token: u64) -> io::Result<()> {
+        let class = match kind {
+            OpKind::Send => CLASS_SEND,
+            OpKind::Accept => CLASS_ACCEPT,
+            OpKind::Poll => CLASS_POLL,
+            OpKind::Recv | OpKind::Timeout => {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    "cancel_direct cancels a send, an accept or a poll",
+                ))
+            }
+        };
+        self.cancel_user_data(Self::direct_data(class, token)?)
+    }
+
+    /// Asks the kernel to cancel the direct receive into `group` pushed with `token` (as
+    /// [`Ring::cancel_direct`]).
+    pub fn cancel_recv_direct(&mut self, group: BufferGroup, token: u64) -> io::Result<()> {
+        let data =
+            Self::direct_data(CLASS_RECV, token)? | (u64::from(group.0 & 0xf) << GROUP_SHIFT);
+        self.cancel_user_data(data)
+    }
+
+    /// Pushes a cancel of the operation with `user_data`.
+    fn cancel_user_data(&mut self, user_data: u64) -> io::Result<()> {
+        self.push(
+            opcode::AsyncCancel::new(user_data)
+                .build()
+                .user_data(INTERNAL),
+        )?;
+        self.internal_in_flight += 1;
+        Ok(())
     }
 
     /// Asks the kernel to cancel `op`; its final completion follows (usually `ECANCELED`,
@@ -808,12 +1019,122 @@ impl Ring {
         self.cqes = cqes;
     }
 
+    /// Hands every completion available now to `f`, in the kernel's order, as an [`Event`],
+    /// with the ring (as [`Ring::drain_with`]). Entries are read one at a time straight from
+    /// the completion queue (each slot is given back to the kernel once read).
+    #[inline]
+    pub fn drain_direct(&mut self, mut f: impl FnMut(&mut Ring, Event)) {
+        loop {
+            // The queue view is dropped here, which hands the entry's slot back.
+            let next = self.uring.completion().next();
+            let Some(cqe) = next else {
+                return;
+            };
+            let data = cqe.user_data();
+            match data >> CLASS_SHIFT {
+                CLASS_INTERNAL => self.internal_in_flight -= 1,
+                CLASS_SLOT => self.slot_event(&cqe, &mut f),
+                class => {
+                    let event = self.direct_event(class, data, &cqe);
+                    f(self, event);
+                }
+            }
+        }
+    }
+
+    /// [`Ring::drain_direct`]'s path for an operation of the slot table (rare: a timeout),
+    /// kept out of the direct path.
+    #[inline(never)]
+    fn slot_event(&mut self, cqe: &cqueue::Entry, f: &mut impl FnMut(&mut Ring, Event)) {
+        let res = cqe.result();
+        if let Some(c) = self.complete(self.id, cqe) {
+            let event = Event {
+                token: c.token,
+                kind: c.kind,
+                res,
+                more: c.more,
+                outcome: c.outcome,
+                op: Some(c.op),
+            };
+            f(self, event);
+        }
+    }
+
+    /// Turns the CQE of a direct operation (`class`, `data` its `user_data`) into an event;
+    /// hands back a send's bytes after its final completion.
+    #[inline(always)]
+    fn direct_event(&mut self, class: u64, data: u64, cqe: &cqueue::Entry) -> Event {
+        let (res, flags) = (cqe.result(), cqe.flags());
+        let more = cqueue::more(flags);
+        if !more {
+            self.in_flight -= 1;
+        }
+        let token = data & DIRECT_TOKEN_MASK;
+        let (kind, outcome) = match class {
+            CLASS_RECV => (
+                OpKind::Recv,
+                match cqueue::buffer_select(flags) {
+                    // Protocol rule 2: the kernel took buffer `id` off the ring and filled
+                    // it; from here the lease is its only owner.
+                    Some(id) => Outcome::Received(BufLease {
+                        ring: self.id,
+                        group: ((data >> GROUP_SHIFT) & 0xf) as u16,
+                        id,
+                        len: res.max(0) as u32,
+                    }),
+                    None => Outcome::None,
+                },
+            ),
+            CLASS_SEND => (
+                OpKind::Send,
+                match self.sends.get_mut(token as u32 as usize) {
+                    // Rule 1: the final completion gives the bytes back.
+                    Some(held) if !more => held.take().map_or(Outcome::None, Outcome::SentBytes),
+                    _ => Outcome::None,
+                },
+            ),
+            CLASS_ACCEPT if res >= 0 => (
+                OpKind::Accept,
+                // SAFETY: a successful accept completion's result is a new fd the kernel
+                // installed for this process; nothing else knows it, so it is owned here.
+                Outcome::Accepted(unsafe { OwnedFd::from_raw_fd(res) }),
+            ),
+            CLASS_ACCEPT => (OpKind::Accept, Outcome::None),
+            _ => (OpKind::Poll, Outcome::None),
+        };
+        Event {
+            token,
+            kind,
+            res,
+            more,
+            outcome,
+            op: None,
+        }
+    }
+
     /// Turns one CQE into a completion, releasing the operation's slot after its last one.
     #[inline(always)]
     fn complete(&mut self, ring_id: u64, cqe: &cqueue::Entry) -> Option<Completion> {
-        if cqe.user_data() == INTERNAL {
+        let data = cqe.user_data();
+        if data >> CLASS_SHIFT == CLASS_INTERNAL {
             self.internal_in_flight -= 1;
             return None;
+        }
+        if data >> CLASS_SHIFT != CLASS_SLOT {
+            // A direct operation's.
+            let ev = self.direct_event(data >> CLASS_SHIFT, data, cqe);
+            let result = match (ev.kind, ev.res) {
+                (OpKind::Accept, r) if r >= 0 => Ok(0),
+                (_, r) => cqe_result(r),
+            };
+            return Some(Completion {
+                token: ev.token,
+                op: OpId::DIRECT,
+                kind: ev.kind,
+                result,
+                more: ev.more,
+                outcome: ev.outcome,
+            });
         }
         let op = OpId::from_user_data(cqe.user_data());
         let more = cqueue::more(cqe.flags());
@@ -950,6 +1271,8 @@ impl Drop for Ring {
             drop(pools);
             let slots = std::mem::take(&mut self.slots);
             std::mem::forget(slots);
+            let sends = std::mem::take(&mut self.sends);
+            std::mem::forget(sends);
             return;
         }
         for (group, pool) in pools.into_iter().enumerate() {

@@ -68,7 +68,7 @@ use super::driver::{Driver, WaitOutcome};
 use super::mutants::{self, Fault};
 use super::slab::{reserved_token, Key, Slab};
 use super::sys::EventFd;
-use super::sys_uring::{BufLease, BufferGroup, Completion, OpId, OpKind, Outcome, Ring};
+use super::sys_uring::{BufLease, BufferGroup, Event, OpId, OpKind, Outcome, Ring};
 
 /// Token of the multishot poll on the loop's eventfd.
 const NOTIFY_TOKEN: u64 = reserved_token(1);
@@ -169,12 +169,16 @@ enum ReadEnd {
     Error(io::Error),
 }
 
+/// Waiters a wait took out, to wake once the driver's state is no longer borrowed (each
+/// waker taken out of its entry as it is woken).
+type Woken = Vec<(Key, Side, Option<Waker>)>;
+
 /// A connection's state in the driver.
 struct StreamSource {
     /// The socket, shared with the stream.
     fd: Arc<OwnedFd>,
-    /// The multishot receive, while armed.
-    recv: Option<OpId>,
+    /// The multishot receive is armed.
+    recv: bool,
     /// Its receive ended for lack of buffers: re-armed by a wait once buffers are free.
     starved: bool,
     /// Received, unread buffers.
@@ -189,14 +193,14 @@ struct StreamSource {
     pending: Vec<u8>,
     /// Whether it is in the driver's send queue.
     queued: bool,
-    /// The send in flight and its length.
-    sending: Option<(OpId, usize)>,
+    /// The length of the send in flight.
+    sending: Option<usize>,
     /// A send failed: every later write fails with this errno.
     write_error: Option<i32>,
     /// The task waiting to write, close or finish connecting.
     writer: Option<Waker>,
-    /// The writability poll of a connect in progress.
-    connecting: Option<OpId>,
+    /// The writability poll of a connect in progress is in flight.
+    connecting: bool,
     /// That poll completed.
     connected: bool,
     /// The stream is gone: free the source once nothing is in flight.
@@ -207,8 +211,8 @@ struct StreamSource {
 struct ListenerSource {
     /// The listening socket, shared with the listener.
     fd: Arc<OwnedFd>,
-    /// The multishot accept, while armed.
-    accept: Option<OpId>,
+    /// The multishot accept is armed.
+    accept: bool,
     /// Connections accepted and not taken yet.
     accepted: VecDeque<OwnedFd>,
     /// The accept ended with this error; the next `accept` returns it.
@@ -268,7 +272,7 @@ pub(crate) struct UringDriver {
     inner: RefCell<Inner>,
     /// Waiters the current wait took out, to wake with the state not borrowed and then put
     /// back; empty between waits (kept for its capacity).
-    woken: RefCell<Vec<(Key, Side, Waker)>>,
+    woken: RefCell<Woken>,
 }
 
 /// The error of an operation on a socket the driver does not have (any more).
@@ -283,7 +287,7 @@ impl UringDriver {
         let mut ring = Ring::new(RING_ENTRIES)?;
         let group = ring.add_buffer_group_with(MAX_BUFFERS, BUFFER_SIZE, FIRST_BUFFERS)?;
         let notifier = notifier.try_clone()?;
-        ring.poll_readable_multishot(notifier.as_fd(), NOTIFY_TOKEN)?;
+        ring.poll_readable_multishot_direct(notifier.as_fd(), NOTIFY_TOKEN)?;
         Ok(Self {
             inner: RefCell::new(Inner {
                 ring,
@@ -310,7 +314,7 @@ impl UringDriver {
         st.live += 1;
         st.sources.insert(Source::Stream(StreamSource {
             fd,
-            recv: None,
+            recv: false,
             starved: false,
             chunks: Chunks::default(),
             offset: 0,
@@ -321,7 +325,7 @@ impl UringDriver {
             sending: None,
             write_error: None,
             writer: None,
-            connecting: None,
+            connecting: false,
             connected: !connecting,
             dropped: false,
         }))
@@ -333,7 +337,7 @@ impl UringDriver {
         st.live += 1;
         st.sources.insert(Source::Listener(ListenerSource {
             fd,
-            accept: None,
+            accept: false,
             accepted: VecDeque::new(),
             error: None,
             waiter: None,
@@ -413,9 +417,9 @@ impl UringDriver {
                 return Poll::Ready(Err(e));
             }
         }
-        if s.recv.is_none() && !s.starved {
-            match ring.recv_multishot(s.fd.as_fd(), *group, key.to_u64()) {
-                Ok(op) => s.recv = Some(op),
+        if !s.recv && !s.starved {
+            match ring.recv_multishot_direct(s.fd.as_fd(), *group, key.compact()) {
+                Ok(()) => s.recv = true,
                 Err(e) => return Poll::Ready(Err(e)),
             }
         }
@@ -445,7 +449,7 @@ impl UringDriver {
         if let Some(errno) = s.write_error {
             return Poll::Ready(Err(io::Error::from_raw_os_error(errno)));
         }
-        let unsent = s.pending.len() + s.sending.map_or(0, |(_, len)| len);
+        let unsent = s.pending.len() + s.sending.unwrap_or(0);
         let room = if mutants::active(Fault::NoBackpressure) {
             buf.len()
         } else {
@@ -496,9 +500,9 @@ impl UringDriver {
         if s.connected {
             return Poll::Ready(Ok(()));
         }
-        if s.connecting.is_none() {
-            match ring.poll_writable(s.fd.as_fd(), key.to_u64()) {
-                Ok(op) => s.connecting = Some(op),
+        if !s.connecting {
+            match ring.poll_writable_direct(s.fd.as_fd(), key.compact()) {
+                Ok(()) => s.connecting = true,
                 Err(e) => return Poll::Ready(Err(e)),
             }
         }
@@ -520,9 +524,9 @@ impl UringDriver {
         if let Some(e) = l.error.take() {
             return Poll::Ready(Err(e));
         }
-        if l.accept.is_none() {
-            match ring.accept_multishot(l.fd.as_fd(), key.to_u64()) {
-                Ok(op) => l.accept = Some(op),
+        if !l.accept {
+            match ring.accept_multishot_direct(l.fd.as_fd(), key.compact()) {
+                Ok(()) => l.accept = true,
                 Err(e) => return Poll::Ready(Err(e)),
             }
         }
@@ -580,9 +584,14 @@ impl Driver for UringDriver {
             let Inner { ring, st } = &mut *self.inner.borrow_mut();
             st.turn(ring, block, deadline, &mut woken)
         };
-        for (key, side, waker) in woken.drain(..) {
-            self.wake_and_keep(key, side, waker);
+        // By index, then cleared (cheaper than a `Drain` for the one or two of a turn).
+        for i in 0..woken.len() {
+            let (key, side, waker) = &mut woken[i];
+            if let Some(waker) = waker.take() {
+                self.wake_and_keep(*key, *side, waker);
+            }
         }
+        woken.clear();
         outcome
     }
 
@@ -605,7 +614,7 @@ impl State {
         ring: &mut Ring,
         block: bool,
         deadline: Option<Instant>,
-        woken: &mut Vec<(Key, Side, Waker)>,
+        woken: &mut Woken,
     ) -> io::Result<WaitOutcome> {
         self.flush_sends(ring);
         self.rearm_starved(ring);
@@ -616,7 +625,7 @@ impl State {
         }
         ring.submit_and_wait(usize::from(block))?;
         let mut outcome = WaitOutcome::default();
-        ring.drain_with(|ring, c| self.complete(ring, c, &mut outcome, woken));
+        ring.drain_direct(|ring, ev| self.complete(ring, ev, &mut outcome, woken));
         Ok(outcome)
     }
 
@@ -647,9 +656,9 @@ impl State {
         for key in std::mem::take(&mut self.starved) {
             if let Some(Source::Stream(s)) = self.sources.get_mut(key) {
                 s.starved = false;
-                if s.recv.is_none() && !s.dropped && matches!(s.read_end, ReadEnd::Open) {
-                    match ring.recv_multishot(s.fd.as_fd(), self.group, key.to_u64()) {
-                        Ok(op) => s.recv = Some(op),
+                if !s.recv && !s.dropped && matches!(s.read_end, ReadEnd::Open) {
+                    match ring.recv_multishot_direct(s.fd.as_fd(), self.group, key.compact()) {
+                        Ok(()) => s.recv = true,
                         Err(e) => s.read_end = ReadEnd::Error(e),
                     }
                 }
@@ -677,114 +686,98 @@ impl State {
     fn complete(
         &mut self,
         ring: &mut Ring,
-        c: Completion,
+        ev: Event,
         outcome: &mut WaitOutcome,
-        woken: &mut Vec<(Key, Side, Waker)>,
+        woken: &mut Woken,
     ) {
-        match c.token {
-            NOTIFY_TOKEN => {
-                outcome.notified = true;
-                if !c.more {
-                    // The multishot poll ended (a full completion queue, say): re-arm it.
-                    let _ = ring.poll_readable_multishot(self.notifier.as_fd(), NOTIFY_TOKEN);
-                }
-                return;
-            }
-            TIMER_TOKEN => {
-                if self.timer.is_some_and(|(_, op)| op == c.op) {
-                    self.timer = None;
-                }
-                return;
-            }
-            _ => {}
-        }
-        let Some(key) = Key::from_u64(c.token) else {
-            return;
-        };
         #[cfg(feature = "mutants")]
-        {
+        if ev.kind != OpKind::Timeout && ev.token != NOTIFY_TOKEN {
             outcome.sockets_ready = true;
         }
-        match c.kind {
-            OpKind::Recv => self.complete_recv(ring, key, c, woken),
-            OpKind::Send => self.complete_send(ring, key, c, woken),
-            OpKind::Accept => self.complete_accept(key, c, woken),
+        match ev.kind {
+            OpKind::Recv => self.complete_recv(ring, ev, woken),
+            OpKind::Send => self.complete_send(ring, ev, woken),
+            OpKind::Accept => self.complete_accept(ev, woken),
+            OpKind::Poll if ev.token == NOTIFY_TOKEN => {
+                outcome.notified = true;
+                if !ev.more {
+                    // The multishot poll ended (a full completion queue, say): re-arm it.
+                    let _ =
+                        ring.poll_readable_multishot_direct(self.notifier.as_fd(), NOTIFY_TOKEN);
+                }
+            }
             OpKind::Poll => {
-                if let Some(Source::Stream(s)) = self.sources.get_mut(key) {
-                    s.connecting = None;
+                let Some((key, source)) = self.sources.get_mut_compact(ev.token) else {
+                    return;
+                };
+                if let Source::Stream(s) = source {
+                    s.connecting = false;
                     s.connected = true;
                     take_waiter(&mut s.writer, key, Side::Write, woken);
                 }
                 self.free_if_done(key);
             }
-            OpKind::Timeout => {}
+            OpKind::Timeout => {
+                if self.timer.is_some_and(|(_, op)| Some(op) == ev.op) {
+                    self.timer = None;
+                }
+            }
         }
     }
 
     #[inline]
-    fn complete_recv(
-        &mut self,
-        ring: &mut Ring,
-        key: Key,
-        c: Completion,
-        woken: &mut Vec<(Key, Side, Waker)>,
-    ) {
-        let Some(Source::Stream(s)) = self.sources.get_mut(key) else {
-            if let Outcome::Received(lease) = c.outcome {
+    fn complete_recv(&mut self, ring: &mut Ring, ev: Event, woken: &mut Woken) {
+        let Some((key, Source::Stream(s))) = self.sources.get_mut_compact(ev.token) else {
+            if let Outcome::Received(lease) = ev.outcome {
                 ring.recycle(lease);
             }
             return;
         };
-        if !c.more {
-            s.recv = None;
+        if !ev.more {
+            s.recv = false;
         }
-        match (c.result, c.outcome) {
-            (Ok(n), Outcome::Received(lease)) if n > 0 && !s.dropped => {
+        match ev.outcome {
+            Outcome::Received(lease) if ev.res > 0 && !s.dropped => {
                 s.chunks.push(&mut self.chunks, lease);
                 self.leased += 1;
-                if s.chunks.len == MAX_QUEUED_CHUNKS {
-                    if let Some(op) = s.recv {
-                        // Flow control: the socket's own buffer holds the rest.
-                        let _ = ring.cancel(op);
-                    }
+                if s.chunks.len == MAX_QUEUED_CHUNKS && s.recv {
+                    // Flow control: the socket's own buffer holds the rest.
+                    let _ = ring.cancel_recv_direct(self.group, ev.token);
                 }
             }
-            (Ok(n), outcome) => {
+            outcome => {
                 if let Outcome::Received(lease) = outcome {
                     ring.recycle(lease); // the stream is gone, or nothing was received
                 }
-                if n == 0 {
-                    s.read_end = ReadEnd::Eof { reported: false };
-                }
-            }
-            (Err(e), _) if e.raw_os_error() == Some(libc::ENOBUFS) => {
-                // A stream at its chunk limit stays paused (its reader re-arms it) and does
-                // not grow the group: only streams that keep up make it grow.
-                if s.chunks.len < MAX_QUEUED_CHUNKS {
-                    s.starved = true;
-                    self.starved.push(key);
-                    let (provided, most) = ring.buffers_provided(self.group);
-                    if provided < most {
-                        ring.provide_buffers(self.group, provided);
+                match -ev.res {
+                    0 => s.read_end = ReadEnd::Eof { reported: false },
+                    // A stream at its chunk limit stays paused (its reader re-arms it) and
+                    // does not grow the group: only streams that keep up make it grow.
+                    libc::ENOBUFS if s.chunks.len < MAX_QUEUED_CHUNKS => {
+                        s.starved = true;
+                        self.starved.push(key);
+                        let (provided, most) = ring.buffers_provided(self.group);
+                        if provided < most {
+                            ring.provide_buffers(self.group, provided);
+                        }
                     }
+                    libc::ENOBUFS | libc::ECANCELED => {}
+                    errno if errno > 0 => {
+                        s.read_end = ReadEnd::Error(io::Error::from_raw_os_error(errno))
+                    }
+                    _ => {} // bytes for a stream that is gone
                 }
             }
-            (Err(e), _) if e.raw_os_error() == Some(libc::ECANCELED) => {}
-            (Err(e), _) => s.read_end = ReadEnd::Error(e),
         }
         if s.dropped {
             self.free_if_done(key);
             return;
         }
-        if s.recv.is_none()
-            && !s.starved
-            && s.chunks.len == 0
-            && matches!(s.read_end, ReadEnd::Open)
-        {
+        if !s.recv && !s.starved && s.chunks.len == 0 && matches!(s.read_end, ReadEnd::Open) {
             // Ended with nothing to read (paused and drained, or a full completion queue
             // ended it): receive on.
-            match ring.recv_multishot(s.fd.as_fd(), self.group, key.to_u64()) {
-                Ok(op) => s.recv = Some(op),
+            match ring.recv_multishot_direct(s.fd.as_fd(), self.group, ev.token) {
+                Ok(()) => s.recv = true,
                 Err(e) => s.read_end = ReadEnd::Error(e),
             }
         }
@@ -794,40 +787,31 @@ impl State {
     }
 
     #[inline]
-    fn complete_send(
-        &mut self,
-        ring: &mut Ring,
-        key: Key,
-        c: Completion,
-        woken: &mut Vec<(Key, Side, Waker)>,
-    ) {
-        let Outcome::SentBytes(mut data) = c.outcome else {
+    fn complete_send(&mut self, ring: &mut Ring, ev: Event, woken: &mut Woken) {
+        let Outcome::SentBytes(mut data) = ev.outcome else {
             return;
         };
-        let Some(Source::Stream(s)) = self.sources.get_mut(key) else {
+        let Some((key, Source::Stream(s))) = self.sources.get_mut_compact(ev.token) else {
             return;
         };
         s.sending = None;
-        match c.result {
-            Ok(n) => {
-                let n = (n as usize).min(data.len());
-                if n < data.len() {
-                    // A short send: the rest goes first, before bytes written since.
-                    data.drain(..n);
-                    data.extend_from_slice(&s.pending);
-                    let emptied = std::mem::replace(&mut s.pending, data);
-                    keep_spare(&mut self.spare, emptied);
-                } else {
-                    // To the pool, not kept by the stream: buffers scale with sends in flight.
-                    keep_spare(&mut self.spare, data);
-                }
-                start_send(ring, s, key);
-            }
-            Err(e) => {
-                s.write_error = Some(e.raw_os_error().unwrap_or(libc::EIO));
-                s.pending.clear();
+        if ev.res >= 0 {
+            let n = (ev.res as usize).min(data.len());
+            if n < data.len() {
+                // A short send: the rest goes first, before bytes written since.
+                data.drain(..n);
+                data.extend_from_slice(&s.pending);
+                let emptied = std::mem::replace(&mut s.pending, data);
+                keep_spare(&mut self.spare, emptied);
+            } else {
+                // To the pool, not kept by the stream: buffers scale with sends in flight.
                 keep_spare(&mut self.spare, data);
             }
+            start_send(ring, s, key);
+        } else {
+            s.write_error = Some(-ev.res);
+            s.pending.clear();
+            keep_spare(&mut self.spare, data);
         }
         take_waiter(&mut s.writer, key, Side::Write, woken);
         if s.dropped {
@@ -835,17 +819,17 @@ impl State {
         }
     }
 
-    fn complete_accept(&mut self, key: Key, c: Completion, woken: &mut Vec<(Key, Side, Waker)>) {
-        let Some(Source::Listener(l)) = self.sources.get_mut(key) else {
-            return; // an accepted fd in `c` is closed here
+    fn complete_accept(&mut self, ev: Event, woken: &mut Woken) {
+        let Some((key, Source::Listener(l))) = self.sources.get_mut_compact(ev.token) else {
+            return; // an accepted fd in `ev` is closed here
         };
-        if !c.more {
-            l.accept = None;
+        if !ev.more {
+            l.accept = false;
         }
-        match (c.result, c.outcome) {
-            (Ok(_), Outcome::Accepted(fd)) if !l.dropped => l.accepted.push_back(fd),
-            (Err(e), _) if e.raw_os_error() != Some(libc::ECANCELED) && !l.dropped => {
-                l.error = Some(e)
+        match ev.outcome {
+            Outcome::Accepted(fd) if !l.dropped => l.accepted.push_back(fd),
+            _ if ev.res < 0 && ev.res != -libc::ECANCELED && !l.dropped => {
+                l.error = Some(io::Error::from_raw_os_error(-ev.res))
             }
             _ => {}
         }
@@ -869,8 +853,11 @@ impl State {
                     ring.recycle(lease);
                     self.leased -= 1;
                 }
-                for op in [s.recv, s.connecting].into_iter().flatten() {
-                    let _ = ring.cancel(op);
+                if s.recv {
+                    let _ = ring.cancel_recv_direct(self.group, key.compact());
+                }
+                if s.connecting {
+                    let _ = ring.cancel_direct(OpKind::Poll, key.compact());
                 }
                 if s.write_error.is_none() && !s.pending.is_empty() && !s.queued {
                     s.queued = true;
@@ -884,8 +871,8 @@ impl State {
                 }
                 l.dropped = true;
                 l.accepted.clear();
-                if let Some(op) = l.accept {
-                    let _ = ring.cancel(op);
+                if l.accept {
+                    let _ = ring.cancel_direct(OpKind::Accept, key.compact());
                 }
                 [l.waiter.take(), None]
             }
@@ -903,12 +890,12 @@ impl State {
         let done = match self.sources.get(key)? {
             Source::Stream(s) => {
                 s.dropped
-                    && s.recv.is_none()
-                    && s.connecting.is_none()
+                    && !s.recv
+                    && !s.connecting
                     && s.sending.is_none()
                     && (s.pending.is_empty() || s.write_error.is_some())
             }
-            Source::Listener(l) => l.dropped && l.accept.is_none(),
+            Source::Listener(l) => l.dropped && !l.accept,
         };
         if !done {
             return None;
@@ -923,20 +910,26 @@ impl State {
 }
 
 /// Pushes a send of stream `s`'s pending bytes unless one is in flight (or sends failed).
-#[inline]
+#[inline(always)]
 fn start_send(ring: &mut Ring, s: &mut StreamSource, key: Key) {
-    if s.sending.is_some() || s.pending.is_empty() || s.write_error.is_some() {
-        return;
+    if s.sending.is_none() && !s.pending.is_empty() && s.write_error.is_none() {
+        push_send(ring, s, key);
     }
+}
+
+/// [`start_send`]'s push.
+#[inline(never)]
+fn push_send(ring: &mut Ring, s: &mut StreamSource, key: Key) {
     let data = std::mem::take(&mut s.pending);
     let len = data.len();
-    match ring.send(s.fd.as_fd(), data, key.to_u64()) {
-        Ok(op) => s.sending = Some((op, len)),
+    match ring.send_direct(s.fd.as_fd(), data, key.compact()) {
+        Ok(()) => s.sending = Some(len),
         Err(e) => s.write_error = Some(e.raw_os_error().unwrap_or(libc::EIO)),
     }
 }
 
 /// Keeps an emptied send buffer for reuse (up to a bound, and only a modest one).
+#[inline]
 fn keep_spare(spare: &mut Vec<Vec<u8>>, mut buf: Vec<u8>) {
     if buf.capacity() > 0 && buf.capacity() <= SPARE_CAPACITY && spare.len() < SPARE_SENDS {
         buf.clear();
@@ -945,14 +938,9 @@ fn keep_spare(spare: &mut Vec<Vec<u8>>, mut buf: Vec<u8>) {
 }
 
 /// Moves a source's waiter into the list of waiters to wake.
-fn take_waiter(
-    slot: &mut Option<Waker>,
-    key: Key,
-    side: Side,
-    woken: &mut Vec<(Key, Side, Waker)>,
-) {
+fn take_waiter(slot: &mut Option<Waker>, key: Key, side: Side, woken: &mut Woken) {
     if let Some(w) = slot.take() {
-        woken.push((key, side, w));
+        woken.push((key, side, Some(w)));
     }
 }
 

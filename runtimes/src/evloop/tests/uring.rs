@@ -10,7 +10,7 @@ use std::net::{TcpListener, TcpStream};
 use std::os::fd::{AsFd, OwnedFd};
 use std::time::{Duration, Instant};
 
-use super::{Completion, OpKind, Outcome, Ring};
+use super::{Completion, Event, OpKind, Outcome, Ring};
 
 /// A ring, or `None` (after printing why) where io_uring cannot be used here.
 fn ring() -> Option<Ring> {
@@ -287,4 +287,76 @@ fn lease_of_another_ring_is_refused() {
     let refused = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| b.bytes(&lease)));
     assert!(refused.is_err(), "another ring's lease must be refused");
     a.recycle(lease);
+}
+
+/// Waits for direct events until `done` says so, with a deadline.
+fn run_direct_until(ring: &mut Ring, mut done: impl FnMut(&mut Ring, Event) -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut finished = false;
+    while !finished {
+        assert!(Instant::now() < deadline, "no event within 10 s");
+        ring.submit_and_wait(1).expect("submit_and_wait");
+        ring.drain_direct(|ring, ev| {
+            if !finished {
+                finished = done(ring, ev);
+            }
+        });
+    }
+}
+
+#[test]
+fn direct_interface_routes_by_token_and_holds_send_bytes() {
+    let Some(mut ring) = ring() else { return };
+    let (_listener, mut client, server) = accepted_pair(&mut ring);
+    let group = ring.add_buffer_group(4, 64).unwrap();
+    let token = (0xab_cdef << 32) | 7;
+    // A token wider than 56 bits is refused, and nothing is pushed.
+    let wide = ring.recv_multishot_direct(server.as_fd(), group, 1 << 60);
+    assert_eq!(wide.unwrap_err().kind(), std::io::ErrorKind::InvalidInput);
+    ring.recv_multishot_direct(server.as_fd(), group, token)
+        .unwrap();
+    client.write_all(b"direct").unwrap();
+    let mut received = Vec::new();
+    run_direct_until(&mut ring, |ring, ev| {
+        assert_eq!((ev.token, ev.kind, ev.op), (token, OpKind::Recv, None));
+        assert!(ev.more, "the receive stays armed");
+        let Outcome::Received(lease) = ev.outcome else {
+            panic!("unexpected outcome {:?}", ev.outcome);
+        };
+        assert_eq!(ev.res as usize, lease.len());
+        received.extend_from_slice(ring.bytes(&lease));
+        ring.recycle(lease);
+        received.len() == 6
+    });
+    assert_eq!(received, b"direct");
+    // One send per slot (the token's low 32 bits) in flight: a second is refused.
+    ring.send_direct(server.as_fd(), b"back".to_vec(), token)
+        .unwrap();
+    let busy = ring.send_direct(server.as_fd(), b"again".to_vec(), (1 << 32) | 7);
+    assert_eq!(busy.unwrap_err().kind(), std::io::ErrorKind::InvalidInput);
+    run_direct_until(&mut ring, |_, ev| {
+        assert_eq!(
+            (ev.token, ev.kind, ev.res, ev.more),
+            (token, OpKind::Send, 4, false)
+        );
+        match ev.outcome {
+            Outcome::SentBytes(bytes) => assert_eq!(bytes, b"back"),
+            other => panic!("unexpected outcome {other:?}"),
+        }
+        true
+    });
+    let mut back = [0u8; 4];
+    client.read_exact(&mut back).unwrap();
+    assert_eq!(&back, b"back");
+    // The slot is free again once the send completed; a cancel ends the receive.
+    assert_eq!(ring.in_flight(), 1);
+    ring.cancel_recv_direct(group, token).unwrap();
+    run_direct_until(&mut ring, |_, ev| {
+        assert_eq!((ev.token, ev.kind, ev.more), (token, OpKind::Recv, false));
+        assert_eq!(ev.res, -libc::ECANCELED);
+        true
+    });
+    assert_eq!(ring.in_flight(), 0);
+    ring.send_direct(server.as_fd(), b"!".to_vec(), token)
+        .unwrap();
 }
