@@ -1034,4 +1034,44 @@ impl Ring {
         }
     }
 }
+
+#[cfg(test)]
+mod loadgen_additions_tests {
+    use super::*;
+    use std::time::Instant;
+
+    /// `submit_and_wait_for` ends at its time-out when nothing completes, and submits and
+    /// reaps when something does; a deferred ring posts completions when waited on.
+    #[test]
+    fn a_timed_wait_on_a_deferred_ring_ends_at_its_time_out_or_at_a_completion() {
+        let mut ring = match Ring::new_deferred(8) {
+            Ok(r) => r,
+            Err(e) => {
+                eprintln!("io_uring unavailable here, nothing to test: {e}");
+                return;
+            }
+        };
+        let mut out = Vec::new();
+        let t = Instant::now();
+        ring.submit_and_wait_for(1, Duration::from_millis(20))
+            .unwrap();
+        assert!(
+            t.elapsed() >= Duration::from_millis(15),
+            "{:?}",
+            t.elapsed()
+        );
+        ring.drain(&mut out);
+        assert!(out.is_empty());
+        ring.timeout(Duration::from_millis(1), 7).unwrap();
+        let t = Instant::now();
+        ring.submit_and_wait_for(1, Duration::from_secs(10))
+            .unwrap();
+        assert!(t.elapsed() < Duration::from_secs(5), "{:?}", t.elapsed());
+        ring.drain(&mut out);
+        assert_eq!(out.len(), 1);
+        assert_eq!((out[0].token, out[0].kind), (7, OpKind::Timeout));
+        assert!(out[0].result.is_ok() && !out[0].more);
+        assert_eq!(ring.in_flight(), 0);
+    }
+}
 // ==== END loadgen additions ====
