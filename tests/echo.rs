@@ -1,6 +1,6 @@
 //! End-to-end tests of the echo benchmark with the real binary: `serve` round-trips bytes on
-//! every runtime and baseline, `load` corrects for coordinated omission, catches a wrong
-//! byte, counts refused connections and refuses a too-low open-file limit, and `bench echo`
+//! every runtime and baseline, `load` corrects for coordinated omission and catches a wrong
+//! byte (on each of its I/O paths, epoll and io_uring), counts refused connections and refuses a too-low open-file limit, and `bench echo`
 //! runs a small matrix. Nothing here asserts speed.
 
 use std::io::{BufRead, BufReader, Read, Write};
@@ -11,6 +11,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use harness::results::{EchoRun, ResultsFile};
+
+mod common;
 
 /// These tests start servers and load generators: they take turns so that timing (the
 /// SIGSTOP window) is not disturbed by another test's load.
@@ -167,12 +169,26 @@ fn signal(pid: u32, sig: &str) {
 #[test]
 fn open_loop_latency_is_corrected_for_coordinated_omission() {
     let _turn = serial();
+    for io in common::client_ios() {
+        open_loop_latency_is_corrected_on(io);
+    }
+}
+
+fn open_loop_latency_is_corrected_on(io: &str) {
     let server = Server::start("epoll-floor");
     let path = temp_json("co");
     let mut load = loopbench()
         .args(["load", "--target", &server.addr.to_string()])
         .args(["--mode", "open", "--rate", "2000", "--connections", "100"])
-        .args(["--warmup", "500ms", "--duration", "3s", "--json"])
+        .args([
+            "--warmup",
+            "500ms",
+            "--duration",
+            "3s",
+            "--io",
+            io,
+            "--json",
+        ])
         .arg(&path)
         .stdout(Stdio::piped())
         .spawn()
@@ -192,12 +208,13 @@ fn open_loop_latency_is_corrected_for_coordinated_omission() {
     assert!(load.wait().unwrap().success());
     assert!(stopped, "load never announced the measured window");
     let run = load_json(&path);
+    assert_eq!(run.client_io.as_deref(), Some(io));
     assert_eq!(run.established, 100);
     assert_eq!(run.errors.mismatches, 0);
     let (corrected, raw) = (run.latency_us.p90, run.latency_raw_us.p90);
     assert!(
         corrected >= 200_000.0,
-        "corrected p90 {corrected} us should include the 1 s stall"
+        "{io}: corrected p90 {corrected} us should include the 1 s stall"
     );
     assert!(
         corrected >= 10.0 * raw,
@@ -209,6 +226,12 @@ fn open_loop_latency_is_corrected_for_coordinated_omission() {
 #[test]
 fn a_wrong_echoed_byte_is_counted_and_the_run_completes() {
     let _turn = serial();
+    for io in common::client_ios() {
+        a_wrong_echoed_byte_is_counted_on(io);
+    }
+}
+
+fn a_wrong_echoed_byte_is_counted_on(io: &str) {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();
     let reads = Arc::new(AtomicU64::new(0));
@@ -238,7 +261,15 @@ fn a_wrong_echoed_byte_is_counted_and_the_run_completes() {
     let path = temp_json("flip");
     let out = loopbench()
         .args(["load", "--target", &addr.to_string(), "--connections", "4"])
-        .args(["--warmup", "200ms", "--duration", "1s", "--json"])
+        .args([
+            "--warmup",
+            "200ms",
+            "--duration",
+            "1s",
+            "--io",
+            io,
+            "--json",
+        ])
         .arg(&path)
         .output()
         .unwrap();
@@ -250,6 +281,7 @@ fn a_wrong_echoed_byte_is_counted_and_the_run_completes() {
         String::from_utf8_lossy(&out.stderr)
     );
     let run = load_json(&path);
+    assert_eq!(run.client_io.as_deref(), Some(io));
     assert!(reads.load(Ordering::Relaxed) >= 100);
     assert!(run.errors.mismatches > 0, "{:?}", run.errors);
     assert!(run.throughput_msgs_per_s > 0.0);
@@ -370,7 +402,10 @@ fn bench_echo_runs_a_small_matrix_with_an_outside_server() {
     std::fs::remove_file(&path).ok();
     let servers = if have_python { 4 } else { 3 };
     assert_eq!(file.runs.len(), 2 * servers);
+    // The load generator's default I/O, decided once for every point.
+    let io = common::client_ios().last().copied();
     for run in &file.runs {
+        assert_eq!(run.client_io.as_deref(), io, "{run:?}");
         assert_eq!(run.errors.mismatches, 0, "{run:?}");
         assert!(run.established >= 1, "{run:?}");
         assert!(run.server_rss_bytes.is_some(), "{run:?}");

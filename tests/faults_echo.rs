@@ -10,7 +10,7 @@ mod common;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use common::{assert_whole_or_absent, fault_cmd, run_marked, Server};
+use common::{assert_whole_or_absent, client_ios, fault_cmd, run_marked, Server};
 use harness::results::{ResultsFile, RunStatus};
 
 /// Limit of a hostile-argument case: it must stop at once.
@@ -189,6 +189,21 @@ fn load_counts_out_of_range() {
     bad_input(
         &["load", "--target", "127.0.0.1:9", "--connections", "0"],
         &["--connections", "out of range"],
+    );
+    bad_input(
+        &["load", "--target", "127.0.0.1:9", "--io", "kqueue"],
+        &["--io", "unknown I/O 'kqueue'"],
+    );
+    bad_input(
+        &[
+            "bench",
+            "echo",
+            "--runtime",
+            "epoll-floor",
+            "--client-io",
+            "poll",
+        ],
+        &["--client-io", "unknown I/O 'poll'"],
     );
 }
 
@@ -407,9 +422,14 @@ fn serve_bad_buffer_and_fault() {
 
 // ---- misbehaving servers under `load` ----
 
-fn load_against(server: &Server, extra: &[&str], json: &std::path::Path) -> common::Outcome {
+fn load_against(
+    server: &Server,
+    io: &str,
+    extra: &[&str],
+    json: &std::path::Path,
+) -> common::Outcome {
     let target = server.addr.to_string();
-    let mut args = vec!["load", "--target", &target];
+    let mut args = vec!["load", "--target", &target, "--io", io];
     args.extend(SHORT);
     args.extend(extra);
     let json = json.to_str().unwrap();
@@ -417,123 +437,151 @@ fn load_against(server: &Server, extra: &[&str], json: &std::path::Path) -> comm
     run_marked(&args, RUN)
 }
 
-fn loaded(path: &std::path::Path) -> harness::results::EchoRun {
+fn loaded(path: &std::path::Path, io: &str) -> harness::results::EchoRun {
     assert_whole_or_absent(path);
-    ResultsFile::load(path).unwrap().runs.remove(0)
+    let run = ResultsFile::load(path).unwrap().runs.remove(0);
+    assert_eq!(run.client_io.as_deref(), Some(io), "{run:?}");
+    run
 }
+
+// Every case runs on each of the load generator's I/O paths (`--io epoll`, `--io uring`).
 
 #[test]
 fn load_black_hole_is_nothing_measured() {
-    let server = Server::fault("black-hole");
-    let (_d, json) = tmp("run.json");
-    let out = load_against(&server, &[], &json);
-    out.expect(3, &["nothing measured", "timed out"]);
-    let run = loaded(&json);
-    assert_eq!(run.status, RunStatus::Failed);
-    assert_eq!(run.throughput_msgs_per_s, 0.0);
-    assert_eq!(run.errors.timeouts, 10);
+    for io in client_ios() {
+        let server = Server::fault("black-hole");
+        let (_d, json) = tmp("run.json");
+        let out = load_against(&server, io, &[], &json);
+        out.expect(3, &["nothing measured", "timed out"]);
+        let run = loaded(&json, io);
+        assert_eq!(run.status, RunStatus::Failed);
+        assert_eq!(run.throughput_msgs_per_s, 0.0);
+        assert_eq!(run.errors.timeouts, 10, "{io}");
+    }
 }
 
 #[test]
 fn load_half_echo_is_nothing_measured() {
-    let server = Server::fault("half-echo");
-    let (_d, json) = tmp("run.json");
-    let out = load_against(&server, &[], &json);
-    out.expect(3, &["nothing measured", "timed out"]);
-    assert_eq!(loaded(&json).status, RunStatus::Failed);
+    for io in client_ios() {
+        let server = Server::fault("half-echo");
+        let (_d, json) = tmp("run.json");
+        let out = load_against(&server, io, &[], &json);
+        out.expect(3, &["nothing measured", "timed out"]);
+        assert_eq!(loaded(&json, io).status, RunStatus::Failed);
+    }
 }
 
 #[test]
 fn load_one_corrupt_byte_in_1000_is_measured_with_errors() {
-    let server = Server::fault("corrupt");
-    let (_d, json) = tmp("run.json");
-    let out = load_against(&server, &[], &json);
-    out.expect(1, &["measured with errors", "mismatched"]);
-    let run = loaded(&json);
-    assert_eq!(run.status, RunStatus::Complete);
-    assert!(
-        run.errors.mismatches > 0 && run.throughput_msgs_per_s > 0.0,
-        "{run:?}"
-    );
+    for io in client_ios() {
+        let server = Server::fault("corrupt");
+        let (_d, json) = tmp("run.json");
+        let out = load_against(&server, io, &[], &json);
+        out.expect(1, &["measured with errors", "mismatched"]);
+        let run = loaded(&json, io);
+        assert_eq!(run.status, RunStatus::Complete);
+        assert!(
+            run.errors.mismatches > 0 && run.throughput_msgs_per_s > 0.0,
+            "{run:?}"
+        );
+    }
 }
 
 #[test]
 fn load_resets_cut_the_window_where_the_connections_went() {
-    let server = Server::fault("reset:500ms");
-    let (_d, json) = tmp("run.json");
-    let out = load_against(&server, &[], &json);
-    out.expect(1, &["partial", "every connection was lost", "reset"]);
-    let run = loaded(&json);
-    assert_eq!(run.status, RunStatus::Partial);
-    assert!(
-        run.duration_s > 0.0 && run.duration_s < 0.9,
-        "window not cut: {}",
-        run.duration_s
-    );
-    assert_eq!(run.lost_connections, 10);
+    for io in client_ios() {
+        let server = Server::fault("reset:500ms");
+        let (_d, json) = tmp("run.json");
+        let out = load_against(&server, io, &[], &json);
+        out.expect(1, &["partial", "every connection was lost", "reset"]);
+        let run = loaded(&json, io);
+        assert_eq!(run.status, RunStatus::Partial);
+        assert!(
+            run.duration_s > 0.0 && run.duration_s < 0.9,
+            "window not cut ({io}): {}",
+            run.duration_s
+        );
+        assert_eq!(run.lost_connections, 10, "{io}");
+    }
 }
 
 #[test]
 fn load_server_dying_mid_run_is_partial_over_the_measured_window() {
-    let server = Server::fault("die:600ms");
-    let (_d, json) = tmp("run.json");
-    let out = load_against(&server, &[], &json);
-    out.expect(1, &["partial", "every connection was lost"]);
-    let run = loaded(&json);
-    assert_eq!(run.status, RunStatus::Partial);
-    assert!(run.duration_s < 0.9, "window not cut: {}", run.duration_s);
-    // Throughput is over the measured seconds, not the planned ones.
-    let messages = run.throughput_msgs_per_s * run.duration_s;
-    assert!(messages > 0.0);
-    assert_eq!(run.planned_duration_s, Some(1.0));
+    for io in client_ios() {
+        let server = Server::fault("die:600ms");
+        let (_d, json) = tmp("run.json");
+        let out = load_against(&server, io, &[], &json);
+        out.expect(1, &["partial", "every connection was lost"]);
+        let run = loaded(&json, io);
+        assert_eq!(run.status, RunStatus::Partial);
+        assert!(
+            run.duration_s < 0.9,
+            "window not cut ({io}): {}",
+            run.duration_s
+        );
+        // Throughput is over the measured seconds, not the planned ones.
+        let messages = run.throughput_msgs_per_s * run.duration_s;
+        assert!(messages > 0.0);
+        assert_eq!(run.measured_messages, Some(messages.round() as u64));
+        assert_eq!(run.planned_duration_s, Some(1.0));
+    }
 }
 
 #[test]
 fn load_slow_reader_misses_the_open_loop_rate() {
-    let server = Server::fault("slow-reader:20ms");
-    let (_d, json) = tmp("run.json");
-    let out = load_against(&server, &["--mode", "open", "--rate", "2000"], &json);
-    out.expect(1, &["partial", "not reached"]);
-    assert_eq!(loaded(&json).status, RunStatus::Partial);
+    for io in client_ios() {
+        let server = Server::fault("slow-reader:20ms");
+        let (_d, json) = tmp("run.json");
+        let out = load_against(&server, io, &["--mode", "open", "--rate", "2000"], &json);
+        out.expect(1, &["partial", "not reached"]);
+        assert_eq!(loaded(&json, io).status, RunStatus::Partial);
+    }
 }
 
 #[test]
 fn load_refused_everywhere_is_nothing_measured() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let (_d, json) = tmp("run.json");
-    let target = format!("127.0.0.1:{port}");
-    let mut args = vec![
-        "load",
-        "--target",
-        &target,
-        "--json",
-        json.to_str().unwrap(),
-    ];
-    args.extend(SHORT);
-    let out = run_marked(&args, RUN);
-    out.expect(3, &["nothing measured", "connection refused"]);
-    assert_eq!(loaded(&json).errors.connect_failures, 10);
+    for io in client_ios() {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let (_d, json) = tmp("run.json");
+        let target = format!("127.0.0.1:{port}");
+        let mut args = vec![
+            "load",
+            "--target",
+            &target,
+            "--io",
+            io,
+            "--json",
+            json.to_str().unwrap(),
+        ];
+        args.extend(SHORT);
+        let out = run_marked(&args, RUN);
+        out.expect(3, &["nothing measured", "connection refused"]);
+        assert_eq!(loaded(&json, io).errors.connect_failures, 10);
+    }
 }
 
 #[test]
 fn load_against_a_correct_server_exits_0() {
-    let server = Server::start(&["--runtime", "evloop"]);
-    let (_d, json) = tmp("run.json");
-    let out = load_against(&server, &[], &json);
-    assert_eq!(out.code, Some(0), "{out:#?}");
-    assert!(out.stderr_lines().is_empty(), "{out:#?}");
-    let run = loaded(&json);
-    assert_eq!(run.status, RunStatus::Complete);
-    assert!(run.client_cpu_us_per_msg.is_some());
-    assert!(
-        run.rank_exclusion().is_none() || run.client_bound,
-        "{:?}",
-        run.rank_exclusion()
-    );
+    for io in client_ios() {
+        let server = Server::start(&["--runtime", "evloop"]);
+        let (_d, json) = tmp("run.json");
+        let out = load_against(&server, io, &[], &json);
+        assert_eq!(out.code, Some(0), "{out:#?}");
+        assert!(out.stderr_lines().is_empty(), "{out:#?}");
+        let run = loaded(&json, io);
+        assert_eq!(run.status, RunStatus::Complete);
+        assert_eq!(run.errors.total(), 0, "{run:?}");
+        assert!(run.client_cpu_us_per_msg.is_some());
+        assert!(
+            run.rank_exclusion().is_none() || run.client_bound,
+            "{:?}",
+            run.rank_exclusion()
+        );
+    }
 }
 
 // ---- misbehaving servers under `bench` ----

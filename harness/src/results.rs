@@ -437,6 +437,9 @@ pub struct EchoRun {
     /// Load generator CPU time per echoed message, microseconds.
     #[serde(default)]
     pub client_cpu_us_per_msg: Option<f64>,
+    /// The load generator's I/O path, `uring` or `epoll` (absent in older files: epoll).
+    #[serde(default)]
+    pub client_io: Option<String>,
     /// The load generator used at least [`CLIENT_BOUND_PCT`] % of its cores: the figure
     /// measures the client as much as the server, and is never ranked.
     #[serde(default)]

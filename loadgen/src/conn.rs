@@ -1,5 +1,9 @@
 //! One load-generator connection: its socket, what it has sent and still expects back, and
-//! the verification of every echoed byte as it arrives (across short reads).
+//! the verification of every echoed byte as it arrives (across short reads). Shared by both
+//! I/O paths (`epoll`, `uring`): they only move bytes. The epoll path writes with
+//! [`Conn::flush`] and reads with [`Conn::read_all`]; the io_uring path hands the queued
+//! bytes to a send ([`Conn::take_queued`], [`Conn::sent`]) and gives every received buffer to
+//! [`Conn::absorb`]. Either way every byte goes through the same verification (`consume`).
 //!
 //! Invariant: `inflight` holds exactly the messages written (or queued in `out`) whose echo
 //! is not complete, oldest first; the next byte read belongs to `inflight[0]` at offset
@@ -97,6 +101,20 @@ pub(crate) enum Completed {
     Echoes { count: u32, at: Instant },
 }
 
+impl Completed {
+    /// These completions and `count` more at `at`.
+    fn and(self, count: u32, at: Instant) -> Completed {
+        match (self, count) {
+            (done, 0) => done,
+            (Completed::Echoes { count: c, .. }, _) => Completed::Echoes {
+                count: c + count,
+                at,
+            },
+            (Completed::Nothing, _) => Completed::Echoes { count, at },
+        }
+    }
+}
+
 /// One connection of the load generator.
 #[derive(Debug)]
 pub(crate) struct Conn {
@@ -127,6 +145,15 @@ pub(crate) struct Conn {
     /// Open loop: the exact schedule time of the next message, before snapping to the grid
     /// (the schedule advances from it, so the grid never slows the rate).
     pub exact_intended: Instant,
+    /// Messages queued in `out` since the bytes were last handed to the kernel (their send
+    /// time is set when they are: [`Conn::take_queued`]).
+    unsent: usize,
+    /// The I/O path may still have operations naming the socket (io_uring): [`Conn::kill`]
+    /// then moves it to `retired` for the path to close once they have ended, so its number
+    /// cannot be reused while a queued operation still names it.
+    pub defer_close: bool,
+    /// The socket of a killed connection, while `defer_close` (the I/O path takes it).
+    pub retired: Option<OwnedFd>,
 }
 
 impl Conn {
@@ -146,6 +173,9 @@ impl Conn {
             inflight: VecDeque::new(),
             next_intended: now,
             exact_intended: now,
+            unsent: 0,
+            defer_close: false,
+            retired: None,
         }
     }
 
@@ -159,12 +189,20 @@ impl Conn {
         self.phase == Phase::Ready
     }
 
+    /// Whether its connect is in progress.
+    pub fn is_connecting(&self) -> bool {
+        matches!(self.phase, Phase::Connecting(_))
+    }
+
     /// Closes the socket with an immediate reset (no TIME_WAIT left behind); returns
     /// whether the connection was established and live until now.
     #[must_use]
     pub fn kill(&mut self) -> bool {
         if let Some(fd) = self.fd.take() {
             let _ = rustix::net::sockopt::set_socket_linger(&fd, Some(Duration::ZERO));
+            if self.defer_close {
+                self.retired = Some(fd);
+            }
         }
         let was_live = self.phase == Phase::Ready;
         self.phase = Phase::Dead;
@@ -182,15 +220,59 @@ impl Conn {
         self.out.resize(start + size, 0);
         pattern::fill(self.id, self.send_seq, 0, &mut self.out[start..]);
         self.send_seq += 1;
+        self.unsent += 1;
         self.inflight.push_back(Sent {
             intended,
             actual: now,
         });
     }
 
+    /// The queued bytes not yet handed to the kernel, for a send (io_uring path), with the
+    /// messages among them stamped as sent `now`; `None` when nothing is queued. The Vec
+    /// comes back through [`Conn::sent`].
+    pub fn take_queued(&mut self, now: Instant) -> Option<Vec<u8>> {
+        if self.out_off >= self.out.len() || !self.is_ready() {
+            return None;
+        }
+        let n = self.inflight.len();
+        for s in self.inflight.range_mut(n - self.unsent.min(n)..) {
+            s.actual = now;
+        }
+        self.unsent = 0;
+        let mut bytes = std::mem::take(&mut self.out);
+        if self.out_off > 0 {
+            bytes.drain(..self.out_off);
+            self.out_off = 0;
+        }
+        Some(bytes)
+    }
+
+    /// A send of `bytes` (from [`Conn::take_queued`]) moved `n` of them: the rest goes
+    /// first in the queue, before anything queued meanwhile (the Vec is reused when all
+    /// went).
+    pub fn sent(&mut self, mut bytes: Vec<u8>, n: usize) {
+        if n >= bytes.len() {
+            if self.out.is_empty() && self.out.capacity() == 0 {
+                bytes.clear();
+                self.out = bytes;
+            }
+            return;
+        }
+        bytes.drain(..n);
+        bytes.extend_from_slice(&self.out[self.out_off..]);
+        self.out = bytes;
+        self.out_off = 0;
+    }
+
+    /// Whether queued bytes await a send.
+    pub fn has_queued(&self) -> bool {
+        self.out_off < self.out.len()
+    }
+
     /// Writes queued bytes until done or the kernel pushes back (the edge-triggered
     /// writable event resumes it).
     pub fn flush(&mut self, tally: &mut Tally) {
+        self.unsent = 0;
         while self.out_off < self.out.len() {
             let Some(fd) = &self.fd else { return };
             // `send`, not `write`: the socket call skips the file layer (position lock,
@@ -220,11 +302,7 @@ impl Conn {
             let Some(fd) = &self.fd else { return done };
             let n = match rustix::net::recv(fd, &mut *scratch, RecvFlags::empty()).map(|r| r.0) {
                 Ok(0) => {
-                    tally.errors.resets += 1;
-                    tally.note(format!("connection {} closed by the server", self.id));
-                    if self.kill() {
-                        tally.lost += 1;
-                    }
+                    self.peer_closed(tally);
                     return done;
                 }
                 Ok(n) => n,
@@ -236,21 +314,33 @@ impl Conn {
                 }
             };
             let now = Instant::now();
-            let count = self.consume(&scratch[..n], now, win, tally);
-            if count > 0 {
-                done = match done {
-                    Completed::Echoes { count: c, .. } => Completed::Echoes {
-                        count: c + count,
-                        at: now,
-                    },
-                    Completed::Nothing => Completed::Echoes { count, at: now },
-                };
-            }
+            done = done.and(self.consume(&scratch[..n], now, win, tally), now);
             if n < scratch.len() && !hangup {
                 // A short read means the socket is drained (edge-triggered: one more read
                 // would return EAGAIN).
                 return done;
             }
+        }
+    }
+
+    /// Verifies `data`, bytes received at `now` (io_uring path: a received buffer); returns
+    /// the echoes it completed.
+    pub fn absorb(
+        &mut self,
+        data: &[u8],
+        now: Instant,
+        win: &Window,
+        tally: &mut Tally,
+    ) -> Completed {
+        Completed::Nothing.and(self.consume(data, now, win, tally), now)
+    }
+
+    /// The server closed the connection (end of stream): counted as a reset, and closed.
+    pub fn peer_closed(&mut self, tally: &mut Tally) {
+        tally.errors.resets += 1;
+        tally.note(format!("connection {} closed by the server", self.id));
+        if self.kill() {
+            tally.lost += 1;
         }
     }
 
@@ -302,7 +392,7 @@ impl Conn {
     }
 
     /// Counts an I/O error and closes the connection.
-    fn fail(&mut self, e: Errno, tally: &mut Tally) {
+    pub fn fail(&mut self, e: Errno, tally: &mut Tally) {
         if matches!(e, Errno::CONNRESET | Errno::PIPE | Errno::CONNABORTED) {
             tally.errors.resets += 1;
         } else {
@@ -312,5 +402,84 @@ impl Conn {
         if self.kill() {
             tally.lost += 1;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rustix::net::{AddressFamily, SocketType};
+
+    fn ready(id: u32, t0: Instant) -> Conn {
+        let fd = rustix::net::socket(AddressFamily::INET, SocketType::STREAM, None).unwrap();
+        let mut c = Conn::connecting(id, fd, t0);
+        c.phase = Phase::Ready;
+        c
+    }
+
+    fn echoes(done: Completed) -> u32 {
+        match done {
+            Completed::Echoes { count, .. } => count,
+            Completed::Nothing => 0,
+        }
+    }
+
+    /// The io_uring path's sends: queued bytes leave in one send stamped at hand-over, a
+    /// short send's rest goes before what was queued meanwhile, and the echo of exactly
+    /// those bytes, in any pieces, verifies.
+    #[test]
+    fn a_short_send_resends_its_rest_first_and_every_byte_is_verified() {
+        let t0 = Instant::now();
+        let win = Window {
+            size: 16,
+            from: t0,
+            to: t0 + Duration::from_secs(3600),
+            grid: t0,
+            open: false,
+        };
+        let mut c = ready(7, t0);
+        c.queue(16, t0, t0);
+        c.queue(16, t0, t0);
+        let handed = t0 + Duration::from_millis(1);
+        let first = c.take_queued(handed).unwrap();
+        assert_eq!(first.len(), 32);
+        assert!(c.inflight.iter().all(|s| s.actual == handed));
+        assert!(c.take_queued(handed).is_none());
+        // Queued while the send is in flight; then the send turns out short (10 of 32).
+        c.queue(16, handed, handed);
+        c.sent(first.clone(), 10);
+        assert!(c.has_queued());
+        let again = c.take_queued(handed).unwrap();
+        let mut wire = first[..10].to_vec();
+        wire.extend_from_slice(&again);
+        assert_eq!(wire.len(), 48);
+        c.sent(again, 38);
+        assert!(!c.has_queued());
+
+        let mut tally = Tally::default();
+        let now = handed + Duration::from_millis(1);
+        let done: u32 = wire
+            .chunks(7)
+            .map(|piece| echoes(c.absorb(piece, now, &win, &mut tally)))
+            .sum();
+        assert_eq!(done, 3);
+        assert_eq!((tally.measured, tally.errors.mismatches), (3, 0));
+        assert_eq!(c.echoes_received(), 3);
+
+        // One flipped byte: a mismatch, never a measured echo.
+        c.queue(16, now, now);
+        let mut bytes = c.take_queued(now).unwrap();
+        c.sent(bytes.clone(), 16);
+        bytes[5] ^= 0x20;
+        assert_eq!(echoes(c.absorb(&bytes, now, &win, &mut tally)), 1);
+        assert_eq!((tally.measured, tally.errors.mismatches), (3, 1));
+
+        // A byte with nothing in flight breaks the stream: counted, connection lost.
+        c.defer_close = true;
+        c.absorb(&[0], now, &win, &mut tally);
+        assert_eq!((tally.errors.mismatches, tally.lost), (2, 1));
+        assert_eq!(c.phase, Phase::Dead);
+        // The io_uring path closes the socket itself, once nothing names it any more.
+        assert!(c.fd.is_none() && c.retired.is_some());
     }
 }

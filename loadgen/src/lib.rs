@@ -1,6 +1,8 @@
-//! The echo load generator: its own process, written directly on epoll (rustix) in one or a
-//! few threads and using no async runtime, so its costs do not depend on the runtime being
-//! measured.
+//! The echo load generator: its own process, written directly on the kernel's interfaces
+//! in one or a few threads and using no async runtime, so its costs do not depend on the
+//! runtime being measured. Two I/O paths under the same connection logic: io_uring (one
+//! system call per loop iteration, on evloop's safe `sys_uring` layer; the default where a
+//! ring can be set up) and epoll (rustix); [`choose_io`] picks, [`LoadPlan::io`] asks.
 //!
 //! A run: raise the open-file limit (or stop with one clear line), open the connections at
 //! the connect rate (spreading over 127.0.0.x source addresses when ports run short), then
@@ -11,7 +13,8 @@
 //!
 //! Code map: [`plan`] (what a run is asked to do, and the ranges), [`child`] (the protocol of
 //! a child `loopbench load`), `gate` (the start barrier that a failing worker breaks),
-//! `worker` (one epoll thread), `conn` (one connection, byte verification), [`pattern`]
+//! `worker` (one thread: connecting, time-outs, closed and open loop), `epoll` and `uring`
+//! (its I/O path), `conn` (one connection, byte verification), [`pattern`]
 //! (message contents), [`stats`] (histograms), `summary` (what a run measured, as an
 //! `EchoRun` with its status).
 //!
@@ -35,12 +38,14 @@
 
 pub mod child;
 mod conn;
+mod epoll;
 mod gate;
 pub mod merge;
 pub mod pattern;
 pub mod plan;
 pub mod stats;
 mod summary;
+mod uring;
 mod worker;
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -50,10 +55,10 @@ use std::time::{Duration, Instant};
 use harness::proc;
 use harness::results::{EchoRun, Percentiles};
 
-pub use plan::{LoadMode, LoadPlan, PlanError, Shard};
+pub use plan::{ClientIo, LoadMode, LoadPlan, PlanError, Shard};
 
 use gate::{Gate, Party, Phase};
-use worker::{Worker, WorkerOutcome};
+use worker::{IoPath, Worker, WorkerOutcome};
 
 /// How often the coordinator looks whether every connection is gone.
 const WATCH_EVERY: Duration = Duration::from_millis(5);
@@ -67,6 +72,9 @@ pub enum LoadError {
     /// The open-file limit cannot hold the connections asked for.
     #[error("{0}")]
     FdLimit(String),
+    /// The I/O path asked for cannot be used here (`--io uring` without io_uring).
+    #[error("--io {0}")]
+    Io(String),
     /// The generator's own resources (threads) could not be created.
     #[error("load generator setup failed: {0}")]
     Setup(#[from] std::io::Error),
@@ -164,9 +172,32 @@ struct Measured {
     cut_at: Option<f64>,
 }
 
-/// Runs `plan`, reporting progress through `on_event`.
+/// The I/O path for `asked` on this machine, and the notice to print when it is not the
+/// one asked for: `None` gives io_uring where a ring and a provided buffer ring can be set
+/// up, else epoll with the reason as the notice; `Some(Uring)` where io_uring cannot be used
+/// is an error saying why.
+pub fn choose_io(asked: Option<ClientIo>) -> Result<(ClientIo, Option<String>), LoadError> {
+    match asked {
+        Some(ClientIo::Epoll) => Ok((ClientIo::Epoll, None)),
+        Some(ClientIo::Uring) => match uring::probe() {
+            Ok(()) => Ok((ClientIo::Uring, None)),
+            Err(e) => Err(LoadError::Io(format!("uring: {e}"))),
+        },
+        None => match uring::probe() {
+            Ok(()) => Ok((ClientIo::Uring, None)),
+            Err(e) => Ok((
+                ClientIo::Epoll,
+                Some(format!("the load generator uses epoll: {e}")),
+            )),
+        },
+    }
+}
+
+/// Runs `plan`, reporting progress through `on_event`. An unset [`LoadPlan::io`] is
+/// resolved by [`choose_io`] (its notice is the caller's to print: call it first).
 pub fn run(plan: &LoadPlan, on_event: &mut dyn FnMut(LoadEvent)) -> Result<LoadReport, LoadError> {
     plan.validate()?;
+    let (io, _) = choose_io(plan.io)?;
     let (soft, hard) = proc::raise_nofile();
     if soft < plan.fds_needed() {
         return Err(LoadError::FdLimit(proc::nofile_too_low(
@@ -180,6 +211,7 @@ pub fn run(plan: &LoadPlan, on_event: &mut dyn FnMut(LoadEvent)) -> Result<LoadR
     let threads = plan.threads.min(plan.connections as usize).max(1);
     let plan = Arc::new(LoadPlan {
         threads,
+        io: Some(io),
         ..plan.clone()
     });
     let shared = Arc::new(Shared {
@@ -318,21 +350,37 @@ fn worker_thread(
     ids: Vec<u32>,
     shared: &Shared,
 ) -> Result<WorkerOutcome, String> {
-    let mut party = Party::new(&shared.gate, format!("load-generator thread {w}"));
+    let party = Party::new(&shared.gate, format!("load-generator thread {w}"));
     if let Some(cpu) = (!plan.cpus.is_empty()).then(|| plan.cpus[w % plan.cpus.len()]) {
         let mut set = rustix::thread::CpuSet::new();
         set.set(cpu);
         // Pinning is best effort: a CPU outside this process's set is refused by the kernel.
         let _ = rustix::thread::sched_setaffinity(None, &set);
     }
-    let mut worker = match Worker::new(plan, ids) {
-        Ok(w) => w,
-        Err(e) => {
-            let why = format!("setup failed: {e}");
-            party.fail(&why);
-            return Err(why);
-        }
+    let io = plan.io.unwrap_or(ClientIo::Uring);
+    let fail = |mut party: Party<'_>, e: std::io::Error| {
+        let why = format!("setup failed ({io} I/O): {e}");
+        party.fail(&why);
+        Err(why)
     };
+    match io {
+        ClientIo::Epoll => match epoll::EpollIo::new() {
+            Ok(path) => drive(Worker::new(plan, ids, path), party, shared),
+            Err(e) => fail(party, e),
+        },
+        ClientIo::Uring => match uring::UringIo::new(&plan, ids.len()) {
+            Ok(path) => drive(Worker::new(plan, ids, path), party, shared),
+            Err(e) => fail(party, e),
+        },
+    }
+}
+
+/// Connects, meets the gate twice, runs the traffic.
+fn drive<I: IoPath>(
+    mut worker: Worker<I>,
+    mut party: Party<'_>,
+    shared: &Shared,
+) -> Result<WorkerOutcome, String> {
     worker.connect_phase(shared);
     party.meet(Phase::Connected)?;
     party.meet(Phase::Started)?;

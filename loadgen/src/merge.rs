@@ -36,6 +36,18 @@ fn add_histograms<'a>(
 
 /// The highest value of each percentile over `runs` (connect times keep no histogram, so
 /// the merged connect figures are an upper bound, the worst shard's).
+/// The shards' I/O paths: the one they all used, else each one used, comma-separated
+/// (`uring,epoll`).
+fn client_io(shards: &[ShardRun<'_>]) -> Option<String> {
+    let mut seen: Vec<&str> = Vec::new();
+    for io in shards.iter().filter_map(|s| s.run.client_io.as_deref()) {
+        if !seen.contains(&io) {
+            seen.push(io);
+        }
+    }
+    (!seen.is_empty()).then(|| seen.join(","))
+}
+
 fn worst(all: impl Iterator<Item = Percentiles>) -> Percentiles {
     all.fold(Percentiles::default(), |a, b| Percentiles {
         p50: a.p50.max(b.p50),
@@ -172,6 +184,7 @@ pub fn merge(label: &str, shards: &[ShardRun<'_>], missing: &[String]) -> Result
         client_cpu_pct: shards.iter().map(|s| s.run.client_cpu_pct).sum(),
         client_threads: shards.iter().map(|s| s.run.client_threads).sum(),
         client_cpu_us_per_msg: (messages > 0 && cpu_us > 0.0).then(|| cpu_us / messages as f64),
+        client_io: client_io(shards),
         client_bound: shards.iter().any(|s| s.run.client_bound),
         warnings,
         measured_messages: Some(messages),

@@ -90,6 +90,44 @@ impl std::str::FromStr for LoadMode {
     }
 }
 
+/// The load generator's I/O path.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ClientIo {
+    /// io_uring: one system call per loop iteration, multishot receives into provided
+    /// buffers, sends as submissions.
+    Uring,
+    /// epoll: a `recv` per readiness event and a `send` per wake-up and connection.
+    Epoll,
+}
+
+impl ClientIo {
+    /// `uring` or `epoll`, as in the results.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ClientIo::Uring => "uring",
+            ClientIo::Epoll => "epoll",
+        }
+    }
+}
+
+impl fmt::Display for ClientIo {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for ClientIo {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "uring" | "io_uring" | "io-uring" => Ok(ClientIo::Uring),
+            "epoll" => Ok(ClientIo::Epoll),
+            other => Err(format!("unknown I/O '{other}'; valid: uring, epoll")),
+        }
+    }
+}
+
 /// One load run, as the load generator executes it. Travels to a child `loopbench load`
 /// as JSON ([`crate::child`]).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -133,6 +171,10 @@ pub struct LoadPlan {
     /// warm-up that follows connecting.
     #[serde(default)]
     pub start_at: Option<f64>,
+    /// The I/O path; `None`: io_uring where it can be set up, else epoll (with a notice,
+    /// see [`crate::choose_io`]).
+    #[serde(default)]
+    pub io: Option<ClientIo>,
 }
 
 /// Shard `index` of `count` (`--shard I/N`, I from 0 to N-1): a share of a run's
@@ -367,6 +409,7 @@ mod tests {
             cpus: vec![],
             shard: None,
             start_at: None,
+            io: None,
         }
     }
 

@@ -223,6 +223,7 @@ pub(crate) fn summarise(
         client_cpu_pct: cpu_pct,
         client_threads: plan.threads as u32,
         client_cpu_us_per_msg: client_us,
+        client_io: plan.io.map(|io| io.as_str().to_string()),
         client_bound,
         warnings,
         measured_messages: measured.map(|_| messages),

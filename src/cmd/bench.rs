@@ -21,7 +21,7 @@ use harness::results::{
 use harness::units::{count_arg, counts_arg, duration_arg, parse_size, real_arg, size_arg};
 use harness::RuntimeInfo;
 use loadgen::plan::limits;
-use loadgen::LoadMode;
+use loadgen::{ClientIo, LoadMode};
 
 use crate::cmd::serve::server_ids;
 use crate::util::usage;
@@ -93,6 +93,10 @@ pub struct Common {
     /// Load-generator threads (1-256; default: the cores the server is not pinned to).
     #[arg(long, value_parser = count_arg::<usize>(limits::THREADS))]
     pub threads: Option<usize>,
+    /// The load generator's I/O: `uring` or `epoll` (default: io_uring where it can be set
+    /// up, else epoll with a notice).
+    #[arg(long, value_name = "uring|epoll")]
+    pub client_io: Option<ClientIo>,
     /// Pin the server and the load generator to separate CPUs.
     #[arg(long)]
     pub pin: bool,
@@ -468,8 +472,22 @@ fn setup<'a>(
         harness::paths::check_output_file(path)
             .map_err(|e| usage(format!("cannot write results to {}: {e}", path.display())))?;
     }
+    // Decided once here for every point's load generator (load on other hosts: each decides,
+    // unless asked).
+    let client_io = match hosts {
+        Some(_) => common.client_io,
+        None => {
+            let (io, notice) =
+                loadgen::choose_io(common.client_io).map_err(|e| usage(e.to_string()))?;
+            if let Some(n) = notice {
+                eprintln!("loopbench: notice: {n}");
+            }
+            Some(io)
+        }
+    };
     let settings = Settings {
         exe: std::env::current_exe()?,
+        client_io,
         size,
         pipeline: common.pipeline,
         buffer: common.buffer,

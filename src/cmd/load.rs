@@ -11,7 +11,7 @@ use std::time::Duration;
 use harness::results::{echo_exit_status, Environment, ResultsFile};
 use harness::units::{count_arg, duration_arg, real_arg, size_arg};
 use loadgen::plan::limits;
-use loadgen::{child, LoadError, LoadEvent, LoadMode, LoadPlan, Shard};
+use loadgen::{child, ClientIo, LoadError, LoadEvent, LoadMode, LoadPlan, Shard};
 
 use crate::util::usage;
 
@@ -31,8 +31,13 @@ Ranges: --connections 1-1000000, --rate 1-100M msg/s, --connect-rate 1-1M/s, --s
 (connections x pipeline x size at most 2 GiB), --pipeline 1-1024, --threads 1-256,
 --duration 10ms-1h, --warmup 0-1h, --timeout and --connect-timeout 1ms-1h.
 
+I/O: io_uring by default (one system call per loop iteration: multishot receives into
+provided buffers, sends as submissions, deadlines as the wait's time-out); where io_uring
+cannot be set up, epoll, with one notice line on stderr saying why. --io picks one.
+
 Exit status: 0 all measured without errors; 1 measured with errors or partial; 2 bad input
-(arguments, a path that cannot be written, too few open files); 3 nothing measured.")]
+(arguments, a path that cannot be written, too few open files, --io uring where io_uring
+cannot be used); 3 nothing measured.")]
 pub struct Args {
     /// The echo server, HOST:PORT.
     #[arg(long, required_unless_present = "plan")]
@@ -67,10 +72,14 @@ pub struct Args {
     /// An echo not complete within this is a time-out (the connection is then closed).
     #[arg(long, default_value = "2s", value_parser = duration_arg(limits::TIMEOUT))]
     pub timeout: Duration,
-    /// Load-generator threads, each with its own epoll set (default: the cores but one,
-    /// at least 1).
+    /// Load-generator threads, each with its own ring or epoll set (default: the cores but
+    /// one, at least 1).
     #[arg(long, value_parser = count_arg::<usize>(limits::THREADS))]
     pub threads: Option<usize>,
+    /// I/O path: `uring` (one system call per loop iteration) or `epoll` (default: io_uring
+    /// where it can be set up, else epoll with a notice).
+    #[arg(long, value_name = "uring|epoll")]
+    pub io: Option<ClientIo>,
     /// Name recorded as the run's `runtime` (the server being measured).
     #[arg(long, default_value = "external")]
     pub label: String,
@@ -119,6 +128,9 @@ fn plan_from(args: &Args) -> anyhow::Result<LoadPlan> {
             // A plan for another host (`bench echo --hosts`): that host's default.
             plan.threads = default_threads();
         }
+        if args.io.is_some() {
+            plan.io = args.io;
+        }
         return Ok(plan);
     }
     let target = args.target.as_deref().unwrap_or_default();
@@ -139,6 +151,7 @@ fn plan_from(args: &Args) -> anyhow::Result<LoadPlan> {
         cpus: Vec::new(),
         shard: None,
         start_at: args.start_at,
+        io: args.io,
     };
     match args.shard {
         Some(shard) => whole.shard_of(shard).map_err(|e| usage(e.to_string())),
@@ -148,15 +161,22 @@ fn plan_from(args: &Args) -> anyhow::Result<LoadPlan> {
 
 /// Runs `loopbench load`.
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let plan = plan_from(&args)?;
+    let mut plan = plan_from(&args)?;
     plan.validate().map_err(|e| usage(e.to_string()))?;
+    let (io, notice) = loadgen::choose_io(plan.io).map_err(|e| usage(e.to_string()))?;
+    if let Some(n) = notice {
+        eprintln!("loopbench: notice: {n}");
+    }
+    plan.io = Some(io);
     if let Some(path) = &args.json {
         harness::paths::check_output_file(path)
             .map_err(|e| usage(format!("cannot write results to {}: {e}", path.display())))?;
     }
     let report = match loadgen::run(&plan, &mut print_event) {
         Ok(r) => r,
-        Err(e @ (LoadError::Plan(_) | LoadError::FdLimit(_))) => return Err(usage(e.to_string())),
+        Err(e @ (LoadError::Plan(_) | LoadError::FdLimit(_) | LoadError::Io(_))) => {
+            return Err(usage(e.to_string()))
+        }
         Err(e) => {
             eprintln!("loopbench: nothing measured: {e}");
             return Ok(ExitCode::from(3));
@@ -168,7 +188,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     }
     println!(
         "{} x {} ({}): {}, {} established, {:.0} msg/s over {:.2} s, latency p50 {:.0} us p99 \
-         {:.0} us (raw p99 {:.0} us), connect p99 {:.2} ms, client cpu {:.0}% ({}), {} us/msg",
+         {:.0} us (raw p99 {:.0} us), connect p99 {:.2} ms, client cpu {:.0}% ({}, {}), {} \
+         us/msg",
         run.runtime,
         run.connections,
         run.mode,
@@ -185,6 +206,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             1 => "1 thread".to_string(),
             n => format!("{n} threads"),
         },
+        io,
         run.client_cpu_us_per_msg
             .map_or("-".to_string(), |v| format!("{v:.2}"))
     );

@@ -389,3 +389,15 @@ impl Drop for Server {
 pub fn fault_cmd(kind: &str) -> String {
     format!("{} serve --fault {kind} --addr 127.0.0.1:{{port}}", exe())
 }
+
+/// The load generator's I/O paths (`--io`) the load tests run on: both where io_uring can
+/// be set up here, else epoll alone (saying why on stderr).
+pub fn client_ios() -> Vec<&'static str> {
+    match loadgen::choose_io(Some(loadgen::ClientIo::Uring)) {
+        Ok(_) => vec!["epoll", "uring"],
+        Err(e) => {
+            eprintln!("the io_uring path is not tested here: {e}");
+            vec!["epoll"]
+        }
+    }
+}

@@ -1288,3 +1288,113 @@ impl Drop for Ring {
 #[cfg(test)]
 #[path = "tests/uring.rs"]
 mod tests;
+
+// ==== BEGIN loadgen additions: the load generator's io_uring path (loopbench-loadgen) ====
+// Only additions: nothing above is changed by this block.
+
+impl Ring {
+    /// Like [`Ring::new`], with `IORING_SETUP_DEFER_TASKRUN` besides (Linux 6.1): the kernel
+    /// runs the ring's completion work only when this thread waits for completions, in one
+    /// batch, never by interrupting it. So completions are posted only by a wait: this ring
+    /// must be waited on with [`Ring::submit_and_wait`] (`want >= 1`) or
+    /// [`Ring::submit_and_wait_for`], from the thread that created it, before
+    /// [`Ring::drain`]; a plain [`Ring::submit`] posts nothing. An error where the flag is
+    /// unknown (then [`Ring::new`] is the fallback).
+    pub fn new_deferred(entries: u32) -> io::Result<Self> {
+        if let Some(v) = kernel_version() {
+            if v < MIN_KERNEL {
+                return Err(io::Error::new(
+                    io::ErrorKind::Unsupported,
+                    format!(
+                        "io_uring unavailable: multishot receive into provided buffer rings \
+                         needs Linux {}.{} or newer; this kernel is {}.{}",
+                        MIN_KERNEL.0, MIN_KERNEL.1, v.0, v.1
+                    ),
+                ));
+            }
+        }
+        let uring = IoUring::builder()
+            .setup_cqsize(entries.saturating_mul(4))
+            .setup_submit_all()
+            .setup_coop_taskrun()
+            .setup_single_issuer()
+            .setup_defer_taskrun()
+            .build(entries)
+            .map_err(|e| unavailable(&e))?;
+        Ok(Self {
+            uring,
+            id: NEXT_RING.fetch_add(1, Ordering::Relaxed),
+            slots: Vec::new(),
+            free: Vec::new(),
+            in_flight: 0,
+            internal_in_flight: 0,
+            pools: Vec::new(),
+            cqes: Vec::new(),
+        })
+    }
+
+    /// Submits everything pushed since the last call and waits until `want` completions are
+    /// there or `timeout` has passed, whichever comes first: one `io_uring_enter` (with
+    /// `IORING_ENTER_EXT_ARG`, Linux 5.11), so a loop's deadline needs no timeout operation
+    /// and no timer file. A wait that times out or is interrupted returns `Ok`.
+    pub fn submit_and_wait_for(&mut self, want: usize, timeout: Duration) -> io::Result<()> {
+        self.publish_buffers();
+        let ts = types::Timespec::new()
+            .sec(timeout.as_secs())
+            .nsec(timeout.subsec_nanos());
+        let args = types::SubmitArgs::new().timespec(&ts);
+        match self.uring.submitter().submit_with_args(want, &args) {
+            Ok(_) => Ok(()),
+            Err(e)
+                if matches!(
+                    e.raw_os_error(),
+                    Some(libc::ETIME) | Some(libc::EINTR) | Some(libc::EBUSY)
+                ) =>
+            {
+                Ok(())
+            }
+            Err(e) => Err(e),
+        }
+    }
+}
+
+#[cfg(test)]
+mod loadgen_additions_tests {
+    use super::*;
+    use std::time::Instant;
+
+    /// `submit_and_wait_for` ends at its time-out when nothing completes, and submits and
+    /// reaps when something does; a deferred ring posts completions when waited on.
+    #[test]
+    fn a_timed_wait_on_a_deferred_ring_ends_at_its_time_out_or_at_a_completion() {
+        let mut ring = match Ring::new_deferred(8) {
+            Ok(r) => r,
+            Err(e) => {
+                eprintln!("io_uring unavailable here, nothing to test: {e}");
+                return;
+            }
+        };
+        let mut out = Vec::new();
+        let t = Instant::now();
+        ring.submit_and_wait_for(1, Duration::from_millis(20))
+            .unwrap();
+        assert!(
+            t.elapsed() >= Duration::from_millis(15),
+            "{:?}",
+            t.elapsed()
+        );
+        ring.drain(&mut out);
+        assert!(out.is_empty());
+        ring.timeout(Duration::from_millis(1), 7).unwrap();
+        let t = Instant::now();
+        ring.submit_and_wait_for(1, Duration::from_secs(10))
+            .unwrap();
+        assert!(t.elapsed() < Duration::from_secs(5), "{:?}", t.elapsed());
+        ring.drain(&mut out);
+        assert_eq!(out.len(), 1);
+        assert_eq!((out[0].token, out[0].kind), (7, OpKind::Timeout));
+        assert!(out[0].result.is_ok() && !out[0].more);
+        assert_eq!(ring.in_flight(), 0);
+    }
+}
+// ==== END loadgen additions ====

@@ -48,6 +48,8 @@ pub struct Settings {
     pub connect_rate: f64,
     /// Load-generator threads; `None`: the cores the server is not pinned to.
     pub threads: Option<usize>,
+    /// The load generator's I/O path; `None`: each load generator's default.
+    pub client_io: Option<loadgen::ClientIo>,
     /// Pin the server and the load generator to separate CPUs.
     pub pin: bool,
     /// How long a server may take to start accepting.

@@ -254,5 +254,6 @@ pub(super) fn load_plan(
         cpus: Vec::new(),
         shard: None,
         start_at: None,
+        io: settings.client_io,
     }
 }
