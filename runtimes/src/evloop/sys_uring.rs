@@ -495,6 +495,21 @@ impl Ring {
     /// `kernel.io_uring_disabled`, seccomp, a kernel older than 6.0) the error is
     /// [`io::ErrorKind::Unsupported`] with one sentence saying why.
     pub fn new(entries: u32) -> io::Result<Self> {
+        Self::with_setup(entries, false)
+    }
+
+    /// Like [`Ring::new`], with `IORING_SETUP_DEFER_TASKRUN` besides (Linux 6.1): the kernel
+    /// runs the ring's completion work only when this thread waits for completions, in one
+    /// batch, never by interrupting it. So completions are posted only by a wait: this ring
+    /// must be waited on with [`Ring::submit_and_wait`] (`want >= 1`) or
+    /// [`Ring::submit_and_wait_for`], from the thread that created it, before
+    /// [`Ring::drain`]; a plain [`Ring::submit`] posts nothing. An error where the flag is
+    /// unknown (then [`Ring::new`] is the fallback).
+    pub fn new_deferred(entries: u32) -> io::Result<Self> {
+        Self::with_setup(entries, true)
+    }
+
+    fn with_setup(entries: u32, defer_taskrun: bool) -> io::Result<Self> {
         if let Some(v) = kernel_version() {
             if v < MIN_KERNEL {
                 return Err(io::Error::new(
@@ -507,13 +522,16 @@ impl Ring {
                 ));
             }
         }
-        let uring = IoUring::builder()
+        let mut builder = IoUring::builder();
+        builder
             .setup_cqsize(entries.saturating_mul(4))
             .setup_submit_all()
             .setup_coop_taskrun()
-            .setup_single_issuer()
-            .build(entries)
-            .map_err(|e| unavailable(&e))?;
+            .setup_single_issuer();
+        if defer_taskrun {
+            builder.setup_defer_taskrun();
+        }
+        let uring = builder.build(entries).map_err(|e| unavailable(&e))?;
         Ok(Self {
             uring,
             id: NEXT_RING.fetch_add(1, Ordering::Relaxed),
@@ -988,6 +1006,30 @@ impl Ring {
         }
     }
 
+    /// Submits everything pushed since the last call and waits until `want` completions are
+    /// there or `timeout` has passed, whichever comes first: one `io_uring_enter` (with
+    /// `IORING_ENTER_EXT_ARG`, Linux 5.11), so a loop's deadline needs no timeout operation
+    /// and no timer file. A wait that times out or is interrupted returns `Ok`.
+    pub fn submit_and_wait_for(&mut self, want: usize, timeout: Duration) -> io::Result<()> {
+        self.publish_buffers();
+        let ts = types::Timespec::new()
+            .sec(timeout.as_secs())
+            .nsec(timeout.subsec_nanos());
+        let args = types::SubmitArgs::new().timespec(&ts);
+        match self.uring.submitter().submit_with_args(want, &args) {
+            Ok(_) => Ok(()),
+            Err(e)
+                if matches!(
+                    e.raw_os_error(),
+                    Some(libc::ETIME) | Some(libc::EINTR) | Some(libc::EBUSY)
+                ) =>
+            {
+                Ok(())
+            }
+            Err(e) => Err(e),
+        }
+    }
+
     /// Submits everything pushed so far without waiting.
     pub fn submit(&mut self) -> io::Result<()> {
         self.submit_and_wait(0)
@@ -1289,77 +1331,8 @@ impl Drop for Ring {
 #[path = "tests/uring.rs"]
 mod tests;
 
-// ==== BEGIN loadgen additions: the load generator's io_uring path (loopbench-loadgen) ====
-// Only additions: nothing above is changed by this block.
-
-impl Ring {
-    /// Like [`Ring::new`], with `IORING_SETUP_DEFER_TASKRUN` besides (Linux 6.1): the kernel
-    /// runs the ring's completion work only when this thread waits for completions, in one
-    /// batch, never by interrupting it. So completions are posted only by a wait: this ring
-    /// must be waited on with [`Ring::submit_and_wait`] (`want >= 1`) or
-    /// [`Ring::submit_and_wait_for`], from the thread that created it, before
-    /// [`Ring::drain`]; a plain [`Ring::submit`] posts nothing. An error where the flag is
-    /// unknown (then [`Ring::new`] is the fallback).
-    pub fn new_deferred(entries: u32) -> io::Result<Self> {
-        if let Some(v) = kernel_version() {
-            if v < MIN_KERNEL {
-                return Err(io::Error::new(
-                    io::ErrorKind::Unsupported,
-                    format!(
-                        "io_uring unavailable: multishot receive into provided buffer rings \
-                         needs Linux {}.{} or newer; this kernel is {}.{}",
-                        MIN_KERNEL.0, MIN_KERNEL.1, v.0, v.1
-                    ),
-                ));
-            }
-        }
-        let uring = IoUring::builder()
-            .setup_cqsize(entries.saturating_mul(4))
-            .setup_submit_all()
-            .setup_coop_taskrun()
-            .setup_single_issuer()
-            .setup_defer_taskrun()
-            .build(entries)
-            .map_err(|e| unavailable(&e))?;
-        Ok(Self {
-            uring,
-            id: NEXT_RING.fetch_add(1, Ordering::Relaxed),
-            slots: Vec::new(),
-            free: Vec::new(),
-            in_flight: 0,
-            internal_in_flight: 0,
-            pools: Vec::new(),
-            cqes: Vec::new(),
-        })
-    }
-
-    /// Submits everything pushed since the last call and waits until `want` completions are
-    /// there or `timeout` has passed, whichever comes first: one `io_uring_enter` (with
-    /// `IORING_ENTER_EXT_ARG`, Linux 5.11), so a loop's deadline needs no timeout operation
-    /// and no timer file. A wait that times out or is interrupted returns `Ok`.
-    pub fn submit_and_wait_for(&mut self, want: usize, timeout: Duration) -> io::Result<()> {
-        self.publish_buffers();
-        let ts = types::Timespec::new()
-            .sec(timeout.as_secs())
-            .nsec(timeout.subsec_nanos());
-        let args = types::SubmitArgs::new().timespec(&ts);
-        match self.uring.submitter().submit_with_args(want, &args) {
-            Ok(_) => Ok(()),
-            Err(e)
-                if matches!(
-                    e.raw_os_error(),
-                    Some(libc::ETIME) | Some(libc::EINTR) | Some(libc::EBUSY)
-                ) =>
-            {
-                Ok(())
-            }
-            Err(e) => Err(e),
-        }
-    }
-}
-
 #[cfg(test)]
-mod loadgen_additions_tests {
+mod deferred_tests {
     use super::*;
     use std::time::Instant;
 
@@ -1397,4 +1370,3 @@ mod loadgen_additions_tests {
         assert_eq!(ring.in_flight(), 0);
     }
 }
-// ==== END loadgen additions ====
