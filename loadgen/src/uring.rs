@@ -1,5 +1,7 @@
 //! The io_uring I/O path (`--io uring`, the default where io_uring works), on evloop's safe
-//! system-call layer (`runtimes::evloop::sys_uring`). Per loop iteration ONE system call,
+//! system-call layer (`runtimes::evloop::sys_uring`), through its direct interface: each
+//! operation's token is its connection's index, and a completion comes back as the kernel's
+//! result (no operation table, no `io::Error` per completion). Per loop iteration ONE system call,
 //! [`Ring::submit_and_wait_for`]: it hands the kernel every send and re-arm pushed since
 //! the last one, and waits for completions until the next deadline (its own time-out: no
 //! timer file, no timeout operation). Per connection:
@@ -28,7 +30,7 @@ use std::io;
 use std::os::fd::{AsFd, OwnedFd};
 use std::time::Instant;
 
-use runtimes::evloop::sys_uring::{BufferGroup, Completion, OpId, OpKind, Outcome, Ring};
+use runtimes::evloop::sys_uring::{BufferGroup, Event, OpKind, Outcome, Ring};
 use rustix::io::Errno;
 
 use crate::conn::{Conn, Tally, Window};
@@ -44,15 +46,17 @@ const BUFFER_COUNT: (usize, usize) = (64, 16 * 1024);
 /// Fewest and most submission entries (the completion queue has four times as many).
 const RING_ENTRIES: (usize, usize) = (256, 16 * 1024);
 
-/// What the path tracks of one connection.
+/// What the path tracks of one connection. Its operations go through the ring's direct
+/// interface with the connection's index as their token (one of each kind at most in
+/// flight), so a completion names its connection without any lookup.
 #[derive(Debug, Default)]
 struct Slot {
-    /// Its multishot receive, while armed.
-    recv: Option<OpId>,
-    /// Its connect's writability poll, while armed.
-    poll: Option<OpId>,
-    /// Its send in flight.
-    send: Option<OpId>,
+    /// Its multishot receive is armed.
+    recv: bool,
+    /// Its connect's writability poll is armed.
+    poll: bool,
+    /// A send is in flight.
+    send: bool,
     /// In `dirty`: queued bytes to send at the next wait.
     dirty: bool,
     /// In `rearm`: its receive to arm again at the next wait.
@@ -65,7 +69,7 @@ struct Slot {
 
 impl Slot {
     fn idle(&self) -> bool {
-        self.recv.is_none() && self.poll.is_none() && self.send.is_none()
+        !(self.recv || self.poll || self.send)
     }
 }
 
@@ -80,7 +84,7 @@ pub(crate) struct UringIo {
     /// Connections whose receive is to be armed again at the next wait.
     rearm: Vec<usize>,
     /// Completions of the last wait (reused).
-    done: Vec<Completion>,
+    done: Vec<Event>,
 }
 
 /// Whether this process can run the io_uring path: a ring and a provided buffer ring can
@@ -142,11 +146,14 @@ impl UringIo {
     /// Arms connection `i`'s multishot receive (unless armed, or the connection is dead).
     fn arm(&mut self, i: usize, conn: &mut Conn, tally: &mut Tally) {
         let Some(fd) = &conn.fd else { return };
-        if !conn.is_ready() || self.slots[i].recv.is_some() {
+        if !conn.is_ready() || self.slots[i].recv {
             return;
         }
-        match self.ring.recv_multishot(fd.as_fd(), self.group, i as u64) {
-            Ok(op) => self.slots[i].recv = Some(op),
+        match self
+            .ring
+            .recv_multishot_direct(fd.as_fd(), self.group, i as u64)
+        {
+            Ok(()) => self.slots[i].recv = true,
             Err(e) => {
                 conn.fail(errno(&e), tally);
                 self.retire(i, conn);
@@ -157,7 +164,7 @@ impl UringIo {
     /// Hands what connection `i` queued to a send, stamped as sent `now` (unless a send
     /// is in flight: its completion comes back here).
     fn send(&mut self, i: usize, conn: &mut Conn, now: Instant, tally: &mut Tally) {
-        if self.slots[i].send.is_some() {
+        if self.slots[i].send {
             return;
         }
         if conn.fd.is_none() {
@@ -167,8 +174,8 @@ impl UringIo {
             return;
         };
         let Some(fd) = &conn.fd else { return };
-        match self.ring.send(fd.as_fd(), bytes, i as u64) {
-            Ok(op) => self.slots[i].send = Some(op),
+        match self.ring.send_direct(fd.as_fd(), bytes, i as u64) {
+            Ok(()) => self.slots[i].send = true,
             Err(e) => {
                 conn.fail(errno(&e), tally);
                 self.retire(i, conn);
@@ -180,7 +187,7 @@ impl UringIo {
     fn complete(
         &mut self,
         core: &mut Core,
-        c: Completion,
+        c: Event,
         at: Instant,
         win: &Window,
         open: &mut OpenLoop<'_>,
@@ -194,12 +201,10 @@ impl UringIo {
         }
         match (c.kind, c.outcome) {
             (OpKind::Poll, _) => {
-                self.slots[i].poll = None;
+                self.slots[i].poll = false;
                 if core.conns[i].is_connecting() {
-                    let writable = c.result.as_ref().is_ok_and(|m| {
-                        let out = rustix::event::PollFlags::OUT.bits();
-                        *m & u32::from(out) != 0
-                    });
+                    let out = rustix::event::PollFlags::OUT.bits();
+                    let writable = c.res >= 0 && c.res as u32 & u32::from(out) != 0;
                     match core.connect_event(i, writable) {
                         Connect::Established => {
                             let conn = &mut core.conns[i];
@@ -223,7 +228,7 @@ impl UringIo {
             }
             (OpKind::Recv, outcome) => {
                 if !c.more {
-                    self.slots[i].recv = None;
+                    self.slots[i].recv = false;
                 }
                 if let Outcome::Received(lease) = outcome {
                     let conn = &mut core.conns[i];
@@ -241,35 +246,35 @@ impl UringIo {
                 }
                 let conn = &mut core.conns[i];
                 if !c.more && conn.is_ready() {
-                    match &c.result {
-                        Ok(0) => conn.peer_closed(&mut core.out.tally),
-                        Ok(_) => self.queue_rearm(i),
-                        Err(e) if e.raw_os_error() == Some(Errno::NOBUFS.raw_os_error()) => {
+                    match c.res {
+                        0 => conn.peer_closed(&mut core.out.tally),
+                        1.. => self.queue_rearm(i),
+                        r if r == -Errno::NOBUFS.raw_os_error() => {
                             #[cfg(test)]
                             tests::starved();
                             self.queue_rearm(i)
                         }
-                        Err(e) => conn.fail(errno(e), &mut core.out.tally),
+                        r => conn.fail(Errno::from_raw_os_error(-r), &mut core.out.tally),
                     }
                 }
             }
             (OpKind::Send, Outcome::SentBytes(bytes)) => {
-                self.slots[i].send = None;
+                self.slots[i].send = false;
                 let conn = &mut core.conns[i];
                 if conn.is_ready() {
-                    match &c.result {
-                        Ok(n) => conn.sent(bytes, *n as usize),
-                        Err(e) if matches!(errno(e), Errno::AGAIN | Errno::INTR) => {
-                            conn.sent(bytes, 0)
-                        }
-                        Err(e) => conn.fail(errno(e), &mut core.out.tally),
+                    match c.res {
+                        n @ 0.. => conn.sent(bytes, n as usize),
+                        r => match Errno::from_raw_os_error(-r) {
+                            Errno::AGAIN | Errno::INTR => conn.sent(bytes, 0),
+                            e => conn.fail(e, &mut core.out.tally),
+                        },
                     }
                     if conn.has_queued() {
                         self.flush(i, conn, &mut core.out.tally);
                     }
                 }
             }
-            (OpKind::Send, _) => self.slots[i].send = None,
+            (OpKind::Send, _) => self.slots[i].send = false,
             _ => {}
         }
         let conn = &mut core.conns[i];
@@ -300,11 +305,10 @@ impl IoPath for UringIo {
         };
         let fd = fd.as_fd();
         self.slot(i);
-        let op = self
-            .ring
-            .poll_writable(fd, i as u64)
+        self.ring
+            .poll_writable_direct(fd, i as u64)
             .map_err(|e| errno(&e))?;
-        self.slots[i].poll = Some(op);
+        self.slots[i].poll = true;
         Ok(())
     }
 
@@ -327,9 +331,16 @@ impl IoPath for UringIo {
         }
         if !slot.retired {
             slot.retired = true;
-            let ops = [slot.recv, slot.poll, slot.send];
-            for op in ops.into_iter().flatten() {
-                let _ = self.ring.cancel(op);
+            let (recv, poll, send) = (slot.recv, slot.poll, slot.send);
+            let token = i as u64;
+            if recv {
+                let _ = self.ring.cancel_recv_direct(self.group, token);
+            }
+            if poll {
+                let _ = self.ring.cancel_direct(OpKind::Poll, token);
+            }
+            if send {
+                let _ = self.ring.cancel_direct(OpKind::Send, token);
             }
         }
         let slot = &mut self.slots[i];
@@ -359,7 +370,7 @@ impl IoPath for UringIo {
         let _ = self.ring.submit_and_wait_for(1, wait);
         let at = Instant::now();
         let mut done = std::mem::take(&mut self.done);
-        self.ring.drain(&mut done);
+        self.ring.drain_direct(|_, e| done.push(e));
         for c in done.drain(..) {
             self.complete(core, c, at, win, &mut open);
         }
