@@ -30,7 +30,7 @@ use std::io;
 use std::os::fd::{AsFd, OwnedFd};
 use std::time::Instant;
 
-use runtimes::evloop::sys_uring::{BufferGroup, Event, OpKind, Outcome, Ring};
+use runtimes::evloop::sys_uring::{BufferGroup, Event, OpKind, Outcome, Ring, Target};
 use rustix::io::Errno;
 
 use crate::conn::{Conn, Tally, Window};
@@ -57,6 +57,8 @@ struct Slot {
     poll: bool,
     /// A send is in flight.
     send: bool,
+    /// Its socket is in the ring's registered file table, at the connection's index.
+    fixed: bool,
     /// In `dirty`: queued bytes to send at the next wait.
     dirty: bool,
     /// In `rearm`: its receive to arm again at the next wait.
@@ -85,6 +87,8 @@ pub(crate) struct UringIo {
     rearm: Vec<usize>,
     /// Completions of the last wait (reused).
     done: Vec<Event>,
+    /// The ring has a registered file table with a slot per connection.
+    files: bool,
 }
 
 /// Whether this process can run the io_uring path: a ring and a provided buffer ring can
@@ -126,6 +130,10 @@ impl UringIo {
             (count, size) = (n, bytes);
         }
         let group = ring.add_buffer_group(count as u16, size as u32)?;
+        // Receives and sends name a connection's socket by its slot in the registered file
+        // table: the kernel skips looking the file up for each of them. Where the table
+        // cannot be made, they name the fd.
+        let files = u32::try_from(conns).is_ok_and(|n| ring.register_file_table(n).is_ok());
         Ok(Self {
             ring,
             group,
@@ -133,6 +141,7 @@ impl UringIo {
             dirty: Vec::with_capacity(conns),
             rearm: Vec::new(),
             done: Vec::with_capacity(4 * entries as usize),
+            files,
         })
     }
 
@@ -143,15 +152,33 @@ impl UringIo {
         &mut self.slots[i]
     }
 
+    /// What connection `i`'s operations name: its registered file's slot, or `fd`.
+    fn target<'a>(&self, i: usize, fd: &'a OwnedFd) -> Target<'a> {
+        if self.slots[i].fixed {
+            Target::Fixed(i as u32)
+        } else {
+            Target::Fd(fd.as_fd())
+        }
+    }
+
+    /// Puts connection `i`'s socket in the registered file table (once established).
+    fn register(&mut self, i: usize, conn: &Conn) {
+        let Some(fd) = &conn.fd else { return };
+        if self.files && self.ring.set_file(i as u32, Some(fd.as_fd())).is_ok() {
+            self.slots[i].fixed = true;
+        }
+    }
+
     /// Arms connection `i`'s multishot receive (unless armed, or the connection is dead).
     fn arm(&mut self, i: usize, conn: &mut Conn, tally: &mut Tally) {
         let Some(fd) = &conn.fd else { return };
         if !conn.is_ready() || self.slots[i].recv {
             return;
         }
+        let target = self.target(i, fd);
         match self
             .ring
-            .recv_multishot_direct(fd.as_fd(), self.group, i as u64)
+            .recv_multishot_direct(target, self.group, i as u64)
         {
             Ok(()) => self.slots[i].recv = true,
             Err(e) => {
@@ -174,7 +201,8 @@ impl UringIo {
             return;
         };
         let Some(fd) = &conn.fd else { return };
-        match self.ring.send_direct(fd.as_fd(), bytes, i as u64) {
+        let target = self.target(i, fd);
+        match self.ring.send_direct(target, bytes, i as u64) {
             Ok(()) => self.slots[i].send = true,
             Err(e) => {
                 conn.fail(errno(&e), tally);
@@ -214,6 +242,7 @@ impl UringIo {
                                 // instead of ever returning EAGAIN.
                                 let _ = rustix::io::ioctl_fionbio(fd, false);
                             }
+                            self.register(i, conn);
                             self.arm(i, conn, &mut core.out.tally);
                         }
                         Connect::Pending => {
@@ -341,6 +370,11 @@ impl IoPath for UringIo {
             }
             if send {
                 let _ = self.ring.cancel_direct(OpKind::Send, token);
+            }
+            // The table's reference goes now; operations in flight hold their own, and the
+            // socket closes when the last of them and `closing` are gone.
+            if std::mem::take(&mut self.slots[i].fixed) {
+                let _ = self.ring.set_file(i as u32, None);
             }
         }
         let slot = &mut self.slots[i];

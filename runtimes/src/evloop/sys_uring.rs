@@ -43,6 +43,11 @@
 //! File descriptors are passed by [`BorrowedFd`] and used by number: the kernel holds its own
 //! reference to the file while an operation runs. So closing an fd does not end a multishot
 //! receive or accept on it: cancel it ([`Ring::cancel`]) and close after its final completion.
+//! A direct receive or send may name instead a slot of the ring's registered file table
+//! ([`Target::Fixed`], [`Ring::register_file_table`], [`Ring::set_file`]): the kernel then
+//! skips looking the file up for each operation. The table holds its own reference to each
+//! file in it, so an fd closed while its file is in the table stays open until the slot is
+//! emptied.
 
 use std::io;
 use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
@@ -128,6 +133,21 @@ pub enum OpKind {
     Poll,
     /// A timeout.
     Timeout,
+}
+
+/// The file a direct receive or send works on.
+#[derive(Clone, Copy, Debug)]
+pub enum Target<'a> {
+    /// A file descriptor, looked up by the kernel for each operation.
+    Fd(BorrowedFd<'a>),
+    /// A slot of the ring's registered file table ([`Ring::set_file`]).
+    Fixed(u32),
+}
+
+impl<'a> From<BorrowedFd<'a>> for Target<'a> {
+    fn from(fd: BorrowedFd<'a>) -> Self {
+        Target::Fd(fd)
+    }
 }
 
 /// A provided buffer group, as registered by [`Ring::add_buffer_group`].
@@ -772,6 +792,24 @@ impl Ring {
         self.push_op(opcode::Timeout::new(ptr).build(), op)
     }
 
+    /// Sets up the ring's registered file table: `slots` slots, all empty (Linux 5.19;
+    /// an error where the kernel cannot, and then [`Target::Fd`] is the way).
+    pub fn register_file_table(&mut self, slots: u32) -> io::Result<()> {
+        self.uring.submitter().register_files_sparse(slots)
+    }
+
+    /// Puts `fd`'s file in slot `slot` of the registered file table, or empties the slot
+    /// (`None`); one system call. Operations already in flight keep their own reference to
+    /// the file they named; the slot's reference is the table's, dropped when it is emptied
+    /// (or the ring is).
+    pub fn set_file(&mut self, slot: u32, fd: Option<BorrowedFd<'_>>) -> io::Result<()> {
+        let raw = fd.map_or(-1, |fd| fd.as_raw_fd());
+        self.uring
+            .submitter()
+            .register_files_update(slot, &[raw])
+            .map(drop)
+    }
+
     /// The `user_data` of a direct operation of `class` with `token`.
     #[inline(always)]
     fn direct_data(class: u64, token: u64) -> io::Result<u64> {
@@ -796,9 +834,9 @@ impl Ring {
     /// completions come back from [`Ring::drain_direct`] with `token` (at most 56 bits; only
     /// buffer groups 0 to 15). Cancel it with [`Ring::cancel_direct`].
     #[inline]
-    pub fn recv_multishot_direct(
+    pub fn recv_multishot_direct<'a>(
         &mut self,
-        fd: BorrowedFd<'_>,
+        target: impl Into<Target<'a>>,
         group: BufferGroup,
         token: u64,
     ) -> io::Result<()> {
@@ -810,9 +848,11 @@ impl Ring {
         }
         let data = Self::direct_data(CLASS_RECV, token)? | (u64::from(group.0) << GROUP_SHIFT);
         // Names no memory of the caller's: the kernel picks a provided buffer (rule 2).
-        let entry = opcode::RecvMulti::new(types::Fd(fd.as_raw_fd()), group.0)
-            .build()
-            .user_data(data);
+        let entry = match target.into() {
+            Target::Fd(fd) => opcode::RecvMulti::new(types::Fd(fd.as_raw_fd()), group.0).build(),
+            Target::Fixed(slot) => opcode::RecvMulti::new(types::Fixed(slot), group.0).build(),
+        }
+        .user_data(data);
         self.push_direct(entry)
     }
 
@@ -821,7 +861,12 @@ impl Ring {
     /// by the low 32 bits of `token`, so at most one direct send per such slot may be in
     /// flight (`InvalidInput` otherwise, and the bytes are dropped).
     #[inline]
-    pub fn send_direct(&mut self, fd: BorrowedFd<'_>, data: Vec<u8>, token: u64) -> io::Result<()> {
+    pub fn send_direct<'a>(
+        &mut self,
+        target: impl Into<Target<'a>>,
+        data: Vec<u8>,
+        token: u64,
+    ) -> io::Result<()> {
         let user_data = Self::direct_data(CLASS_SEND, token)?;
         let slot = token as u32 as usize;
         if slot >= self.sends.len() {
@@ -838,10 +883,13 @@ impl Ring {
         // Moving the Vec into the slot does not move its heap bytes: the pointer stays valid
         // until the final completion takes it out again (rule 1).
         let ptr = held.insert(data).as_ptr();
-        let entry = opcode::Send::new(types::Fd(fd.as_raw_fd()), ptr, len)
-            .flags(libc::MSG_NOSIGNAL)
-            .build()
-            .user_data(user_data);
+        let entry = match target.into() {
+            Target::Fd(fd) => opcode::Send::new(types::Fd(fd.as_raw_fd()), ptr, len),
+            Target::Fixed(slot) => opcode::Send::new(types::Fixed(slot), ptr, len),
+        }
+        .flags(libc::MSG_NOSIGNAL)
+        .build()
+        .user_data(user_data);
         let pushed = self.push_direct(entry);
         if pushed.is_err() {
             // Never handed to the kernel.

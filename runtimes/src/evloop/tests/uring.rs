@@ -10,7 +10,7 @@ use std::net::{TcpListener, TcpStream};
 use std::os::fd::{AsFd, OwnedFd};
 use std::time::{Duration, Instant};
 
-use super::{Completion, Event, OpKind, Outcome, Ring};
+use super::{Completion, Event, OpKind, Outcome, Ring, Target};
 
 /// A ring, or `None` (after printing why) where io_uring cannot be used here.
 fn ring() -> Option<Ring> {
@@ -359,4 +359,66 @@ fn direct_interface_routes_by_token_and_holds_send_bytes() {
     assert_eq!(ring.in_flight(), 0);
     ring.send_direct(server.as_fd(), b"!".to_vec(), token)
         .unwrap();
+}
+
+/// A receive and a send that name a registered file's slot move bytes as the fd's do; the
+/// table's reference keeps the socket open after its fd is closed, until the slot is
+/// emptied and the last operation naming it has ended (then the peer sees end-of-stream).
+#[test]
+fn registered_file_slots_carry_traffic_and_hold_the_socket_until_emptied() {
+    let Some(mut ring) = ring() else { return };
+    let (_listener, mut client, server) = accepted_pair(&mut ring);
+    let group = ring.add_buffer_group(4, 64).unwrap();
+    ring.register_file_table(4).unwrap();
+    ring.set_file(2, Some(server.as_fd())).unwrap();
+    // The fd goes; the table's reference keeps the socket.
+    drop(server);
+    ring.recv_multishot_direct(Target::Fixed(2), group, 9)
+        .unwrap();
+    client.write_all(b"fixed").unwrap();
+    let mut received = Vec::new();
+    run_direct_until(&mut ring, |ring, ev| {
+        assert_eq!((ev.token, ev.kind), (9, OpKind::Recv));
+        if let Outcome::Received(lease) = ev.outcome {
+            received.extend_from_slice(ring.bytes(&lease));
+            ring.recycle(lease);
+        }
+        received.len() == 5
+    });
+    assert_eq!(received, b"fixed");
+    ring.send_direct(Target::Fixed(2), b"slot".to_vec(), 9)
+        .unwrap();
+    run_direct_until(&mut ring, |_, ev| {
+        assert_eq!((ev.token, ev.kind, ev.res), (9, OpKind::Send, 4));
+        true
+    });
+    let mut back = [0u8; 4];
+    client.read_exact(&mut back).unwrap();
+    assert_eq!(&back, b"slot");
+    // Emptied while the receive is armed: the receive keeps the socket until cancelled.
+    ring.set_file(2, None).unwrap();
+    client.write_all(b"!").unwrap();
+    run_direct_until(&mut ring, |ring, ev| {
+        if let Outcome::Received(lease) = ev.outcome {
+            assert_eq!(ring.bytes(&lease), b"!");
+            ring.recycle(lease);
+        }
+        true
+    });
+    ring.cancel_recv_direct(group, 9).unwrap();
+    run_direct_until(&mut ring, |_, ev| !ev.more);
+    assert_eq!(ring.in_flight(), 0);
+    // Nothing names the socket now: it is closed, and the peer reads end-of-stream.
+    client
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    let mut rest = [0u8; 1];
+    assert_eq!(client.read(&mut rest).unwrap(), 0);
+    // An empty slot names no file.
+    ring.send_direct(Target::Fixed(2), b"x".to_vec(), 9)
+        .unwrap();
+    run_direct_until(&mut ring, |_, ev| {
+        assert_eq!(ev.res, -libc::EBADF);
+        true
+    });
 }
