@@ -253,6 +253,13 @@ pub(crate) fn recv(fd: BorrowedFd<'_>, buf: &mut [u8]) -> io::Result<usize> {
     Ok(rnet::recv(fd, buf, rnet::RecvFlags::empty())?.0)
 }
 
+/// `recv(fd, buf, MSG_DONTWAIT)`: never blocks, whatever the socket's mode (`WouldBlock`
+/// when nothing is there).
+#[inline]
+pub(crate) fn recv_now(fd: BorrowedFd<'_>, buf: &mut [u8]) -> io::Result<usize> {
+    Ok(rnet::recv(fd, buf, rnet::RecvFlags::DONTWAIT)?.0)
+}
+
 /// `send(fd, buf, MSG_NOSIGNAL)`: a closed peer gives `EPIPE`, never `SIGPIPE`.
 #[inline]
 pub(crate) fn send(fd: BorrowedFd<'_>, buf: &[u8]) -> io::Result<usize> {

@@ -10,7 +10,7 @@ use std::time::Duration;
 use futures::{AsyncReadExt, AsyncWriteExt};
 use harness::{Listener, Runtime, RuntimeHandle};
 
-use super::super::uring::{FIRST_BUFFERS, MAX_QUEUED_CHUNKS, SEND_LIMIT};
+use super::super::uring::{FIRST_BUFFERS, MAX_BUFFERS, MAX_QUEUED_CHUNKS, SEND_LIMIT};
 use super::super::EvloopUring;
 use super::TestLoop;
 
@@ -75,14 +75,17 @@ fn idle_connections_hold_no_buffers_and_reads_give_them_back() {
     drop(clients);
 }
 
+/// More streams with unread data than the group can ever have buffers: the group grows to
+/// its most, and the streams whose receive found none (starved) still read every byte,
+/// straight from their sockets.
 #[test]
-fn buffers_grow_when_unread_data_outnumbers_them() {
+fn buffers_grow_to_their_most_and_starved_streams_still_read_every_byte() {
     let Some(ev) = new_loop() else { return };
     let h = ev.handle();
     let std_listener = harness::net::bind_listener(localhost()).unwrap();
     let addr = std_listener.local_addr().unwrap();
     let mut listener = h.adopt_listener(std_listener).unwrap();
-    let conns = usize::from(FIRST_BUFFERS) * 2 + 10;
+    let conns = usize::from(MAX_BUFFERS) + 100;
     let mut clients: Vec<TcpStream> = (0..conns)
         .map(|_| TcpStream::connect(addr).unwrap())
         .collect();
@@ -99,23 +102,21 @@ fn buffers_grow_when_unread_data_outnumbers_them() {
     for (i, c) in clients.iter_mut().enumerate() {
         c.write_all(&[i as u8; 100]).unwrap();
     }
-    // Let every message land in a buffer before anything is read.
+    // Nothing is read meanwhile: the group grows while receives find no buffer.
     let peak = ev.block_on(async {
         let mut peak = (0, 0);
         for _ in 0..200 {
             h.sleep(Duration::from_millis(2)).await;
             peak = buffers(&ev);
-            if peak.1 == conns {
+            if peak == (MAX_BUFFERS, usize::from(MAX_BUFFERS)) {
                 break;
             }
         }
         peak
     });
-    assert_eq!(
-        peak.1, conns,
-        "every connection's message was received: {peak:?}"
-    );
     assert!(peak.0 > FIRST_BUFFERS, "the buffer group grew: {peak:?}");
+    assert_eq!(peak.0, MAX_BUFFERS, "to its most: {peak:?}");
+    assert!(peak.1 <= usize::from(MAX_BUFFERS), "{peak:?}");
     let ok = ev.block_on(async {
         let mut ok = 0;
         for (i, mut s) in servers.into_iter().enumerate() {
@@ -125,8 +126,62 @@ fn buffers_grow_when_unread_data_outnumbers_them() {
         }
         ok
     });
-    assert_eq!(ok, conns);
+    assert_eq!(ok, conns, "every stream read its bytes, starved or not");
     assert_eq!(buffers(&ev).1, 0);
+}
+
+/// Every buffer the group can have is held by a stream that does not read, and one more
+/// stream receives: its receive ends without a buffer, none will come back, and yet its
+/// read returns its bytes, taken straight from the socket (no buffer is leased for them).
+#[test]
+fn a_starved_stream_reads_from_its_socket_while_every_buffer_is_held() {
+    let Some(ev) = new_loop() else { return };
+    let h = ev.handle();
+    let std_listener = harness::net::bind_listener(localhost()).unwrap();
+    let addr = std_listener.local_addr().unwrap();
+    let mut listener = h.adopt_listener(std_listener).unwrap();
+    let holders = usize::from(MAX_BUFFERS);
+    let mut clients: Vec<TcpStream> = (0..=holders)
+        .map(|_| TcpStream::connect(addr).unwrap())
+        .collect();
+    let mut servers = ev.block_on(async {
+        let mut servers = Vec::new();
+        for _ in 0..=holders {
+            let (mut s, _) = listener.accept().await.unwrap();
+            let mut buf = [0u8; 1];
+            assert!(futures::poll!(std::pin::pin!(s.read(&mut buf))).is_pending());
+            servers.push(s);
+        }
+        servers
+    });
+    for c in &mut clients[..holders] {
+        c.write_all(b"held").unwrap();
+    }
+    let full = (MAX_BUFFERS, holders);
+    let census = ev.block_on(async {
+        for _ in 0..500 {
+            if buffers(&ev) == full {
+                break;
+            }
+            h.sleep(Duration::from_millis(2)).await;
+        }
+        buffers(&ev)
+    });
+    assert_eq!(census, full, "every buffer is held");
+    clients[holders].write_all(b"starved").unwrap();
+    let mut last = servers.pop().unwrap();
+    let read = ev.block_on(async {
+        let mut buf = [0u8; 7];
+        let read = std::pin::pin!(last.read_exact(&mut buf));
+        let limit = std::pin::pin!(h.sleep(Duration::from_secs(5)));
+        match futures::future::select(read, limit).await {
+            futures::future::Either::Left((r, _)) => r.map(|()| buf),
+            futures::future::Either::Right(_) => panic!("the starved stream read nothing in 5 s"),
+        }
+    });
+    assert_eq!(&read.unwrap(), b"starved");
+    assert_eq!(buffers(&ev), full, "its bytes took no buffer");
+    drop(servers);
 }
 
 #[test]
