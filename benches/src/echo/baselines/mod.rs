@@ -120,3 +120,31 @@ fn accept_blocking(listener: &TcpListener) -> TcpStream {
         }
     }
 }
+
+/// What the floors' tests check of a server with 2 KiB buffers at `addr`: messages from
+/// one byte to many buffers (3 MB ones fill the socket buffers both ways) come back whole
+/// and in order, and what was sent before the peer's end is echoed before the server closes
+/// the connection.
+#[cfg(test)]
+pub(crate) fn assert_echoes_in_order_and_before_the_end(addr: std::net::SocketAddr) {
+    use std::io::{Read, Write};
+    use std::net::{Shutdown, TcpStream};
+    let mut c = TcpStream::connect(addr).unwrap();
+    c.set_read_timeout(Some(std::time::Duration::from_secs(10)))
+        .unwrap();
+    for size in [1usize, 2048, 2049, 16 * 1024, 100_000, 3_000_000] {
+        let msg: Vec<u8> = (0..size).map(|i| (i * 7 + size) as u8).collect();
+        let mut w = c.try_clone().unwrap();
+        let send = msg.clone();
+        let writer = std::thread::spawn(move || w.write_all(&send).unwrap());
+        let mut back = vec![0u8; size];
+        c.read_exact(&mut back).unwrap();
+        writer.join().unwrap();
+        assert!(back == msg, "{size} bytes came back changed");
+    }
+    c.write_all(b"last words").unwrap();
+    c.shutdown(Shutdown::Write).unwrap();
+    let mut rest = Vec::new();
+    c.read_to_end(&mut rest).unwrap();
+    assert_eq!(rest, b"last words");
+}

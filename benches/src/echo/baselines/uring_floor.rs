@@ -337,9 +337,7 @@ fn libc_enobufs() -> i32 {
 
 #[cfg(test)]
 mod tests {
-    use std::io::{Read, Write};
-    use std::net::{Shutdown, TcpListener, TcpStream};
-    use std::time::Duration;
+    use std::net::TcpListener;
 
     /// A floor on a thread of its own (it serves forever), with 2 KiB buffers; its address.
     fn floor() -> Option<std::net::SocketAddr> {
@@ -353,28 +351,11 @@ mod tests {
         Some(addr)
     }
 
-    /// Messages of one byte to many buffers come back whole and in order (3 MB ones fill the
-    /// socket buffers: short sends), and what was sent before the peer's end is echoed
-    /// before the floor closes the connection.
+    /// The floors' echo checks (messages from 1 B to 3 MB, bytes before the peer's end):
+    /// 3 MB messages fill the socket buffers, so sends are short.
     #[test]
     fn messages_larger_than_a_buffer_and_bytes_before_the_end_are_echoed_in_order() {
         let Some(addr) = floor() else { return };
-        let mut c = TcpStream::connect(addr).unwrap();
-        c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-        for size in [1usize, 2048, 2049, 16 * 1024, 100_000, 3_000_000] {
-            let msg: Vec<u8> = (0..size).map(|i| (i * 7 + size) as u8).collect();
-            let mut w = c.try_clone().unwrap();
-            let send = msg.clone();
-            let writer = std::thread::spawn(move || w.write_all(&send).unwrap());
-            let mut back = vec![0u8; size];
-            c.read_exact(&mut back).unwrap();
-            writer.join().unwrap();
-            assert!(back == msg, "{size} bytes came back changed");
-        }
-        c.write_all(b"last words").unwrap();
-        c.shutdown(Shutdown::Write).unwrap();
-        let mut rest = Vec::new();
-        c.read_to_end(&mut rest).unwrap();
-        assert_eq!(rest, b"last words");
+        super::super::assert_echoes_in_order_and_before_the_end(addr);
     }
 }
