@@ -876,6 +876,41 @@ pub static KNOWN: &[KnownDifference] = &[
         UVLOOP_MS_SOURCE,
     ),
     known(
+        "cancel.wait_for",
+        &["uvloop"],
+        "everything as expected except that the slow job's 20 ms time limit ended less than \
+         1 ms early",
+        |v| {
+            v.as_object().is_some_and(|o| o.len() == 6)
+                && v["fast"] == json!({ "value": 7 })
+                && v["slow"] == json!("timed_out")
+                && v["slow_cleanup_ran"] == json!(true)
+                && v["zero_limit"] == json!("timed_out")
+                && v["slow_timed_out_before_the_limit"] == json!(true)
+                && v["slow_early_by_ms"]
+                    .as_f64()
+                    .is_some_and(|e| less_than_a_ms_early(Some(20.0 - e), Some(20.0)) && e > 0.0)
+        },
+        UVLOOP_MS,
+        UVLOOP_MS_SOURCE,
+    ),
+    known(
+        "seed.future",
+        &["uvloop"],
+        "the future was done and printed, less than 1 ms before the 10 ms sleep that sets it \
+         was due",
+        |v| {
+            v.as_object().is_some_and(|o| o.len() == 3)
+                && v["printed"] == json!(["Future is done!"])
+                && v["main_resumed_before_the_10ms_sleep"] == json!(true)
+                && v["early_by_ms"]
+                    .as_f64()
+                    .is_some_and(|e| less_than_a_ms_early(Some(10.0 - e), Some(10.0)) && e > 0.0)
+        },
+        UVLOOP_MS,
+        UVLOOP_MS_SOURCE,
+    ),
+    known(
         "timers.many_not_early",
         &["uvloop"],
         "all 200 fired, none beyond slack; some ended early (their delays are whole milliseconds on libuv's cached clock)",
@@ -955,6 +990,23 @@ mod tests {
         assert!(explains("net.read_with_time_limit", limit(0.4)));
         assert!(!explains("net.read_with_time_limit", limit(1.2)));
         assert!(!explains("net.read_with_time_limit", limit(0.0)));
+        let wait_for = |by: f64| {
+            json!({ "fast": { "value": 7 }, "slow": "timed_out", "slow_cleanup_ran": true,
+                    "zero_limit": "timed_out", "slow_timed_out_before_the_limit": true,
+                    "slow_early_by_ms": by })
+        };
+        let future = |by: f64| {
+            json!({ "printed": ["Future is done!"], "main_resumed_before_the_10ms_sleep": true,
+                    "early_by_ms": by })
+        };
+        assert!(explains("seed.future", future(0.3)));
+        assert!(!explains("seed.future", future(2.0)));
+        assert!(explains("cancel.wait_for", wait_for(0.6)));
+        assert!(!explains("cancel.wait_for", wait_for(1.5)));
+        assert!(!explains("cancel.wait_for", wait_for(0.0)));
+        let mut lost_cleanup = wait_for(0.6);
+        lost_cleanup["slow_cleanup_ran"] = json!(false);
+        assert!(!explains("cancel.wait_for", lost_cleanup));
         let seed = |at: f64| {
             json!({ "printed": ["registering callbacks", "Success - Call soon",
                                 "Success - Call later 2 sec", "Success - Call later 3 sec"],
