@@ -40,8 +40,13 @@ const ACCEPT: u64 = u64::MAX;
 /// Token of the pause after a failed accept.
 const ACCEPT_PAUSE: u64 = u64::MAX - 1;
 
-/// Memory the provided buffers may take, which sets their count.
-const POOL_BYTES: usize = 8 << 20;
+/// Memory the provided buffers may take, which sets their count. The kernel takes buffers
+/// in ring order, so every buffer is cycled through and resident: 1 MiB (512 of 2 KiB), as
+/// evloop-uring's group. Against 8 MiB, `bench echo --pin`, 3 repeats: RSS per connection
+/// 11.6 KiB instead of 83.7 at 100 connections, 0.40 instead of 1.16 at 10,000, 27 instead
+/// of 103 at 100 connections of 16 KiB; CPU per message within the repeats' spread (64 B)
+/// or lower (16 KiB: 14.9 µs instead of 18.7); every point complete.
+const POOL_BYTES: usize = 1 << 20;
 
 /// Buffers in the ring for buffers of `buffer` bytes: `POOL_BYTES` worth, a power of two
 /// between 64 and 4096.
