@@ -156,59 +156,60 @@ fn service(ep: &OwnedFd, conn: &mut FloorConn, flags: EventFlags, gather: &mut V
             }
             break;
         }
+        let Ok(w) = write_some(&conn.fd, gather) else {
+            return false;
+        };
+        conn.spill.extend_from_slice(&gather[w..]);
+        if conn.spill.is_empty() {
+            return open;
+        }
         // After the peer's end, what is still to write is written before the close.
-        return write_gathered(ep, conn, gather) && (open || !conn.spill.is_empty());
+        return wait_writable(ep, conn);
     }
     conn.pending = (0, n);
     match write_pending(conn) {
         Ok(true) => true,
-        Ok(false) => {
-            let key = EventData::new_u64(conn.fd.as_raw_fd() as u64);
-            epoll::modify(ep, &conn.fd, key, EventFlags::OUT).is_ok()
-        }
+        Ok(false) => wait_writable(ep, conn),
         Err(()) => false,
     }
 }
 
-/// Writes the gathered bytes of one readiness event; what the kernel does not take moves
-/// to the connection's spill, and it waits for writability. Returns whether the
-/// connection stays open.
-fn write_gathered(ep: &OwnedFd, conn: &mut FloorConn, gather: &[u8]) -> bool {
+/// Watches the connection for writability only, until what it has to write is out.
+fn wait_writable(ep: &OwnedFd, conn: &FloorConn) -> bool {
+    let key = EventData::new_u64(conn.fd.as_raw_fd() as u64);
+    epoll::modify(ep, &conn.fd, key, EventFlags::OUT).is_ok()
+}
+
+/// Writes `bytes` until all are out or the kernel pushes back: how many went, `Err` when
+/// the connection is broken.
+fn write_some(fd: &OwnedFd, bytes: &[u8]) -> Result<usize, ()> {
     let mut off = 0;
-    while off < gather.len() {
-        match rustix::io::write(&conn.fd, &gather[off..]) {
+    while off < bytes.len() {
+        match rustix::io::write(fd, &bytes[off..]) {
             Ok(w) => off += w,
             Err(Errno::INTR) => {}
-            Err(Errno::AGAIN) => {
-                conn.spill.extend_from_slice(&gather[off..]);
-                let key = EventData::new_u64(conn.fd.as_raw_fd() as u64);
-                return epoll::modify(ep, &conn.fd, key, EventFlags::OUT).is_ok();
-            }
-            Err(_) => return false,
+            Err(Errno::AGAIN) => break,
+            Err(_) => return Err(()),
         }
     }
-    true
+    Ok(off)
 }
 
 /// Writes the spill, then `buf[pending]`: `Ok(true)` when all of it is out, `Ok(false)`
 /// when the kernel pushed back (the rest stays), `Err` when the connection is broken.
 fn write_pending(conn: &mut FloorConn) -> Result<bool, ()> {
-    while !conn.spill.is_empty() {
-        match rustix::io::write(&conn.fd, &conn.spill) {
-            Ok(w) => drop(conn.spill.drain(..w)),
-            Err(Errno::INTR) => {}
-            Err(Errno::AGAIN) => return Ok(false),
-            Err(_) => return Err(()),
+    if !conn.spill.is_empty() {
+        let w = write_some(&conn.fd, &conn.spill)?;
+        conn.spill.drain(..w);
+        if !conn.spill.is_empty() {
+            return Ok(false);
         }
+        conn.spill = Vec::new(); // allocated only while there is a spill
     }
-    conn.spill = Vec::new();
-    while conn.pending.0 < conn.pending.1 {
-        match rustix::io::write(&conn.fd, &conn.buf[conn.pending.0..conn.pending.1]) {
-            Ok(w) => conn.pending.0 += w,
-            Err(Errno::INTR) => {}
-            Err(Errno::AGAIN) => return Ok(false),
-            Err(_) => return Err(()),
-        }
+    let (from, to) = conn.pending;
+    conn.pending.0 += write_some(&conn.fd, &conn.buf[from..to])?;
+    if conn.pending.0 < conn.pending.1 {
+        return Ok(false);
     }
     conn.pending = (0, 0);
     Ok(true)
@@ -230,8 +231,8 @@ fn drain_pending(ep: &OwnedFd, conn: &mut FloorConn) -> bool {
 mod tests {
     use std::net::TcpListener;
 
-    /// The floors' echo checks (messages from 1 B to 3 MB, bytes before the peer's end):
-    /// 3 MB messages fill the socket buffers, so gathered bytes wait in the spill.
+    /// The floors' echo checks (messages from 1 B to 12 MB, bytes before the peer's end):
+    /// the 12 MB message fills the socket buffers, so gathered bytes wait in the spill.
     #[test]
     fn messages_larger_than_a_buffer_and_bytes_before_the_end_are_echoed_in_order() {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();

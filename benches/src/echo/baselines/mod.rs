@@ -122,7 +122,9 @@ fn accept_blocking(listener: &TcpListener) -> TcpStream {
 }
 
 /// What the floors' tests check of a server with 2 KiB buffers at `addr`: messages from
-/// one byte to many buffers (3 MB ones fill the socket buffers both ways) come back whole
+/// one byte to many buffers (a 12 MB one, read only after 300 ms through a small receive
+/// buffer, fills the socket buffers both ways and pushes the server's writes back) come
+/// back whole
 /// and in order, and what was sent before the peer's end is echoed before the server closes
 /// the connection.
 #[cfg(test)]
@@ -132,11 +134,18 @@ pub(crate) fn assert_echoes_in_order_and_before_the_end(addr: std::net::SocketAd
     let mut c = TcpStream::connect(addr).unwrap();
     c.set_read_timeout(Some(std::time::Duration::from_secs(10)))
         .unwrap();
-    for size in [1usize, 2048, 2049, 16 * 1024, 100_000, 3_000_000] {
+    // A small receive buffer, so that an echo this side does not read soon pushes back.
+    rustix::net::sockopt::set_socket_recv_buffer_size(&c, 64 * 1024).unwrap();
+    for size in [1usize, 2048, 2049, 16 * 1024, 100_000, 12_000_000] {
         let msg: Vec<u8> = (0..size).map(|i| (i * 7 + size) as u8).collect();
         let mut w = c.try_clone().unwrap();
         let send = msg.clone();
         let writer = std::thread::spawn(move || w.write_all(&send).unwrap());
+        if size > 1_000_000 {
+            // Not reading for a while: the echo fills this side's buffers, so the server's
+            // writes are pushed back and what it holds must wait for writability.
+            std::thread::sleep(std::time::Duration::from_millis(300));
+        }
         let mut back = vec![0u8; size];
         c.read_exact(&mut back).unwrap();
         writer.join().unwrap();

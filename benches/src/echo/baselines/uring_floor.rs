@@ -77,6 +77,14 @@ struct FloorConn {
     closing: bool,
 }
 
+impl FloorConn {
+    /// Closing, with no receive and no send in flight: it may be closed once nothing it
+    /// received waits to be sent.
+    fn finished(&self) -> bool {
+        self.closing && self.recv.is_none() && self.sending.is_none()
+    }
+}
+
 /// The echo loop's state.
 struct Floor {
     /// The ring.
@@ -281,7 +289,7 @@ impl Floor {
             }
             _ => {}
         }
-        if conn.closing && conn.recv.is_none() && conn.sending.is_none() && !conn.ready {
+        if conn.finished() && !conn.ready {
             for l in conn.queue.drain(..) {
                 recycle(&mut self.ring, &mut self.free_buffers, l);
             }
@@ -289,9 +297,7 @@ impl Floor {
         }
         Ok(())
     }
-}
 
-impl Floor {
     /// Sends what connection `slot` received (unless a send is in flight: its completion
     /// queues the connection again): one buffer from where it is, several copied into one
     /// run of bytes (and recycled at once).
@@ -322,7 +328,7 @@ impl Floor {
                 self.ring.send(conn.fd.as_fd(), bytes, slot as u64)?;
             }
         }
-        if conn.closing && conn.recv.is_none() && conn.sending.is_none() {
+        if conn.finished() {
             self.conns[slot] = None; // nothing left to echo
         }
         Ok(())
@@ -356,8 +362,8 @@ mod tests {
         Some(addr)
     }
 
-    /// The floors' echo checks (messages from 1 B to 3 MB, bytes before the peer's end):
-    /// 3 MB messages fill the socket buffers, so sends are short.
+    /// The floors' echo checks (messages from 1 B to 12 MB, bytes before the peer's end):
+    /// the 12 MB message fills the socket buffers, so sends are short.
     #[test]
     fn messages_larger_than_a_buffer_and_bytes_before_the_end_are_echoed_in_order() {
         let Some(addr) = floor() else { return };
