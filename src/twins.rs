@@ -56,6 +56,10 @@ pub struct Catalogue {
     pub unsupported: BTreeMap<String, String>,
     /// Mutant name → what it breaks.
     pub mutants: BTreeMap<String, String>,
+    /// Mutants whose kill is seen in time (timers early), which another cell's load can
+    /// hide: their cells run alone.
+    #[serde(default)]
+    pub timing_mutants: std::collections::BTreeSet<String>,
 }
 
 /// Python ready to run twins.

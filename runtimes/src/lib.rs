@@ -119,6 +119,9 @@ pub struct Mutant {
     pub rule: &'static str,
     /// One line.
     pub description: &'static str,
+    /// Its kill is seen in time (something too early), which another cell's load can hide:
+    /// its kill cells run alone.
+    pub timing: bool,
 }
 
 /// Every mutant compiled in: all of evloop's faults with the `mutants` feature, none without.
@@ -131,6 +134,7 @@ pub fn mutants() -> Vec<Mutant> {
                 name: m.name,
                 rule: m.rule,
                 description: m.description,
+                timing: m.timing,
             })
             .collect()
     }

@@ -307,6 +307,12 @@ def _patch_streams(name):
         asyncio.start_server = start_server
 
 
+# Mutants whose kill is seen in time, as a timer ending too early: another cell's load delays
+# everything and can hide it, so their kill cells run alone (loopbench conformance
+# --twin-mutants). A late timer is not hidden by load.
+TIMING = {"timers_early"}
+
+
 # name -> (what is broken, how to install it: returns the loop factory)
 def _loop(overrides):
     return lambda: loop_class(overrides)

@@ -52,6 +52,7 @@ def main():
             "twins": {k: kills.get(k, []) for k in twins},
             "unsupported": unsupported,
             "mutants": {k: v[0] for k, v in mutants.MUTANTS.items()},
+            "timing_mutants": sorted(mutants.TIMING),
         }))
         return 0
     if not a.scenario:

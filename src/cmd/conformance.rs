@@ -50,9 +50,10 @@ pub struct Args {
     /// Do not show a progress bar.
     #[arg(long)]
     pub quiet: bool,
-    /// Cells at once (1 to 64) [default: the machine's cores; 1 with --mutants and
-    /// --twin-mutants, where a kill can hinge on timing that another cell's load would
-    /// hide]. A timing-sensitive scenario's cell, and a self-test's, always runs alone.
+    /// Cells at once (1 to 64) [default: the machine's cores]. A timing-sensitive
+    /// scenario's cell, and a self-test's, always runs alone; so does, with --mutants and
+    /// --twin-mutants, a cell whose mutant makes timers end early (another cell's load
+    /// would hide that kill).
     #[arg(long, value_parser = harness::units::count_arg::<usize>(1..=64))]
     pub jobs: Option<usize>,
     /// The kill matrix: run the scenarios on deliberately broken evloops (needs a build with
@@ -392,9 +393,12 @@ fn run_twin_mutants(args: &Args) -> anyhow::Result<ExitCode> {
     let bar = crate::cmd::run::stage_bar("twin mutants", pairs.len() as u64, args.quiet);
     let ran = crate::pool::run_ordered(
         &pairs,
-        // One at a time unless asked, as for the kill matrix: a kill can hinge on timing.
-        args.jobs.unwrap_or(1),
-        |(def, _)| def.timing_sensitive || def.selftest,
+        // As for the kill matrix: `jobs` at once, and alone where a kill hinges on timing
+        // (a timing-sensitive scenario, or a mutant whose timers end early).
+        args.jobs.unwrap_or_else(crate::pool::default_jobs),
+        |(def, mutant)| {
+            def.timing_sensitive || def.selftest || twins.catalogue.timing_mutants.contains(mutant)
+        },
         |(def, mutant)| {
             bar.set_message(format!("{} on {mutant}", def.id));
             twins.run_cell(def, "asyncio", Some(mutant), limit)

@@ -57,9 +57,15 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     };
     let names: Vec<&'static str> = selected.iter().map(|m| m.name).collect();
     let plan = kill::plan(&defs, &names, pairs);
-    // One cell at a time unless asked: a mutant's kill can hinge on timing (a timer a
-    // quarter early) that a second cell's load would hide.
-    let jobs = args.jobs.unwrap_or(1);
+    // Cells mostly wait (for a mutant's time-out, or a scenario's watchdog), so they run
+    // `jobs` at once; a cell whose kill hinges on timing (a timing-sensitive scenario, or a
+    // mutant whose timers end early, which a second cell's load would hide) runs alone.
+    let jobs = args.jobs.unwrap_or_else(crate::pool::default_jobs);
+    let timing: Vec<&'static str> = selected
+        .iter()
+        .filter(|m| m.timing)
+        .map(|m| m.name)
+        .collect();
 
     let control = if args.no_control {
         Vec::new()
@@ -75,7 +81,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             None,
         )?
     };
-    let cells = run_pairs(&plan, limit, jobs, args.quiet)?;
+    let cells = run_pairs(&plan, &timing, limit, jobs, args.quiet)?;
 
     let described: Vec<(&str, &str, &str)> = selected
         .iter()
@@ -104,9 +110,11 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
 }
 
 /// Runs every pair of `plan` in child processes, up to `jobs` at once (a timing-sensitive
-/// scenario's pair alone, see [`crate::pool`]), with a progress bar.
+/// scenario's pair, and a pair with one of the `timing` mutants, alone: see
+/// [`crate::pool`]), with a progress bar.
 fn run_pairs(
     plan: &[KillPair],
+    timing: &[&str],
     limit: std::time::Duration,
     jobs: usize,
     quiet: bool,
@@ -115,7 +123,7 @@ fn run_pairs(
     let cells = crate::pool::run_ordered(
         plan,
         jobs,
-        |pair| pair.def.timing_sensitive || pair.def.selftest,
+        |pair| pair.def.timing_sensitive || pair.def.selftest || timing.contains(&pair.mutant),
         |pair| {
             bar.set_message(format!("{} on {}", pair.def.id, pair.mutant));
             run_plan(&CellPlan {
