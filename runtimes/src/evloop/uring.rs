@@ -59,9 +59,9 @@
 //!    nothing is, before any buffer is freed (`sys_uring` rule 3).
 //!
 //! Wake-ups follow `driver`'s protocol: completions are recorded with the driver's state
-//! borrowed, waiters are taken out and woken after the borrow is released; readers are put
-//! back (a task reading again costs no clone), writers are dropped (so later send completions
-//! wake nobody).
+//! borrowed, and woken after the borrow is released: a reader's waker stays in its source and
+//! a clone is woken (no second lookup to put it back), a writer's is taken out (so later send
+//! completions wake nobody).
 
 use std::cell::RefCell;
 use std::collections::VecDeque;
@@ -182,9 +182,10 @@ enum ReadEnd {
     Error(io::Error),
 }
 
-/// Waiters a wait took out, to wake once the driver's state is no longer borrowed (each
-/// waker taken out of its entry as it is woken).
-type Woken = Vec<(Key, Side, Option<Waker>)>;
+/// Waiters to wake once the driver's state is no longer borrowed (each taken out of its
+/// entry as it is woken): a writer's waker moved out of its source, a reader's a clone (its
+/// waker stays in place for the next completion).
+type Woken = Vec<Option<Waker>>;
 
 /// A connection's state in the driver.
 struct StreamSource {
@@ -569,36 +570,6 @@ impl UringDriver {
         Poll::Pending
     }
 
-    /// Wakes a waiter a wait took out of source `key` and puts a reader back, with no
-    /// borrow held while it runs or is dropped.
-    fn wake_and_keep(&self, key: Key, side: Side, waker: Waker) {
-        if side == Side::Write {
-            // Not kept: a task rarely waits to write twice in a row (a finished connect, the
-            // send limit, a close), and a kept waker would be woken by every later send
-            // completion for nothing.
-            waker.wake();
-            return;
-        }
-        waker.wake_by_ref();
-        let mut inner = self.inner.borrow_mut();
-        let slot = match (inner.st.sources.get_mut(key), side) {
-            (Some(Source::Stream(s)), Side::Read) => Some(&mut s.reader),
-            (Some(Source::Stream(s)), Side::Write) => Some(&mut s.writer),
-            (Some(Source::Listener(l)), Side::Read) => Some(&mut l.waiter),
-            _ => None,
-        };
-        let unwanted = match slot {
-            Some(slot @ None) => {
-                *slot = Some(waker);
-                None
-            }
-            // The source is gone, or has a waiter again.
-            _ => Some(waker),
-        };
-        drop(inner);
-        drop(unwanted);
-    }
-
     /// Buffers provided to the kernel so far, and leased to streams now (for tests).
     #[cfg(test)]
     pub(crate) fn buffer_census(&self) -> (u16, usize) {
@@ -621,9 +592,8 @@ impl Driver for UringDriver {
         };
         // By index, then cleared (cheaper than a `Drain` for the one or two of a turn).
         for i in 0..woken.len() {
-            let (key, side, waker) = &mut woken[i];
-            if let Some(waker) = waker.take() {
-                self.wake_and_keep(*key, *side, waker);
+            if let Some(waker) = woken[i].take() {
+                waker.wake();
             }
         }
         woken.clear();
@@ -748,7 +718,7 @@ impl State {
                 if let Source::Stream(s) = source {
                     s.connecting = false;
                     s.connected = true;
-                    take_waiter(&mut s.writer, key, Side::Write, woken);
+                    take_waiter(&mut s.writer, Side::Write, woken);
                 }
                 self.free_if_done(key);
             }
@@ -818,7 +788,7 @@ impl State {
         }
         // A starved stream's reader is woken too: it reads the socket itself.
         if s.chunks.len > 0 || s.starved || !matches!(s.read_end, ReadEnd::Open) {
-            take_waiter(&mut s.reader, key, Side::Read, woken);
+            take_waiter(&mut s.reader, Side::Read, woken);
         }
     }
 
@@ -849,7 +819,7 @@ impl State {
             s.pending.clear();
             keep_spare(&mut self.spare, data);
         }
-        take_waiter(&mut s.writer, key, Side::Write, woken);
+        take_waiter(&mut s.writer, Side::Write, woken);
         if s.dropped {
             self.free_if_done(key);
         }
@@ -873,7 +843,7 @@ impl State {
             self.free_if_done(key);
             return;
         }
-        take_waiter(&mut l.waiter, key, Side::Read, woken);
+        take_waiter(&mut l.waiter, Side::Read, woken);
     }
 
     /// See [`UringDriver::release`]; returns what must be dropped outside the borrow.
@@ -973,10 +943,20 @@ fn keep_spare(spare: &mut Vec<Vec<u8>>, mut buf: Vec<u8>) {
     }
 }
 
-/// Moves a source's waiter into the list of waiters to wake.
-fn take_waiter(slot: &mut Option<Waker>, key: Key, side: Side, woken: &mut Woken) {
-    if let Some(w) = slot.take() {
-        woken.push((key, side, Some(w)));
+/// Adds a source's waiter to the list of waiters to wake: a reader's (or an accepting
+/// task's) waker stays in place and a clone is woken (one reference count up and down, and
+/// no second lookup of its source to put it back after waking); a writer's is
+/// moved out: a task rarely waits to write twice in a row (a finished connect, the send
+/// limit, a close), and a kept waker would be woken by every later send completion for
+/// nothing.
+#[inline]
+fn take_waiter(slot: &mut Option<Waker>, side: Side, woken: &mut Woken) {
+    let waker = match side {
+        Side::Read => slot.clone(),
+        Side::Write => slot.take(),
+    };
+    if waker.is_some() {
+        woken.push(waker);
     }
 }
 
