@@ -1,19 +1,25 @@
-//! The conformance matrix, once: one generated test per scenario × runtime (the idea of
-//! tokio's `rt_test!`), each running its cell the way `loopbench conformance` does — the real
-//! binary, the cell in its own child process with a time limit — and asserting the cell is
-//! not `fail`, `timeout` or `crash`. A failing cell names itself in the test name
-//! (`cells::tokio_mt::CallSoonFifo`) and shows what was observed and what was expected.
+//! The conformance matrix, once: one test per scenario × runtime (the idea of tokio's
+//! `rt_test!`), each running its cell the way `loopbench conformance` does — the real binary,
+//! the cell in its own child process with a time limit — and asserting the cell is not
+//! `fail`, `timeout` or `crash`. A failing cell names itself in the test name
+//! (`tokio-mt::loop.call_soon_fifo`) and shows what was observed and what was expected.
 //!
 //! Self-test scenarios are checked for what they prove on every runtime: a hang becomes
 //! `timeout` within its limit, an abort becomes `crash`.
 //!
-//! Timing-sensitive scenarios never share the CPU with another cell: they take the write side
-//! of [`CPU`], every other cell the read side.
+//! The tests are generated at run time from `scenarios::ALL` and `runtimes::runtime_ids()`,
+//! through libtest-mimic (this target has `harness = false`), so that they run in an order
+//! and on a number of threads of this file's choosing: the cells mostly wait (a scenario's
+//! watchdog, a peer's time-out), so they run on 4 threads unless `--test-threads` says
+//! otherwise, and the timing-sensitive ones come last. Those never share the CPU with another
+//! cell: they take the write side of [`CPU`], every other cell the read side; coming last,
+//! they drain the running cells once rather than 81 times.
 
-use std::process::Command;
+use std::process::{Command, ExitCode};
 use std::sync::RwLock;
 
 use harness::results::{CellStatus, ResultsFile};
+use libtest_mimic::{Arguments, Failed, Trial};
 
 /// Cells run in parallel test threads; a timing-sensitive cell runs alone.
 static CPU: RwLock<()> = RwLock::new(());
@@ -73,61 +79,42 @@ fn cell(scenario: &str, runtime: &str) {
     }
 }
 
-/// One module per runtime, one test per scenario in each.
-macro_rules! cells_on {
-    ($module:ident = $runtime:literal if $feature:literal; $($name:ident => $id:expr),*) => {
-        #[cfg(feature = $feature)]
-        #[allow(non_snake_case)]
-        mod $module {
-            $(
-                #[test]
-                fn $name() {
-                    super::cell($id, $runtime);
-                }
-            )*
+/// Test threads when `--test-threads` (or `RUST_TEST_THREADS`) does not say: the cells mostly
+/// wait, so more of them than cores run at once (measured on 2 cores: the non-timing cells
+/// took 37 s on 2 threads).
+const THREADS: usize = 4;
+
+/// Runs `cell`, turning a panic (a failed assertion) into the test's failure with its message.
+fn trial(scenario: &'static str, runtime: &'static str) -> Result<(), Failed> {
+    std::panic::catch_unwind(|| cell(scenario, runtime)).map_err(|payload| {
+        let message = payload
+            .downcast_ref::<String>()
+            .cloned()
+            .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
+            .unwrap_or_else(|| "the cell's check panicked".to_string());
+        Failed::from(message)
+    })
+}
+
+fn main() -> ExitCode {
+    let mut args = Arguments::from_args();
+    if args.test_threads.is_none() {
+        let from_env = std::env::var("RUST_TEST_THREADS").ok();
+        args.test_threads = Some(from_env.and_then(|v| v.parse().ok()).unwrap_or(THREADS));
+    }
+    let mut shared = Vec::new();
+    let mut alone = Vec::new();
+    for runtime in runtimes::runtime_ids() {
+        for def in scenarios::ALL {
+            let id = def.id;
+            let test = Trial::test(format!("{runtime}::{id}"), move || trial(id, runtime));
+            if def.timing_sensitive || def.selftest {
+                alone.push(test);
+            } else {
+                shared.push(test);
+            }
         }
-    };
-}
-
-macro_rules! cells {
-    ($($name:ident => $id:expr),* $(,)?) => {
-        cells_on!(evloop = "evloop" if "evloop"; $($name => $id),*);
-        cells_on!(evloop_uring = "evloop-uring" if "evloop-uring"; $($name => $id),*);
-        cells_on!(tokio_ct = "tokio-ct" if "tokio"; $($name => $id),*);
-        cells_on!(tokio_mt = "tokio-mt" if "tokio"; $($name => $id),*);
-        cells_on!(async_std = "async-std" if "async-std"; $($name => $id),*);
-        cells_on!(smol = "smol" if "smol"; $($name => $id),*);
-        cells_on!(smol_mt = "smol-mt" if "smol"; $($name => $id),*);
-        cells_on!(compio = "compio" if "compio"; $($name => $id),*);
-        cells_on!(monoio = "monoio" if "monoio"; $($name => $id),*);
-    };
-}
-
-scenarios::for_each_scenario!(cells);
-
-/// The generated modules cover exactly the compiled-in runtimes (a new runtime needs a line
-/// in `cells!`).
-#[test]
-fn every_compiled_in_runtime_has_its_cells() {
-    let generated = [
-        #[cfg(feature = "evloop")]
-        "evloop",
-        #[cfg(feature = "evloop-uring")]
-        "evloop-uring",
-        #[cfg(feature = "tokio")]
-        "tokio-ct",
-        #[cfg(feature = "tokio")]
-        "tokio-mt",
-        #[cfg(feature = "async-std")]
-        "async-std",
-        #[cfg(feature = "smol")]
-        "smol",
-        #[cfg(feature = "smol")]
-        "smol-mt",
-        #[cfg(feature = "compio")]
-        "compio",
-        #[cfg(feature = "monoio")]
-        "monoio",
-    ];
-    assert_eq!(generated.to_vec(), runtimes::runtime_ids());
+    }
+    shared.append(&mut alone);
+    libtest_mimic::run(&args, shared).exit_code()
 }

@@ -1,13 +1,13 @@
 //! The list of every scenario. Adding a scenario means adding its type here, once: the list
-//! gives [`ALL`], [`run_by_id`], and the [`for_each_scenario!`](crate::for_each_scenario)
-//! macro that test crates use to generate one test per scenario × runtime.
+//! gives [`ALL`] (from which `tests/cells.rs` makes one test per scenario × runtime) and
+//! [`run_by_id`].
 
 use harness::Runtime;
 
 use crate::{Observation, Scenario, ScenarioDef};
 
 macro_rules! catalogue {
-    ($d:tt; $($module:ident :: $scenario:ident),* $(,)?) => {
+    ($($module:ident :: $scenario:ident),* $(,)?) => {
         /// Every scenario, self-tests included, in display order.
         pub static ALL: &[&ScenarioDef] = &[$(&<crate::$module::$scenario as Scenario>::DEF),*];
 
@@ -20,21 +20,10 @@ macro_rules! catalogue {
             )*
             None
         }
-
-        /// Calls `$callback! { Name => "scenario.id", ... }` with every scenario (self-tests
-        /// included): how a test crate generates one test per scenario (see
-        /// `tests/conformance.rs`).
-        #[macro_export]
-        macro_rules! for_each_scenario {
-            ($d callback:ident) => {
-                $d callback! { $($scenario => <$d crate::$module::$scenario as $d crate::Scenario>::DEF.id),* }
-            };
-        }
     };
 }
 
 catalogue! {
-    $;
     blocking::PoolLimit,
     blocking::LoopNotStalled,
     blocking::BlockingPanic,
