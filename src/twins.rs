@@ -58,7 +58,6 @@ pub struct Catalogue {
     pub mutants: BTreeMap<String, String>,
     /// Mutants whose kill is seen in time (timers early), which another cell's load can
     /// hide: their cells run alone.
-    #[serde(default)]
     pub timing_mutants: std::collections::BTreeSet<String>,
 }
 

@@ -19,7 +19,7 @@ use std::process::{Command, ExitCode};
 use std::sync::RwLock;
 
 use harness::results::{CellStatus, ResultsFile};
-use libtest_mimic::{Arguments, Failed, Trial};
+use libtest_mimic::{Arguments, Trial};
 
 /// Cells run in parallel test threads; a timing-sensitive cell runs alone.
 static CPU: RwLock<()> = RwLock::new(());
@@ -29,7 +29,7 @@ fn cell(scenario: &str, runtime: &str) {
     let def = scenarios::find(scenario).unwrap_or_else(|| panic!("no scenario {scenario}"));
     let _shared;
     let _alone;
-    if def.timing_sensitive || def.selftest {
+    if def.runs_alone() {
         _alone = CPU.write().unwrap_or_else(|e| e.into_inner());
     } else {
         _shared = CPU.read().unwrap_or_else(|e| e.into_inner());
@@ -84,18 +84,6 @@ fn cell(scenario: &str, runtime: &str) {
 /// took 37 s on 2 threads).
 const THREADS: usize = 4;
 
-/// Runs `cell`, turning a panic (a failed assertion) into the test's failure with its message.
-fn trial(scenario: &'static str, runtime: &'static str) -> Result<(), Failed> {
-    std::panic::catch_unwind(|| cell(scenario, runtime)).map_err(|payload| {
-        let message = payload
-            .downcast_ref::<String>()
-            .cloned()
-            .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
-            .unwrap_or_else(|| "the cell's check panicked".to_string());
-        Failed::from(message)
-    })
-}
-
 fn main() -> ExitCode {
     let mut args = Arguments::from_args();
     if args.test_threads.is_none() {
@@ -107,8 +95,12 @@ fn main() -> ExitCode {
     for runtime in runtimes::runtime_ids() {
         for def in scenarios::ALL {
             let id = def.id;
-            let test = Trial::test(format!("{runtime}::{id}"), move || trial(id, runtime));
-            if def.timing_sensitive || def.selftest {
+            // A failed check panics: libtest-mimic reports the panic as the test's failure.
+            let test = Trial::test(format!("{runtime}::{id}"), move || {
+                cell(id, runtime);
+                Ok(())
+            });
+            if def.runs_alone() {
                 alone.push(test);
             } else {
                 shared.push(test);

@@ -124,6 +124,14 @@ pub struct ScenarioDef {
     pub kills: &'static [&'static str],
 }
 
+impl ScenarioDef {
+    /// Whether its cell runs alone, with no other cell running: it measures time, or it is
+    /// a self-test.
+    pub fn runs_alone(&self) -> bool {
+        self.timing_sensitive || self.selftest
+    }
+}
+
 /// One scenario: its description and its body, generic over the runtime.
 pub trait Scenario {
     /// What this scenario is.

@@ -239,7 +239,7 @@ pub fn run_columns(
     let cells = crate::pool::run_ordered(
         &planned,
         jobs,
-        |p| p.saved.is_none() && (p.def.timing_sensitive || p.def.selftest),
+        |p| p.saved.is_none() && p.def.runs_alone(),
         |p| -> anyhow::Result<Option<ConformanceCell>> {
             let (def, rt) = (p.def, p.runtime);
             if let Some(cell) = p.saved {
@@ -396,9 +396,7 @@ fn run_twin_mutants(args: &Args) -> anyhow::Result<ExitCode> {
         // As for the kill matrix: `jobs` at once, and alone where a kill hinges on timing
         // (a timing-sensitive scenario, or a mutant whose timers end early).
         args.jobs.unwrap_or_else(crate::pool::default_jobs),
-        |(def, mutant)| {
-            def.timing_sensitive || def.selftest || twins.catalogue.timing_mutants.contains(mutant)
-        },
+        |(def, mutant)| def.runs_alone() || twins.catalogue.timing_mutants.contains(mutant),
         |(def, mutant)| {
             bar.set_message(format!("{} on {mutant}", def.id));
             twins.run_cell(def, "asyncio", Some(mutant), limit)

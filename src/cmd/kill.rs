@@ -123,7 +123,7 @@ fn run_pairs(
     let cells = crate::pool::run_ordered(
         plan,
         jobs,
-        |pair| pair.def.timing_sensitive || pair.def.selftest || timing.contains(&pair.mutant),
+        |pair| pair.def.runs_alone() || timing.contains(&pair.mutant),
         |pair| {
             bar.set_message(format!("{} on {}", pair.def.id, pair.mutant));
             run_plan(&CellPlan {

@@ -124,9 +124,8 @@ fn accept_blocking(listener: &TcpListener) -> TcpStream {
 /// What the floors' tests check of a server with 2 KiB buffers at `addr`: messages from
 /// one byte to many buffers (a 12 MB one, read only after 300 ms through a small receive
 /// buffer, fills the socket buffers both ways and pushes the server's writes back) come
-/// back whole
-/// and in order, and what was sent before the peer's end is echoed before the server closes
-/// the connection.
+/// back whole and in order, and what was sent before the peer's end is echoed before the
+/// server closes the connection.
 #[cfg(test)]
 pub(crate) fn assert_echoes_in_order_and_before_the_end(addr: std::net::SocketAddr) {
     use std::io::{Read, Write};
