@@ -105,6 +105,18 @@ pub fn nofile_too_low(who: &str, soft: u64, hard: u64, connections: u64, needed:
     )
 }
 
+/// Resolution of the kernel's coarse monotonic clock (`CLOCK_MONOTONIC_COARSE`): one
+/// scheduler tick, 4 ms at `HZ=250`, 1 ms at `HZ=1000`. libuv reads its loop clock from it
+/// when it is 1 ms or finer, which makes uvloop's `loop.time()` lag the monotonic clock by up
+/// to a tick more.
+pub fn coarse_clock_resolution() -> Duration {
+    let ts = rustix::time::clock_getres(rustix::time::ClockId::MonotonicCoarse);
+    Duration::new(
+        ts.tv_sec.max(0) as u64,
+        ts.tv_nsec.clamp(0, 999_999_999) as u32,
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
