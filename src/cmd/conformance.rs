@@ -50,8 +50,8 @@ pub struct Args {
     /// Do not show a progress bar.
     #[arg(long)]
     pub quiet: bool,
-    /// Cells at once (1 to 64) [default: the machine's cores]. A timing-sensitive
-    /// scenario's cell, and a self-test's, always runs alone; so does, with --mutants and
+    /// Cells at once (1 to 64) [default: twice the machine's cores]. A timing-sensitive
+    /// scenario's cell always runs alone; so does, with --mutants and
     /// --twin-mutants, a cell whose mutant makes timers end early (another cell's load
     /// would hide that kill).
     #[arg(long, value_parser = harness::units::count_arg::<usize>(1..=64))]
@@ -170,7 +170,7 @@ fn glob_match(pattern: &str, text: &str) -> bool {
 }
 
 /// Runs the selected matrix and returns its cells, with a progress bar unless `quiet`, up to
-/// `jobs` cells at once (a timing-sensitive or self-test cell alone, see [`crate::pool`]).
+/// `jobs` cells at once (a timing-sensitive cell alone, see [`crate::pool`]).
 /// With a journal, cells it holds are not run again, and each completed cell is recorded.
 /// Python columns (`asyncio`, `uvloop`) run through `twins`; a scenario without a twin gets
 /// no Python cell and is added to `no_twin`.
