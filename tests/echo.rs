@@ -14,12 +14,17 @@ use harness::results::{EchoRun, ResultsFile};
 
 mod common;
 
-/// These tests start servers and load generators: they take turns so that timing (the
-/// SIGSTOP window) is not disturbed by another test's load.
-static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+/// These tests start servers and load generators. They check bytes, counts and what is
+/// written, which another test's load does not change, so they share the machine (the test
+/// threads), except the one that times a stall (the SIGSTOP window): it runs alone.
+static MACHINE: std::sync::RwLock<()> = std::sync::RwLock::new(());
 
-fn serial() -> std::sync::MutexGuard<'static, ()> {
-    ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner())
+fn shared() -> std::sync::RwLockReadGuard<'static, ()> {
+    MACHINE.read().unwrap_or_else(|e| e.into_inner())
+}
+
+fn alone() -> std::sync::RwLockWriteGuard<'static, ()> {
+    MACHINE.write().unwrap_or_else(|e| e.into_inner())
 }
 
 fn loopbench() -> Command {
@@ -93,7 +98,7 @@ fn roundtrip(stream: &TcpStream, msg: Vec<u8>) -> Vec<u8> {
 
 #[test]
 fn echo_server_round_trips_bytes_on_every_runtime_and_baseline() {
-    let _turn = serial();
+    let _turn = shared();
     let large: Vec<u8> = (0..4 * 1024 * 1024u32)
         .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
         .collect();
@@ -130,7 +135,7 @@ fn echo_server_round_trips_bytes_on_every_runtime_and_baseline() {
 
 #[test]
 fn serve_reports_port_in_use_and_bad_address() {
-    let _turn = serial();
+    let _turn = shared();
     let taken = TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = taken.local_addr().unwrap().to_string();
     let out = loopbench()
@@ -168,7 +173,7 @@ fn signal(pid: u32, sig: &str) {
 
 #[test]
 fn open_loop_latency_is_corrected_for_coordinated_omission() {
-    let _turn = serial();
+    let _turn = alone();
     for io in common::client_ios() {
         open_loop_latency_is_corrected_on(io);
     }
@@ -225,7 +230,7 @@ fn open_loop_latency_is_corrected_on(io: &str) {
 
 #[test]
 fn a_wrong_echoed_byte_is_counted_and_the_run_completes() {
-    let _turn = serial();
+    let _turn = shared();
     for io in common::client_ios() {
         a_wrong_echoed_byte_is_counted_on(io);
     }
@@ -294,7 +299,7 @@ fn a_wrong_echoed_byte_is_counted_on(io: &str) {
 
 #[test]
 fn refused_connections_are_counted_with_a_warning() {
-    let _turn = serial();
+    let _turn = shared();
     let port = TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -333,7 +338,7 @@ fn with_nofile_64(args: &[&str]) -> std::process::Output {
 
 #[test]
 fn too_low_open_file_limit_stops_with_one_clear_line() {
-    let _turn = serial();
+    let _turn = shared();
     let out = with_nofile_64(&["load", "--target", "127.0.0.1:9", "--connections", "1000"]);
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
@@ -359,7 +364,7 @@ fn too_low_open_file_limit_stops_with_one_clear_line() {
 
 #[test]
 fn bench_echo_runs_a_small_matrix_with_an_outside_server() {
-    let _turn = serial();
+    let _turn = shared();
     let path = temp_json("bench");
     let script = concat!(
         env!("CARGO_MANIFEST_DIR"),
@@ -473,7 +478,7 @@ fn load_moves_to_other_127_source_addresses_when_ports_run_short() {
         );
         return;
     }
-    let _turn = serial();
+    let _turn = shared();
     let dir = std::env::temp_dir().join(format!("loopbench-sources-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let json = dir.join("run.json");
@@ -558,7 +563,7 @@ fn changing_the_buffer_moves_the_buffer_share_not_the_runtime_share() {
     // (about a fifth of the buffer change; allocator arenas and slab growth step in chunks
     // that 2,000 connections do not average away entirely), while RSS per connection must
     // move by at least half the buffer change. Nothing here depends on speed.
-    let _turn = serial();
+    let _turn = shared();
     let small = memory_at("2048");
     let large = memory_at("16384");
     let change = (16384 - 2048) as f64;
@@ -579,7 +584,7 @@ fn changing_the_buffer_moves_the_buffer_share_not_the_runtime_share() {
 
 #[test]
 fn bench_io_models_runs_the_pairs_and_writes_the_verdicts() {
-    let _turn = serial();
+    let _turn = shared();
     let dir = std::env::temp_dir().join(format!(
         "loopbench-echo-test-{}-io-models",
         std::process::id()
@@ -687,7 +692,7 @@ fn bench_echo_with_python_runs_the_seed_servers() {
         eprintln!("skipped: no python3");
         return;
     }
-    let _turn = serial();
+    let _turn = shared();
     let path = temp_json("with-python");
     let out = loopbench()
         .args(["bench", "echo", "--with-python", "--connections", "5"])
