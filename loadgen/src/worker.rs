@@ -38,6 +38,8 @@ fn scan_every(limit: Duration) -> Duration {
     (limit / 10).clamp(Duration::from_millis(10), Duration::from_millis(500))
 }
 /// Safety net: a wait never sleeps longer than this even if a deadline were lost.
+/// How long the end of a run waits for the I/O path to end its connections' operations.
+const CLOSE_WAIT: Duration = Duration::from_secs(2);
 pub(crate) const MAX_WAIT: Duration = Duration::from_millis(100);
 /// Highest last octet of the 127.0.0.x source addresses used when ports run short.
 const LAST_SOURCE_OCTET: u8 = 254;
@@ -90,6 +92,10 @@ pub(crate) trait IoPath {
     /// Waits for events until `deadline` (at most [`MAX_WAIT`]) and handles them through
     /// `core`'s handlers.
     fn turn(&mut self, core: &mut Core, deadline: Instant, win: &Window, open: OpenLoop<'_>);
+    /// Every connection was killed at the end of the run: ends what the path still has
+    /// going on them, by `until` at the latest (what is left then ends when the path is
+    /// dropped).
+    fn close_all(&mut self, core: &mut Core, until: Instant);
 }
 
 /// A connect that reported.
@@ -106,7 +112,7 @@ pub(crate) enum Connect {
 /// A worker's state, apart from its I/O path.
 pub(crate) struct Core {
     /// The run's plan (shared by all workers).
-    plan: Arc<LoadPlan>,
+    pub(crate) plan: Arc<LoadPlan>,
     /// Global ids of this worker's connections, in opening order.
     ids: Vec<u32>,
     /// Connections, by index (never reused within a run).
@@ -163,6 +169,8 @@ impl<I: IoPath> Worker<I> {
         for conn in &mut self.core.conns {
             let _ = conn.kill();
         }
+        self.io
+            .close_all(&mut self.core, Instant::now() + CLOSE_WAIT);
         std::mem::take(&mut self.core.out)
     }
 
