@@ -570,8 +570,10 @@ fn conformance_resume_refuses_a_file_that_is_not_a_journal() {
 const RUNTIMES: &str = "evloop,tokio-ct";
 const SCENARIOS: &str = "loop.call_soon_fifo,selftest.hang";
 
-/// Starts that matrix (tagged) writing `dir/c.json`, waits until the hung cell runs, sends
-/// `sig`; returns the exit status, stderr and the tag.
+/// Starts that matrix (tagged) writing `dir/c.json`, two cells at once, waits until both
+/// hung cells run (so both quick ones have ended: with more cells at once, a quick cell could
+/// still be running when the signal comes), sends `sig`; returns the exit status, stderr and
+/// the tag.
 fn interrupt_matrix(dir: &Path, sig: i32, json: bool) -> (Option<i32>, String, String) {
     let tag = new_tag("interrupt");
     let path = dir.join("c.json");
@@ -583,17 +585,42 @@ fn interrupt_matrix(dir: &Path, sig: i32, json: bool) -> (Option<i32>, String, S
         SCENARIOS,
         "--timeout",
         "60",
+        "--jobs",
+        "2",
         "--quiet",
     ];
     if json {
         args.extend(["--json", path.to_str().unwrap()]);
     }
     let child = tagged(&tag, &args).current_dir(dir).spawn().unwrap();
-    wait_for_descendants(
-        child.id(),
-        &["__cell", "selftest.hang"],
-        Duration::from_secs(30),
-    );
+    let start = std::time::Instant::now();
+    loop {
+        let hung = wait_for_descendants(
+            child.id(),
+            &["__cell", "selftest.hang"],
+            Duration::from_secs(30),
+        )
+        .iter()
+        .filter(|(_, cmd)| cmd.contains("__cell") && cmd.contains("selftest.hang"))
+        .count();
+        if hung >= 2 {
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "the second hung cell never started"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // And both quick cells are in the journal (a header line, then a line per cell).
+    let journal = dir.join("c.json.journal");
+    while json && std::fs::read_to_string(&journal).map_or(0, |j| j.lines().count()) < 3 {
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "the quick cells never reached the journal"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
     signal(child.id(), sig);
     let out = wait_with_limit(child, Duration::from_secs(10), "interrupted conformance");
     assert_no_survivor(&tag);
