@@ -82,6 +82,18 @@ pub(crate) struct Window {
 }
 
 impl Window {
+    /// A window in which nothing is sent or measured (`from` after `to`), for connecting
+    /// and closing.
+    pub fn empty(size: usize, now: Instant) -> Self {
+        Self {
+            size,
+            from: now + Duration::from_secs(3600 * 24),
+            to: now,
+            grid: now,
+            open: false,
+        }
+    }
+
     /// The first point of the send grid at or after `t`.
     pub fn snap(&self, t: Instant) -> Instant {
         let tick = crate::worker::SEND_TICK.as_nanos();

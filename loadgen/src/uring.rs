@@ -394,15 +394,7 @@ impl IoPath for UringIo {
         for i in 0..core.conns.len().min(self.slots.len()) {
             self.retire(i, &mut core.conns[i]);
         }
-        let now = Instant::now();
-        // An empty window: nothing is measured any more.
-        let win = Window {
-            size: core.plan.message_size,
-            from: until,
-            to: now,
-            grid: now,
-            open: false,
-        };
+        let win = Window::empty(core.plan.message_size, Instant::now());
         while self.ring.in_flight() > 0 && Instant::now() < until {
             self.turn(core, until, &win, None);
         }

@@ -37,9 +37,9 @@ use crate::{Shared, TrafficStart};
 fn scan_every(limit: Duration) -> Duration {
     (limit / 10).clamp(Duration::from_millis(10), Duration::from_millis(500))
 }
-/// Safety net: a wait never sleeps longer than this even if a deadline were lost.
 /// How long the end of a run waits for the I/O path to end its connections' operations.
 const CLOSE_WAIT: Duration = Duration::from_secs(2);
+/// Safety net: a wait never sleeps longer than this even if a deadline were lost.
 pub(crate) const MAX_WAIT: Duration = Duration::from_millis(100);
 /// Highest last octet of the 127.0.0.x source addresses used when ports run short.
 const LAST_SOURCE_OCTET: u8 = 254;
@@ -179,14 +179,8 @@ impl<I: IoPath> Worker<I> {
         let (core, io) = (&mut self.core, &mut self.io);
         let t0 = Instant::now();
         let per_conn = Duration::from_secs_f64(core.plan.threads as f64 / core.plan.connect_rate);
-        // An empty window (`from` after `to`): nothing is sent or measured while connecting.
-        let window = Window {
-            size: core.plan.message_size,
-            from: t0 + Duration::from_secs(3600 * 24),
-            to: t0,
-            grid: t0,
-            open: false,
-        };
+        // Nothing is sent or measured while connecting.
+        let window = Window::empty(core.plan.message_size, t0);
         let mut opened = 0usize;
         let mut next_scan = t0;
         loop {
