@@ -10,7 +10,9 @@ use std::time::Duration;
 use futures::{AsyncReadExt, AsyncWriteExt};
 use harness::{Listener, Runtime, RuntimeHandle};
 
-use super::super::uring::{FIRST_BUFFERS, MAX_BUFFERS, MAX_QUEUED_CHUNKS, SEND_LIMIT};
+use super::super::uring::{
+    FIRST_BUFFERS, MAX_BUFFERS, MAX_QUEUED_CHUNKS, SEND_LIMIT, SOCKET_READS,
+};
 use super::super::EvloopUring;
 use super::TestLoop;
 
@@ -168,19 +170,35 @@ fn a_starved_stream_reads_from_its_socket_while_every_buffer_is_held() {
         buffers(&ev)
     });
     assert_eq!(census, full, "every buffer is held");
-    clients[holders].write_all(b"starved").unwrap();
     let mut last = servers.pop().unwrap();
-    let read = ev.block_on(async {
-        let mut buf = [0u8; 7];
-        let read = std::pin::pin!(last.read_exact(&mut buf));
-        let limit = std::pin::pin!(h.sleep(Duration::from_secs(5)));
-        match futures::future::select(read, limit).await {
-            futures::future::Either::Left((r, _)) => r.map(|()| buf),
-            futures::future::Either::Right(_) => panic!("the starved stream read nothing in 5 s"),
-        }
-    });
-    assert_eq!(&read.unwrap(), b"starved");
-    assert_eq!(buffers(&ev), full, "its bytes took no buffer");
+    // Twice: after a short read from the socket the stream's receive is armed again, with
+    // every buffer still held, and its next bytes must reach it all the same.
+    for message in [&b"starved"[..], b"again"] {
+        clients[holders].write_all(message).unwrap();
+        let reads_before = SOCKET_READS.with(|n| n.get());
+        let (read, next) = ev.block_on(async {
+            let mut buf = [0u8; 16];
+            let read = std::pin::pin!(last.read(&mut buf));
+            let limit = std::pin::pin!(h.sleep(Duration::from_secs(5)));
+            let read = match futures::future::select(read, limit).await {
+                futures::future::Either::Left((r, _)) => r.map(|n| buf[..n].to_vec()),
+                futures::future::Either::Right(_) => {
+                    panic!("the starved stream read nothing in 5 s")
+                }
+            };
+            // The socket is empty now: a read waits, without asking the socket again.
+            let next = futures::poll!(std::pin::pin!(last.read(&mut buf)));
+            (read, next)
+        });
+        assert_eq!(read.unwrap(), message);
+        assert!(next.is_pending(), "nothing more was sent");
+        assert_eq!(
+            SOCKET_READS.with(|n| n.get()) - reads_before,
+            1,
+            "one read from the socket: the short one took all it had"
+        );
+        assert_eq!(buffers(&ev), full, "its bytes took no buffer");
+    }
     drop(servers);
 }
 
