@@ -722,3 +722,74 @@ fn bench_echo_with_python_runs_the_seed_servers() {
         assert_eq!(run.established, 5, "{run:?}");
     }
 }
+
+/// `bench instructions` counts each built-in server's instructions per message under
+/// callgrind, from two loads whose difference is the figure, and says why it did not count an
+/// outside server (then exit 1). Skipped, with a line, where valgrind is not installed.
+#[test]
+fn bench_instructions_counts_each_server_from_two_loads_and_says_what_it_did_not() {
+    if Command::new("valgrind").arg("--version").output().is_err() {
+        eprintln!("skipped: valgrind is not installed");
+        return;
+    }
+    let _machine = shared();
+    let json = temp_json("instructions");
+    let out = loopbench()
+        .args(["bench", "instructions", "--runtime", "evloop,epoll-floor"])
+        .args(["--server", "outside=true {port}", "--connections", "4"])
+        .args([
+            "--duration",
+            "150ms",
+            "--start-timeout",
+            "60s",
+            "--quiet",
+            "--json",
+        ])
+        .arg(&json)
+        .output()
+        .unwrap();
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert_eq!(out.status.code(), Some(1), "{stdout}\n{stderr}");
+    assert!(stderr.contains("1 of 3 figures not measured"), "{stderr}");
+    assert!(stdout.contains("not measured: outside x 4"), "{stdout}");
+    let file = ResultsFile::load(&json).unwrap();
+    let _ = std::fs::remove_file(&json);
+    let got: Vec<&str> = file
+        .server_instructions
+        .iter()
+        .map(|r| r.runtime.as_str())
+        .collect();
+    assert_eq!(got, ["evloop", "epoll-floor", "outside"]);
+    for r in &file.server_instructions[..2] {
+        let figure = r.instructions_per_msg.unwrap_or_else(|| panic!("{r:?}"));
+        let [short, long] = &r.loads[..] else {
+            panic!("two loads: {r:?}")
+        };
+        assert!(
+            short.messages > 0 && long.messages > short.messages,
+            "{r:?}"
+        );
+        let difference = (long.instructions as f64 - short.instructions as f64)
+            / (long.messages - short.messages) as f64;
+        assert!((figure - difference).abs() < 1e-6, "{r:?}");
+        // Each dump holds one load: a load's own count per message is near the figure (a
+        // dump that also held the start, or two loads, would be far from it).
+        for l in [short, long] {
+            let own = l.instructions as f64 / l.messages as f64;
+            assert!(own > 0.5 * figure && own < 2.0 * figure, "{r:?}");
+        }
+    }
+    let outside = &file.server_instructions[2];
+    assert_eq!(outside.instructions_per_msg, None);
+    assert!(
+        outside
+            .note
+            .as_deref()
+            .unwrap_or("")
+            .contains("not run under callgrind"),
+        "{outside:?}"
+    );
+}

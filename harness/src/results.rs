@@ -34,6 +34,10 @@ pub struct ResultsFile {
     /// Capacity searches (`bench capacity`), one per server × connection count.
     #[serde(default)]
     pub capacity: Vec<CapacityResult>,
+    /// Servers' user-space instructions per message under callgrind (`bench instructions`),
+    /// one per server × connection count × repeat. Absent in files written without it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub server_instructions: Vec<ServerInstructions>,
     /// How each equal-load rate was chosen (`bench equal`), one per connection count.
     #[serde(default)]
     pub equal_load: Vec<EqualLoadBasis>,
@@ -602,6 +606,44 @@ pub struct CapacityProbe {
     /// The load generator, not the server, was the limit of the probe (then the server's
     /// capacity is at least this).
     pub client_bound: bool,
+}
+
+/// One server's user-space instructions per echoed message, counted by callgrind over two
+/// closed-loop loads of different lengths (`bench instructions`): the difference of their
+/// counts over the difference of their messages, so what starting, connecting and closing
+/// cost (the same in both) cancels. Deterministic to a fraction of a percent, where CPU time
+/// per message varies by tens of percent; it counts user space only (the kernel's TCP path,
+/// most of the CPU time, is not in it).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct ServerInstructions {
+    /// The server.
+    pub runtime: String,
+    /// Connections.
+    pub connections: u64,
+    /// Message size, bytes.
+    pub message_size: u64,
+    /// Which repeat (0-based).
+    pub repeat: u32,
+    /// Instructions per message; absent when not measured (see `note`).
+    #[serde(default)]
+    pub instructions_per_msg: Option<f64>,
+    /// The two measured loads, shorter first (empty when not measured).
+    #[serde(default)]
+    pub loads: Vec<InstructionLoad>,
+    /// Why there is no figure; absent when there is one.
+    #[serde(default)]
+    pub note: Option<String>,
+}
+
+/// One load of a [`ServerInstructions`] measurement.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct InstructionLoad {
+    /// Its measured window, seconds.
+    pub duration_s: f64,
+    /// Messages echoed in the window.
+    pub messages: u64,
+    /// The server's instructions over the whole load (connecting and closing included).
+    pub instructions: u64,
 }
 
 /// One step of a capacity search: an open-loop run at one offered rate.

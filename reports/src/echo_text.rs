@@ -8,7 +8,9 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-use harness::results::{CapacityResult, EchoRun, EqualLoadBasis, RunPurpose, RunStatus};
+use harness::results::{
+    CapacityResult, EchoRun, EqualLoadBasis, RunPurpose, RunStatus, ServerInstructions,
+};
 
 use crate::charts::si;
 use crate::stats::{server_kind, Spread};
@@ -451,6 +453,89 @@ pub fn bytes(v: f64) -> String {
     }
 }
 
+/// The floor a server's instructions are compared with: uring-floor for the io_uring member
+/// of an epoll-vs-io_uring pair, epoll-floor for the rest; none for a floor itself.
+fn floor_of(server: &str) -> Option<&'static str> {
+    match server {
+        "epoll-floor" | "uring-floor" => None,
+        s if crate::io_models::PAIRS.iter().any(|(_, uring)| *uring == s) => Some("uring-floor"),
+        _ => Some("epoll-floor"),
+    }
+}
+
+/// `bench instructions`: per server × connections, the median (min-max) over repeats of
+/// user-space instructions per message, and what the server adds above its floor (the
+/// difference within each repeat), then a line per figure that was not measured.
+pub fn instructions_table(results: &[ServerInstructions]) -> String {
+    let mut out = String::from(
+        "Server user-space instructions per message (callgrind; the kernel's share is not counted)\n",
+    );
+    let header = [
+        "server",
+        "conns",
+        "instr/msg median (min-max)",
+        "above its floor",
+        "floor",
+        "repeats",
+    ];
+    let figure = |server: &str, conns: u64, repeat: u32| {
+        results
+            .iter()
+            .find(|r| r.runtime == server && r.connections == conns && r.repeat == repeat)
+            .and_then(|r| r.instructions_per_msg)
+    };
+    let mut keys: Vec<(u64, &str)> = Vec::new();
+    for r in results {
+        if !keys.contains(&(r.connections, r.runtime.as_str())) {
+            keys.push((r.connections, r.runtime.as_str()));
+        }
+    }
+    keys.sort_by_key(|&(conns, _)| conns);
+    let rows: Vec<Vec<String>> =
+        keys.iter()
+            .map(|&(conns, server)| {
+                let mine: Vec<&ServerInstructions> = results
+                    .iter()
+                    .filter(|r| r.runtime == server && r.connections == conns)
+                    .collect();
+                let floor = floor_of(server);
+                let above = floor.and_then(|f| {
+                    Spread::of(mine.iter().filter_map(|r| {
+                        Some(r.instructions_per_msg? - figure(f, conns, r.repeat)?)
+                    }))
+                });
+                vec![
+                    server.to_string(),
+                    conns.to_string(),
+                    spread_cell(
+                        Spread::of(mine.iter().filter_map(|r| r.instructions_per_msg)),
+                        0,
+                    ),
+                    spread_cell(above, 0),
+                    floor.unwrap_or("(a floor)").to_string(),
+                    format!(
+                        "{} of {}",
+                        mine.iter()
+                            .filter(|r| r.instructions_per_msg.is_some())
+                            .count(),
+                        mine.len()
+                    ),
+                ]
+            })
+            .collect();
+    out += &table(&header, &rows, &[0, 4]);
+    for r in results.iter().filter(|r| r.instructions_per_msg.is_none()) {
+        out += &format!(
+            "not measured: {} x {} (repeat {}): {}\n",
+            r.runtime,
+            r.connections,
+            r.repeat + 1,
+            r.note.as_deref().unwrap_or("no reason recorded")
+        );
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -495,5 +580,47 @@ mod tests {
         assert!(text.contains("* client-bound"), "{text}");
         assert!(text.contains(" 0.50 "), "x floor ratio: {text}");
         assert_eq!(text.matches("x x 10 (closed): w").count(), 1, "{text}");
+    }
+
+    fn counted(server: &str, conns: u64, repeat: u32, v: Option<f64>) -> ServerInstructions {
+        ServerInstructions {
+            runtime: server.into(),
+            connections: conns,
+            repeat,
+            instructions_per_msg: v,
+            note: v.is_none().then(|| "an outside command".into()),
+            ..ServerInstructions::default()
+        }
+    }
+
+    #[test]
+    fn instructions_are_compared_with_the_floor_of_the_same_repeat() {
+        let results = [
+            counted("evloop", 100, 0, Some(770.0)),
+            counted("epoll-floor", 100, 0, Some(100.0)),
+            counted("evloop-uring", 100, 0, Some(1300.0)),
+            counted("uring-floor", 100, 0, Some(800.0)),
+            counted("evloop", 100, 1, Some(780.0)),
+            counted("epoll-floor", 100, 1, Some(120.0)),
+            counted("outside", 100, 0, None),
+        ];
+        let text = instructions_table(&results);
+        let row = |name: &str| {
+            text.lines()
+                .find(|l| l.starts_with(&format!("{name} ")))
+                .unwrap_or_else(|| panic!("{name} in {text}"))
+                .split_whitespace()
+                .map(String::from)
+                .collect::<Vec<_>>()
+        };
+        // Medians over repeats, and the differences within each repeat: 670 and 660.
+        assert_eq!(
+            row("evloop")[2..6],
+            ["775", "(770-780)", "665", "(660-670)"]
+        );
+        assert_eq!(row("evloop")[6], "epoll-floor");
+        assert_eq!(row("evloop-uring")[3..5], ["500", "uring-floor"]);
+        assert_eq!(row("epoll-floor")[4..7], ["-", "(a", "floor)"]);
+        assert!(text.contains("not measured: outside x 100 (repeat 1): an outside command"));
     }
 }

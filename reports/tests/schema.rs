@@ -87,6 +87,19 @@ fn fixtures_and_fresh_files_validate() {
         probes: vec![Default::default()],
         ..Default::default()
     });
+    fresh
+        .server_instructions
+        .push(harness::results::ServerInstructions {
+            instructions_per_msg: Some(768.3),
+            loads: vec![Default::default(), Default::default()],
+            ..Default::default()
+        });
+    fresh
+        .server_instructions
+        .push(harness::results::ServerInstructions {
+            note: Some("why".into()),
+            ..Default::default()
+        });
     let doc = serde_json::to_value(&fresh).unwrap();
     assert_eq!(errors(&v, &doc), Vec::<String>::new());
     let doc = serde_json::to_value(common::results(3, 1.0, "2026-11-21T00:00:00Z")).unwrap();

@@ -1,4 +1,4 @@
-//! `loopbench bench echo|equal|capacity|io-models`: the C10k echo benchmarks over runtimes,
+//! `loopbench bench echo|equal|capacity|io-models|instructions`: the C10k echo benchmarks over runtimes,
 //! baselines and outside servers; a fresh server and load-generator process per point,
 //! results saved after every point, the terminal tables at the end (printed even when saving
 //! failed). `io-models` runs the other three for the epoll/io_uring pairs at several message
@@ -13,6 +13,7 @@ use benches::echo::orchestrate::capacity::{self, CapacityPlan};
 use benches::echo::orchestrate::curve::{self, CurvePlan};
 use benches::echo::orchestrate::equal::{self, EqualPlan, DEFAULT_FRACTION};
 use benches::echo::orchestrate::hosts::{self, Hosts};
+use benches::echo::orchestrate::instructions::{self, InstructionPlan};
 use benches::echo::orchestrate::{Bench, BenchError, ServerSpec, Settings};
 use benches::echo::{baselines, python, server};
 use harness::results::{
@@ -57,6 +58,9 @@ pub enum What {
     /// search for server pairs that differ in their I/O model, at several message sizes,
     /// into one results file and a report with the "epoll vs io_uring" verdicts.
     IoModels(IoModelsArgs),
+    /// Instructions: each server's user-space instructions per message, counted by callgrind
+    /// (a figure that repeats to a fraction of a percent, where CPU time varies by tens).
+    Instructions(InstructionsArgs),
 }
 
 /// What every echo benchmark takes.
@@ -357,9 +361,44 @@ pub struct IoModelsArgs {
     pub out: PathBuf,
 }
 
+/// Arguments of `loopbench bench instructions`.
+#[derive(clap::Args)]
+#[command(after_help = "Examples:
+  loopbench bench instructions
+  loopbench bench instructions --runtime evloop,epoll-floor --connections 100,1000 --repeat 3
+
+Each measurement runs the server under `valgrind --tool=callgrind` and three closed-loop
+loads against it, one after another: one to warm it up, then --duration and twice that.
+`callgrind_control --dump` between loads splits the counts per load, and the figure is
+(instructions of the long load - the short one's) / (its messages - the short one's), so
+starting, connecting and closing cancel out. `above its floor` is the difference, in the
+same repeat, from epoll-floor (uring-floor for evloop-uring, compio and monoio). The counts
+are user space only: the kernel's TCP path, most of an echo's CPU time, is not in them.
+Multi-threaded runtimes run serialised under valgrind, so the default is the single-threaded
+runtimes and the floors. Outside commands (--server) are not run under callgrind.
+
+Exit status: 0 every figure measured; 1 some figure not measured (the reason is printed) or
+the results could not be saved; 2 bad input, or valgrind not installed.")]
+pub struct InstructionsArgs {
+    #[command(flatten)]
+    pub common: Common,
+    #[command(flatten)]
+    pub size: OneSize,
+    /// Connection counts, comma-separated.
+    #[arg(long, default_value = "100,1000", value_parser = counts)]
+    pub connections: Counts,
+    /// Measured window of the shorter load (the longer one is twice as long).
+    #[arg(long, default_value = "1s", value_parser = duration_arg(limits::DURATION))]
+    pub duration: Duration,
+    /// Repeats of the whole matrix, servers interleaved within each (1-1000).
+    #[arg(long, default_value = "1", value_parser = count_arg::<u32>(1..=1000))]
+    pub repeat: u32,
+}
+
 /// Runs `loopbench bench`.
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     match args.what {
+        What::Instructions(a) => run_instructions(a),
         What::Echo(a) => run_echo(a),
         What::Equal(a) => run_equal(a),
         What::Capacity(a) => run_capacity(a),
@@ -781,6 +820,74 @@ fn run_capacity(args: CapacityArgs) -> anyhow::Result<ExitCode> {
         eprintln!("loopbench: {line}");
     }
     Ok(ExitCode::from(code))
+}
+
+/// `bench instructions`' default servers: the single-threaded runtimes compiled in (those
+/// the gate's tier 1 counts), then the floors.
+fn instruction_servers() -> Vec<&'static str> {
+    let compiled = runtimes::runtime_ids();
+    let mut ids: Vec<&'static str> = gate::callgrind::RUNTIMES
+        .iter()
+        .copied()
+        .filter(|id| compiled.contains(id))
+        .collect();
+    ids.extend([baselines::epoll_floor::ID, baselines::uring_floor::ID]);
+    ids
+}
+
+fn run_instructions(args: InstructionsArgs) -> anyhow::Result<ExitCode> {
+    gate::callgrind::valgrind_version().map_err(|e| usage(e.to_string()))?;
+    let connections = args.connections.0.clone();
+    let Setup {
+        servers,
+        bench,
+        mut file,
+        mut saver,
+        started,
+    } = setup(
+        &args.common,
+        args.size.size,
+        &instruction_servers(),
+        &connections,
+        |_| Ok(None),
+        LOCAL,
+    )?;
+    let plan = InstructionPlan {
+        servers,
+        connections,
+        duration: args.duration,
+        repeat: args.repeat,
+    };
+    file.server_instructions = instructions::run(&bench, &plan, &mut |results| {
+        file.server_instructions = results.to_vec();
+        saver.save(&file);
+    });
+    saver.save(&file);
+    print!(
+        "{}",
+        reports::echo_text::instructions_table(&file.server_instructions)
+    );
+    println!(
+        "{} measurements in {:.1} s",
+        file.server_instructions.len(),
+        started.elapsed().as_secs_f64()
+    );
+    if !saver.report_save() {
+        return Ok(ExitCode::from(1));
+    }
+    let missing = file
+        .server_instructions
+        .iter()
+        .filter(|r| r.instructions_per_msg.is_none())
+        .count();
+    if missing > 0 {
+        eprintln!(
+            "loopbench: {missing} of {} figures not measured",
+            file.server_instructions.len()
+        );
+        return Ok(ExitCode::from(1));
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 fn run_io_models(mut args: IoModelsArgs) -> anyhow::Result<ExitCode> {

@@ -9,7 +9,8 @@
 //! interleaved within each repeat); [`hosts`] a point whose load comes from several hosts
 //! over SSH (shards merged by `loadgen::merge`); [`equal`] the equal-load comparison (probe, then every
 //! server at one rate); [`capacity`] the capacity search; [`memory`] the runtime's own share
-//! of memory per connection.
+//! of memory per connection; [`instructions`] servers' user-space instructions per message
+//! under callgrind.
 //!
 //! Invariant: a point whose server fails to start, crashes or hangs becomes a run marked
 //! `failed` or `partial` with the reason (`duration_s` 0 when nothing was measured); the
@@ -19,6 +20,7 @@ pub mod capacity;
 pub mod curve;
 pub mod equal;
 pub mod hosts;
+pub mod instructions;
 pub mod memory;
 mod point;
 pub mod server;

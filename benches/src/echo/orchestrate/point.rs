@@ -3,6 +3,7 @@
 //! window's start and end, its RSS at the end, and the run marked with what went wrong.
 
 use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
 use std::process::Stdio;
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
@@ -10,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use harness::proc;
 use harness::results::{EchoRun, ResultsFile, RunStatus};
-use launch::{Launch, PrivateDir};
+use launch::{Launch, PrivateDir, Running};
 use loadgen::plan::FD_MARGIN;
 use loadgen::{child, LoadEvent, LoadMode, LoadPlan};
 
@@ -91,36 +92,12 @@ fn run_inner(bench: &Bench, spec: &ServerSpec, p: &Point) -> EchoRun {
         server.stop();
         return failed(bench, spec, p, format!("unusable load plan: {e}"));
     }
-    let dir = match PrivateDir::new("echo") {
-        Ok(d) => d,
-        Err(e) => {
-            server.stop();
-            return failed(bench, spec, p, e.to_string());
-        }
-    };
-    let (plan_path, json) = (dir.file("plan.json"), dir.file("load.json"));
-    if let Err(e) = child::write_plan(&plan, &plan_path) {
-        server.stop();
-        return failed(bench, spec, p, format!("cannot write the load plan: {e}"));
-    }
     let limit = plan.expected_length() + LOAD_SLACK;
-    let load = Launch::loopbench(&settings.exe)
-        .args(child::args(&plan_path, &json))
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .pin_cpu(pins.and_then(|p| p.client.first().copied()))
-        .time_limit(limit)
-        .spawn();
-    let mut load = match load {
-        Ok(c) => c,
-        Err(e) => {
+    let (mut load, json, _dir) = match spawn_load(bench, &plan) {
+        Ok(started) => started,
+        Err(why) => {
             server.stop();
-            return failed(
-                bench,
-                spec,
-                p,
-                format!("cannot start the load generator: {e}"),
-            );
+            return failed(bench, spec, p, why);
         }
     };
     let load_err = Arc::new(Mutex::new(Vec::new()));
@@ -222,6 +199,28 @@ fn run_inner(bench: &Bench, spec: &ServerSpec, p: &Point) -> EchoRun {
         }
     }
     run
+}
+
+/// Writes `plan` into a private directory and starts `loopbench load` on it (pinned to the
+/// load generator's first CPU when pinning, stdout and stderr piped, killed past the plan's
+/// length and [`LOAD_SLACK`]): the child, the file its results will be in, and the
+/// directory, which must be kept until they are read.
+pub(super) fn spawn_load(
+    bench: &Bench,
+    plan: &LoadPlan,
+) -> Result<(Running, PathBuf, PrivateDir), String> {
+    let dir = PrivateDir::new("echo").map_err(|e| e.to_string())?;
+    let (plan_path, json) = (dir.file("plan.json"), dir.file("load.json"));
+    child::write_plan(plan, &plan_path).map_err(|e| format!("cannot write the load plan: {e}"))?;
+    let load = Launch::loopbench(&bench.settings.exe)
+        .args(child::args(&plan_path, &json))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .pin_cpu(bench.pins.as_ref().and_then(|p| p.client.first().copied()))
+        .time_limit(plan.expected_length() + LOAD_SLACK)
+        .spawn()
+        .map_err(|e| format!("cannot start the load generator: {e}"))?;
+    Ok((load, json, dir))
 }
 
 /// The load generator's plan for point `p` of `spec` against `target`: one place for what a

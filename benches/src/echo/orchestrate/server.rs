@@ -140,12 +140,30 @@ pub(crate) fn start(
     spec: &ServerSpec,
     cpu: Option<usize>,
 ) -> Result<ServerProcess, String> {
+    start_under(settings, spec, cpu, &[])
+}
+
+/// [`start`], a built-in server run by the program and arguments of `under` when it is not
+/// empty (`valgrind --tool=callgrind …`), which then gets the `loopbench serve` command line.
+pub(crate) fn start_under(
+    settings: &Settings,
+    spec: &ServerSpec,
+    cpu: Option<usize>,
+    under: &[std::ffi::OsString],
+) -> Result<ServerProcess, String> {
     let stderr = Arc::new(Mutex::new(Vec::new()));
     let limit = settings.start_timeout;
     match spec {
         ServerSpec::Builtin(id) => {
             let listen = SocketAddr::new(settings.listen, 0).to_string();
-            let mut child = Launch::loopbench(&settings.exe)
+            let launch = match under.split_first() {
+                None => Launch::loopbench(&settings.exe),
+                Some((program, args)) => Launch::program(program)
+                    .guard(&settings.exe)
+                    .args(args)
+                    .arg(&settings.exe),
+            };
+            let mut child = launch
                 .args(["serve", "--runtime", id, "--addr", &listen])
                 .args(["--buffer", &settings.buffer.to_string()])
                 .stdout(Stdio::piped())
