@@ -384,6 +384,17 @@ fn bench_capacity_and_equal_bad_numbers() {
         &["bench", "equal", "--runtime", "epoll-floor", "--rate", "-5"],
         &["unexpected argument"],
     );
+    bad_input(
+        &[
+            "bench",
+            "instructions",
+            "--runtime",
+            "evloop",
+            "--repeat",
+            "0",
+        ],
+        &["--repeat", "out of range"],
+    );
 }
 
 #[test]

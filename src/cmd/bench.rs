@@ -836,7 +836,12 @@ fn instruction_servers() -> Vec<&'static str> {
 }
 
 fn run_instructions(args: InstructionsArgs) -> anyhow::Result<ExitCode> {
-    gate::callgrind::valgrind_version().map_err(|e| usage(e.to_string()))?;
+    gate::callgrind::valgrind_version().map_err(|_| {
+        usage(
+            "bench instructions runs each server under valgrind, which could not be run; \
+             install it (Debian: apt-get install valgrind)",
+        )
+    })?;
     let connections = args.connections.0.clone();
     let Setup {
         servers,

@@ -18,6 +18,7 @@
 
 use std::ffi::OsString;
 use std::path::Path;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use harness::results::{InstructionLoad, ResultsFile, RunPurpose, RunStatus, ServerInstructions};
@@ -187,25 +188,18 @@ fn load(
     plan.validate()
         .map_err(|e| format!("unusable load plan: {e}"))?;
     let (mut child, json, _dir) = point::spawn_load(bench, &plan)?;
-    // Nothing reads the load generator's progress lines here: drain them.
-    for pipe in [
-        child
-            .stdout()
-            .map(|p| Box::new(p) as Box<dyn std::io::Read + Send>),
-        child
-            .stderr()
-            .map(|p| Box::new(p) as Box<dyn std::io::Read + Send>),
-    ]
-    .into_iter()
-    .flatten()
-    {
-        std::thread::spawn(move || std::io::copy(&mut { pipe }, &mut std::io::sink()));
-    }
+    // Its stdout (progress events) is only drained; the end of its stderr explains a failure.
+    server::keep_tail(child.stdout(), Arc::new(Mutex::new(Vec::new())));
+    let tail = Arc::new(Mutex::new(Vec::new()));
+    server::keep_tail(child.stderr(), Arc::clone(&tail));
     let ended = child.wait().map_err(|e| e.to_string())?;
     let run = ResultsFile::load(&json)
         .ok()
         .and_then(|f| f.runs.into_iter().next())
-        .ok_or_else(|| format!("the load generator {ended} without results"))?;
+        .ok_or_else(|| {
+            let tail = tail.lock().map(|t| t.join(" | ")).unwrap_or_default();
+            format!("the load generator {ended} without results: {tail}")
+        })?;
     if run.status != RunStatus::Complete || run.errors.total() > 0 {
         return Err(format!(
             "a load was {} with {} errors{}",
