@@ -145,7 +145,7 @@ fn opt(v: Option<f64>, f: impl Fn(f64) -> String) -> String {
     v.map(f).unwrap_or_else(|| "-".into())
 }
 
-fn spread_cell(s: Option<Spread>, digits: usize) -> String {
+pub(crate) fn spread_cell(s: Option<Spread>, digits: usize) -> String {
     match s {
         None => "-".into(),
         Some(s) if s.min == s.max => format!("{:.digits$}", s.median),
@@ -463,6 +463,66 @@ fn floor_of(server: &str) -> Option<&'static str> {
     }
 }
 
+/// One row of the instructions table: a server at one connection count, over its repeats.
+#[derive(Clone, Debug, PartialEq)]
+pub struct InstructionRow {
+    /// The server.
+    pub server: String,
+    /// Connections.
+    pub connections: u64,
+    /// Instructions per message, over the measured repeats.
+    pub figure: Option<Spread>,
+    /// Minus its floor's figure in the same repeat, over the repeats where both exist.
+    pub above: Option<Spread>,
+    /// The floor it is compared with; `None` for a floor.
+    pub floor: Option<&'static str>,
+    /// Repeats with a figure, and repeats in all.
+    pub measured: usize,
+    pub repeats: usize,
+}
+
+/// `bench instructions`' rows, by connection count, servers in the order first seen.
+pub fn instruction_rows(results: &[ServerInstructions]) -> Vec<InstructionRow> {
+    let figure = |server: &str, conns: u64, repeat: u32| {
+        results
+            .iter()
+            .find(|r| r.runtime == server && r.connections == conns && r.repeat == repeat)
+            .and_then(|r| r.instructions_per_msg)
+    };
+    let mut keys: Vec<(u64, &str)> = Vec::new();
+    for r in results {
+        if !keys.contains(&(r.connections, r.runtime.as_str())) {
+            keys.push((r.connections, r.runtime.as_str()));
+        }
+    }
+    keys.sort_by_key(|&(conns, _)| conns);
+    keys.iter()
+        .map(|&(conns, server)| {
+            let mine: Vec<&ServerInstructions> = results
+                .iter()
+                .filter(|r| r.runtime == server && r.connections == conns)
+                .collect();
+            let floor = floor_of(server);
+            InstructionRow {
+                server: server.to_string(),
+                connections: conns,
+                figure: Spread::of(mine.iter().filter_map(|r| r.instructions_per_msg)),
+                above: floor.and_then(|f| {
+                    Spread::of(mine.iter().filter_map(|r| {
+                        Some(r.instructions_per_msg? - figure(f, conns, r.repeat)?)
+                    }))
+                }),
+                floor,
+                measured: mine
+                    .iter()
+                    .filter(|r| r.instructions_per_msg.is_some())
+                    .count(),
+                repeats: mine.len(),
+            }
+        })
+        .collect()
+}
+
 /// `bench instructions`: per server × connections, the median (min-max) over repeats of
 /// user-space instructions per message, and what the server adds above its floor (the
 /// difference within each repeat), then a line per figure that was not measured.
@@ -478,51 +538,19 @@ pub fn instructions_table(results: &[ServerInstructions]) -> String {
         "floor",
         "repeats",
     ];
-    let figure = |server: &str, conns: u64, repeat: u32| {
-        results
-            .iter()
-            .find(|r| r.runtime == server && r.connections == conns && r.repeat == repeat)
-            .and_then(|r| r.instructions_per_msg)
-    };
-    let mut keys: Vec<(u64, &str)> = Vec::new();
-    for r in results {
-        if !keys.contains(&(r.connections, r.runtime.as_str())) {
-            keys.push((r.connections, r.runtime.as_str()));
-        }
-    }
-    keys.sort_by_key(|&(conns, _)| conns);
-    let rows: Vec<Vec<String>> =
-        keys.iter()
-            .map(|&(conns, server)| {
-                let mine: Vec<&ServerInstructions> = results
-                    .iter()
-                    .filter(|r| r.runtime == server && r.connections == conns)
-                    .collect();
-                let floor = floor_of(server);
-                let above = floor.and_then(|f| {
-                    Spread::of(mine.iter().filter_map(|r| {
-                        Some(r.instructions_per_msg? - figure(f, conns, r.repeat)?)
-                    }))
-                });
-                vec![
-                    server.to_string(),
-                    conns.to_string(),
-                    spread_cell(
-                        Spread::of(mine.iter().filter_map(|r| r.instructions_per_msg)),
-                        0,
-                    ),
-                    spread_cell(above, 0),
-                    floor.unwrap_or("(a floor)").to_string(),
-                    format!(
-                        "{} of {}",
-                        mine.iter()
-                            .filter(|r| r.instructions_per_msg.is_some())
-                            .count(),
-                        mine.len()
-                    ),
-                ]
-            })
-            .collect();
+    let rows: Vec<Vec<String>> = instruction_rows(results)
+        .into_iter()
+        .map(|r| {
+            vec![
+                r.server,
+                r.connections.to_string(),
+                spread_cell(r.figure, 0),
+                spread_cell(r.above, 0),
+                r.floor.unwrap_or("(a floor)").to_string(),
+                format!("{} of {}", r.measured, r.repeats),
+            ]
+        })
+        .collect();
     out += &table(&header, &rows, &[0, 4]);
     for r in results.iter().filter(|r| r.instructions_per_msg.is_none()) {
         out += &format!(

@@ -112,6 +112,8 @@ impl MergedResults {
             file.micro.extend(input.micro.iter().cloned());
             file.capacity.extend(input.capacity.iter().cloned());
             file.equal_load.extend(input.equal_load.iter().cloned());
+            file.server_instructions
+                .extend(input.server_instructions.iter().cloned());
             run_input.extend(std::iter::repeat_n(i, input.runs.len()));
             cell_input.extend(std::iter::repeat_n(i, input.results.len()));
             micro_input.extend(std::iter::repeat_n(i, input.micro.len()));

@@ -346,6 +346,46 @@ fn empty_sections_say_so() {
 }
 
 #[test]
+fn instruction_counts_have_their_section_only_when_measured() {
+    let dir = tempfile::tempdir().unwrap();
+    let plain = fixture("baseline.json");
+    write_report(std::slice::from_ref(&plain), dir.path()).unwrap();
+    let html = std::fs::read_to_string(dir.path().join("index.html")).unwrap();
+    assert!(!html.contains("id=\"instructions\""));
+    let mut counted = plain;
+    for (server, repeat, v) in [
+        ("evloop", 0, Some(770.0)),
+        ("epoll-floor", 0, Some(100.0)),
+        ("evloop", 1, Some(780.0)),
+        ("epoll-floor", 1, Some(120.0)),
+        ("evloop", 2, None),
+    ] {
+        counted
+            .server_instructions
+            .push(harness::results::ServerInstructions {
+                runtime: server.into(),
+                connections: 100,
+                repeat,
+                instructions_per_msg: v,
+                note: v.is_none().then(|| "a load was partial".into()),
+                ..Default::default()
+            });
+    }
+    write_report(&[counted], dir.path()).unwrap();
+    let html = std::fs::read_to_string(dir.path().join("index.html")).unwrap();
+    assert!(html.contains("<a href=\"#instructions\">Instructions per message</a>"));
+    let section = &html[html.find("id=\"instructions\"").unwrap()..];
+    let section = &section[..section.find("</section>").unwrap()];
+    assert!(section.contains(
+        "<tr><td>evloop</td><td>100</td><td>775 (770-780)</td><td>665 (660-670)</td>\
+         <td>epoll-floor</td><td>2 of 3</td></tr>"
+    ));
+    assert!(section.contains("Not measured: evloop × 100 (repeat 3): a load was partial"));
+    // It comes before the conformance matrix, as in the contents.
+    assert!(html.find("id=\"instructions\"") < html.find("id=\"conformance\""));
+}
+
+#[test]
 fn no_inputs_is_an_error() {
     let dir = tempfile::tempdir().unwrap();
     assert!(matches!(

@@ -5,7 +5,7 @@
 
 use std::fmt::Write as _;
 
-use harness::results::{CapacityResult, EchoRun, EqualLoadBasis, RunPurpose};
+use harness::results::{CapacityResult, EchoRun, EqualLoadBasis, RunPurpose, ServerInstructions};
 
 use super::{empty_section, esc};
 use crate::charts::si;
@@ -167,6 +167,52 @@ pub(super) fn capacity(out: &mut String, results: &[CapacityResult]) {
         );
     }
     out.push_str("</tbody></table></div></section>\n");
+}
+
+/// The `bench instructions` section, when the results hold its figures.
+pub(super) const INSTRUCTIONS: (&str, &str) = ("instructions", "Instructions per message");
+
+pub(super) fn instructions(out: &mut String, results: &[ServerInstructions]) {
+    if results.is_empty() {
+        return;
+    }
+    let (id, title) = INSTRUCTIONS;
+    let _ = write!(
+        out,
+        "<section id=\"{id}\"><h2>{title}</h2>\n<p>Each server's user-space instructions per \
+         echoed message, counted by callgrind over two closed-loop loads (the difference of their \
+         counts over the difference of their messages), median (min–max) of the repeats; \
+         “above its floor” is the difference from epoll-floor (uring-floor for the io_uring \
+         runtimes) in the same repeat. The kernel's share, most of an echo's CPU time, is not \
+         counted.</p>\n<div class=\"scroll\"><table class=\"num\"><thead><tr><th>server</th>\
+         <th>conns</th><th>instr/msg</th><th>above its floor</th><th>floor</th><th>repeats</th>\
+         </tr></thead><tbody>\n"
+    );
+    for r in crate::echo_text::instruction_rows(results) {
+        let _ = writeln!(
+            out,
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{} of {}</td></tr>",
+            esc(&r.server),
+            r.connections,
+            crate::echo_text::spread_cell(r.figure, 0),
+            crate::echo_text::spread_cell(r.above, 0),
+            r.floor.unwrap_or("(a floor)"),
+            r.measured,
+            r.repeats
+        );
+    }
+    out.push_str("</tbody></table></div>\n");
+    for r in results.iter().filter(|r| r.instructions_per_msg.is_none()) {
+        let _ = writeln!(
+            out,
+            "<p class=\"w\">Not measured: {} × {} (repeat {}): {}</p>",
+            esc(&r.runtime),
+            r.connections,
+            r.repeat + 1,
+            esc(r.note.as_deref().unwrap_or("no reason recorded"))
+        );
+    }
+    out.push_str("</section>\n");
 }
 
 /// Memory per connection split into the buffer and the runtime (closed-loop curve runs).

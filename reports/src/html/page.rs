@@ -55,6 +55,10 @@ pub(super) fn render(merged: &MergedResults, figures: &mut Figures) -> Result<St
     if io_models::present(&raw_runs, &file.capacity) {
         sections.insert(3, io_models::SECTION);
     }
+    if !file.server_instructions.is_empty() {
+        let after = sections.iter().position(|(id, _)| *id == "conformance");
+        sections.insert(after.unwrap_or(sections.len()), equal_load::INSTRUCTIONS);
+    }
     out.push_str("<nav><b>Contents</b><ol>");
     for (i, (id, title)) in sections.iter().enumerate() {
         let _ = write!(out, "<li>{}. <a href=\"#{id}\">{title}</a></li>", i + 1);
@@ -73,6 +77,7 @@ pub(super) fn render(merged: &MergedResults, figures: &mut Figures) -> Result<St
     equal_load::section(&mut out, &all_runs, &file.equal_load);
     equal_load::capacity(&mut out, &file.capacity);
     io_models::section(&mut out, &raw_runs, &file.capacity);
+    equal_load::instructions(&mut out, &file.server_instructions);
     conformance::section(&mut out, &cells);
     mutants::section(&mut out, file.kill_matrix.as_ref());
     let micro_ids: Vec<&str> = micro_results.iter().map(|m| m.runtime.as_str()).collect();
