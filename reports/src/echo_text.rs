@@ -13,7 +13,7 @@ use harness::results::{
 };
 
 use crate::charts::si;
-use crate::stats::{server_kind, Spread};
+use crate::stats::{server_kind, ServerKind, Spread};
 
 /// Every echo table of a results file's parts, the equal-load one first.
 pub fn render(runs: &[EchoRun], bases: &[EqualLoadBasis], capacity: &[CapacityResult]) -> String {
@@ -457,7 +457,7 @@ pub fn bytes(v: f64) -> String {
 /// of an epoll-vs-io_uring pair, epoll-floor for the rest; none for a floor itself.
 fn floor_of(server: &str) -> Option<&'static str> {
     match server {
-        "epoll-floor" | "uring-floor" => None,
+        s if server_kind(s) == ServerKind::Floor => None,
         s if crate::io_models::PAIRS.iter().any(|(_, uring)| *uring == s) => Some("uring-floor"),
         _ => Some("epoll-floor"),
     }

@@ -398,11 +398,11 @@ pub struct InstructionsArgs {
 /// Runs `loopbench bench`.
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     match args.what {
-        What::Instructions(a) => run_instructions(a),
         What::Echo(a) => run_echo(a),
         What::Equal(a) => run_equal(a),
         What::Capacity(a) => run_capacity(a),
         What::IoModels(a) => run_io_models(a),
+        What::Instructions(a) => run_instructions(a),
     }
 }
 /// `--server`s, `--server-cmd`, and the Python ones.

@@ -92,7 +92,7 @@ fn run_inner(bench: &Bench, spec: &ServerSpec, p: &Point) -> EchoRun {
         server.stop();
         return failed(bench, spec, p, format!("unusable load plan: {e}"));
     }
-    let limit = plan.expected_length() + LOAD_SLACK;
+    let limit = load_limit(&plan);
     let (mut load, json, _dir) = match spawn_load(bench, &plan) {
         Ok(started) => started,
         Err(why) => {
@@ -201,9 +201,14 @@ fn run_inner(bench: &Bench, spec: &ServerSpec, p: &Point) -> EchoRun {
     run
 }
 
+/// How long a load process of `plan` may run before it is killed as hung.
+fn load_limit(plan: &LoadPlan) -> Duration {
+    plan.expected_length() + LOAD_SLACK
+}
+
 /// Writes `plan` into a private directory and starts `loopbench load` on it (pinned to the
-/// load generator's first CPU when pinning, stdout and stderr piped, killed past the plan's
-/// length and [`LOAD_SLACK`]): the child, the file its results will be in, and the
+/// load generator's first CPU when pinning, stdout and stderr piped, killed past
+/// [`load_limit`]): the child, the file its results will be in, and the
 /// directory, which must be kept until they are read.
 pub(super) fn spawn_load(
     bench: &Bench,
@@ -217,7 +222,7 @@ pub(super) fn spawn_load(
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .pin_cpu(bench.pins.as_ref().and_then(|p| p.client.first().copied()))
-        .time_limit(plan.expected_length() + LOAD_SLACK)
+        .time_limit(load_limit(plan))
         .spawn()
         .map_err(|e| format!("cannot start the load generator: {e}"))?;
     Ok((load, json, dir))
