@@ -359,6 +359,20 @@ mod tests {
     }
 
     #[test]
+    fn sleep_zero_ready_at_once_differs_on_tokio_mt_only() {
+        // The multi-thread runtime's race (another worker advanced the shared wheel) is
+        // documented; the current-thread runtime has no other worker, so there it fails.
+        let ready = json!({ "ready_on_first_poll": true });
+        let expected = json!({ "ready_on_first_poll": false });
+        let id = "timers.sleep_zero_suspends";
+        assert_eq!(
+            status(id, "tokio-mt", ready.clone(), expected.clone()).0,
+            CellStatus::Differs
+        );
+        assert_eq!(status(id, "tokio-ct", ready, expected).0, CellStatus::Fail);
+    }
+
+    #[test]
     fn a_broken_lock_fails_on_a_pair_with_a_documented_reordering() {
         let expected =
             json!({ "queued": [0, 1, 2, 3, 4], "acquired": [0, 1, 2, 3, 4], "peak_holders": 1 });
