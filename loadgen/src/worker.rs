@@ -9,11 +9,12 @@
 //! path ([`IoPath`]) only registers sockets, sends what a connection queued, and turns
 //! what the kernel reports into calls of [`Core`]'s handlers.
 //!
-//! Cost per message is kept below an echo server's by either path: sends grouped per
-//! wake-up (one per connection however many echoes it completed), one clock reading per
-//! read (epoll) or per wake-up (io_uring), and in open loop sends grouped on a
-//! [`SEND_TICK`] grid (the intended time of each message *is* its grid point, so latency
-//! from it stays exact) so that one wake-up serves several sends.
+//! Cost per message is kept low on either path: sends grouped per wake-up (one per
+//! connection however many echoes it completed), one clock reading per read (epoll) or per
+//! wake-up (io_uring), and in open loop sends grouped on a [`SEND_TICK`] grid (the intended
+//! time of each message *is* its grid point, so latency from it stays exact) so that one
+//! wake-up serves several sends. Measured (README, "Echo benchmarks"): in closed loop just
+//! below the epoll floor server's; in open loop nearly twice it, in the waits and wake-ups.
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
