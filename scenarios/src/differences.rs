@@ -471,12 +471,13 @@ pub static KNOWN: &[KnownDifference] = &[
          between creating sleep(0) and its first poll, and another worker has meanwhile \
          advanced the wheel past the deadline's tick (rounded up to the next millisecond), the \
          wheel refuses the entry as elapsed and fires it at once. Rare (one cell in one CI run \
-         of 1,023 cells on 2 busy cores); this suite's check with a 3 ms pause between creating \
-         the sleep and polling it, and another task's 1 ms timer: ready on first poll 200 of \
-         200 times on the multi-thread runtime, 0 of 200 on the current-thread runtime",
-        "this suite's measurement, and tokio source: src/runtime/time/mod.rs, reregister — \
-         'Err((entry, crate::time::error::InsertError::Elapsed)) => unsafe { entry.fire(Ok(())) \
-         }'; src/runtime/time/source.rs, deadline_to_tick — 'Round up to the end of a ms'",
+         of 1,023 cells on 2 busy cores); a separate tokio 1.54.1 program (not part of this suite) \
+         with a 3 ms pause between creating the sleep and polling it, and another task's 1 ms \
+         timer: ready on first poll 200 of 200 times on the multi-thread runtime, 0 of 200 on \
+         the current-thread runtime",
+        "that program's measurement, and tokio source: src/runtime/time/mod.rs, reregister — \
+         an entry refused with InsertError::Elapsed is fired at once (entry.fire(Ok(()))); \
+         src/runtime/time/source.rs, deadline_to_tick — 'Round up to the end of a ms'",
     ),
     known(
         "timers.sleep_until_past",

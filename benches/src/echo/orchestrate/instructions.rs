@@ -122,7 +122,7 @@ fn unsteady(loads: &[InstructionLoad]) -> String {
             long.messages,
             short.messages
         ),
-        _ => "the shorter load echoed no message".to_string(),
+        _ => "neither load echoed a message".to_string(),
     }
 }
 
@@ -317,7 +317,7 @@ mod tests {
         );
         assert_eq!(
             unsteady(&[load(0, 1), load(0, 2)]),
-            "the shorter load echoed no message"
+            "neither load echoed a message"
         );
     }
 
