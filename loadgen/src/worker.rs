@@ -14,7 +14,8 @@
 //! wake-up (io_uring), and in open loop sends grouped on a [`SEND_TICK`] grid (the intended
 //! time of each message *is* its grid point, so latency from it stays exact) so that one
 //! wake-up serves several sends. Measured (README, "Echo benchmarks"): in closed loop just
-//! below the epoll floor server's; in open loop nearly twice it, in the waits and wake-ups.
+//! below the epoll floor server's; in open loop at `bench equal`'s rate 1.4-1.6x it, in
+//! waking a server that sleeps between sends and in its own sleeps.
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
