@@ -345,7 +345,9 @@ pub enum RunPurpose {
     /// A point of a closed- or open-loop curve (`bench echo`).
     #[default]
     Curve,
-    /// A short run to estimate a server's capacity before an equal-load comparison.
+    /// A short run before an equal-load comparison: a server's capacity (closed loop), or
+    /// the first point at a probed rate the load generator could not carry under its
+    /// client-bound threshold (open loop; the rate was then lowered).
     Probe,
     /// The equal-load comparison: every server at one offered rate (`bench equal`).
     EqualLoad,
@@ -594,6 +596,11 @@ pub struct EqualLoadBasis {
     pub probes: Vec<CapacityProbe>,
     /// One sentence: where the rate came from.
     pub basis: String,
+    /// The rate first chosen (`fraction` of the slowest probe), when the load generator
+    /// could not carry it under [`CLIENT_BOUND_PCT`] % of its cores: `rate` is then that
+    /// rate lowered once, in proportion (absent otherwise, and in older files).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lowered_from: Option<f64>,
 }
 
 /// One server's capacity probe.

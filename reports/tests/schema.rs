@@ -85,6 +85,7 @@ fn fixtures_and_fresh_files_validate() {
     });
     fresh.equal_load.push(harness::results::EqualLoadBasis {
         probes: vec![Default::default()],
+        lowered_from: Some(150_000.0),
         ..Default::default()
     });
     fresh

@@ -4,18 +4,34 @@
 //! slowest server's capacity as a short closed-loop probe measured it (the most it carried
 //! with that many connections, one message in flight each).
 //!
+//! Where the probes were limited by the load generator, that fraction is one of the
+//! *client's* closed-loop capacity, and the open loop costs the client more per message
+//! than the closed loop (measured here 1.6x: it sleeps and wakes between sends, and wakes a
+//! server that sleeps too), so it can leave the client itself at its client-bound threshold
+//! and no point rankable. So a probed rate is checked once, by the comparison's first
+//! point: if the load generator used [`CLIENT_BOUND_PCT`] % or more of its cores there, the
+//! rate is lowered once, in proportion, to bring it to [`CLIENT_TARGET_PCT`] %, that point
+//! is kept as a probe (open loop) and the comparison starts at the lower rate; the basis
+//! says so. A `--rate` given is never changed.
+//!
 //! Invariant: every server of a comparison gets the same rate; a server whose probe failed
 //! is left out of the rate's choice (and said so), never given a rate of its own.
 
 use std::time::Duration;
 
-use harness::results::{CapacityProbe, EchoRun, EqualLoadBasis, RunPurpose, RunStatus};
+use harness::results::{
+    CapacityProbe, EchoRun, EqualLoadBasis, RunPurpose, RunStatus, CLIENT_BOUND_PCT,
+};
 use loadgen::LoadMode;
 
 use super::{memory, progress, Bench, Point, ServerSpec};
 
 /// The default share of the slowest server's probed capacity.
 pub const DEFAULT_FRACTION: f64 = 0.6;
+
+/// Share of its cores (percent) a lowered rate aims to leave the load generator at: far
+/// enough under [`CLIENT_BOUND_PCT`] for the spread of repeats.
+pub const CLIENT_TARGET_PCT: f64 = 70.0;
 
 /// What `bench equal` runs.
 #[derive(Clone, Debug)]
@@ -100,7 +116,9 @@ pub fn run(
                 choose_rate(&mut basis, plan, &out.runs);
             }
         }
-        let rate = basis.rate;
+        let mut rate = basis.rate;
+        // Only a rate chosen from probes is checked, and only once.
+        let mut check = plan.rate.is_none();
         out.bases.push(basis);
         if rate <= 0.0 {
             bar.inc((plan.servers.len() * plan.repeat as usize) as u64);
@@ -108,31 +126,73 @@ pub fn run(
         }
         for repeat in 0..plan.repeat {
             for server in &plan.servers {
-                bar.set_message(format!(
-                    "{} x {conns} at {rate:.0} msg/s (repeat {}/{})",
-                    server.name(),
-                    repeat + 1,
-                    plan.repeat
-                ));
-                let point = Point {
-                    connections: conns,
-                    mode: LoadMode::Open,
-                    rate: Some(rate),
-                    warmup: plan.warmup,
-                    duration: plan.duration,
-                    purpose: RunPurpose::EqualLoad,
-                };
-                let mut run = bench.point(server, &point);
-                run.repeat = repeat;
-                out.runs.push(run);
-                memory::fill_runtime_shares(&mut out.runs);
-                bar.inc(1);
-                after_point(&out.runs, &out.bases);
+                loop {
+                    bar.set_message(format!(
+                        "{} x {conns} at {rate:.0} msg/s (repeat {}/{})",
+                        server.name(),
+                        repeat + 1,
+                        plan.repeat
+                    ));
+                    let point = Point {
+                        connections: conns,
+                        mode: LoadMode::Open,
+                        rate: Some(rate),
+                        warmup: plan.warmup,
+                        duration: plan.duration,
+                        purpose: RunPurpose::EqualLoad,
+                    };
+                    let mut run = bench.point(server, &point);
+                    run.repeat = repeat;
+                    let lower = std::mem::take(&mut check)
+                        .then(|| lowered_rate(rate, &run))
+                        .flatten();
+                    if let (Some(lower), Some(basis)) = (lower, out.bases.last_mut()) {
+                        note_lowered(basis, &run, lower);
+                        run.purpose = RunPurpose::Probe;
+                        out.runs.push(run);
+                        rate = lower;
+                        bar.inc_length(1);
+                        bar.inc(1);
+                        after_point(&out.runs, &out.bases);
+                        continue;
+                    }
+                    out.runs.push(run);
+                    memory::fill_runtime_shares(&mut out.runs);
+                    bar.inc(1);
+                    after_point(&out.runs, &out.bases);
+                    break;
+                }
             }
         }
     }
     bar.finish_and_clear();
     out
+}
+
+/// The rate to use instead of `rate` when the load generator could not carry `run` (the
+/// first point at `rate`) under its client-bound threshold: lowered in proportion to bring
+/// it to [`CLIENT_TARGET_PCT`] % of its cores. `None` when it could, or when the point
+/// tells nothing (not complete, or no CPU figure).
+fn lowered_rate(rate: f64, run: &EchoRun) -> Option<f64> {
+    let cores = f64::from(run.client_threads.max(1));
+    let used = run.client_cpu_pct / cores;
+    if run.status != RunStatus::Complete || !used.is_finite() || used < CLIENT_BOUND_PCT {
+        return None;
+    }
+    Some((rate * CLIENT_TARGET_PCT / used).max(1.0).round())
+}
+
+/// Records in `basis` that its rate was lowered to `lower` after `run`.
+fn note_lowered(basis: &mut EqualLoadBasis, run: &EchoRun, lower: f64) {
+    let cores = run.client_threads.max(1);
+    basis.basis = format!(
+        "{}; lowered to {lower:.0} msg/s, as at {:.0} msg/s the load generator used {:.0} % of \
+         its {cores} core(s) with {} (client-bound), so the rate is scaled to leave it near \
+         {CLIENT_TARGET_PCT:.0} %",
+        basis.basis, basis.rate, run.client_cpu_pct, run.runtime,
+    );
+    basis.lowered_from = Some(basis.rate);
+    basis.rate = lower;
 }
 
 /// Sets `basis.rate` from its probes: `fraction` of the slowest.
@@ -179,5 +239,88 @@ fn choose_rate(basis: &mut EqualLoadBasis, plan: &EqualPlan, runs: &[EchoRun]) {
             basis.rate = 0.0;
             basis.basis = format!("no server completed its probe, so no equal-load rate{left_out}");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use harness::results::{EchoRun, EqualLoadBasis, RunStatus};
+
+    use super::{lowered_rate, note_lowered, CLIENT_TARGET_PCT};
+
+    fn first_point(cpu_pct: f64, threads: u32, status: RunStatus) -> EchoRun {
+        EchoRun {
+            runtime: "evloop".into(),
+            status,
+            client_cpu_pct: cpu_pct,
+            client_threads: threads,
+            client_bound: cpu_pct >= 85.0 * f64::from(threads.max(1)),
+            ..EchoRun::default()
+        }
+    }
+
+    /// A rate the client carried at 87 % of its one core is scaled to leave it at 70 %; one
+    /// it carried at 84 % is kept, as is any on two cores under 85 % of both.
+    #[test]
+    fn a_probed_rate_is_lowered_only_when_the_client_could_not_carry_it() {
+        let lower = lowered_rate(174_144.0, &first_point(87.0, 1, RunStatus::Complete));
+        assert_eq!(
+            lower,
+            Some((174_144.0 * CLIENT_TARGET_PCT / 87.0_f64).round())
+        );
+        assert_eq!(lower, Some(140_116.0));
+        assert_eq!(
+            lowered_rate(174_144.0, &first_point(85.0, 1, RunStatus::Complete)),
+            Some(143_413.0)
+        );
+        assert_eq!(
+            lowered_rate(174_144.0, &first_point(84.9, 1, RunStatus::Complete)),
+            None
+        );
+        assert_eq!(
+            lowered_rate(100_000.0, &first_point(160.0, 2, RunStatus::Complete)),
+            None
+        );
+        assert_eq!(
+            lowered_rate(100_000.0, &first_point(180.0, 2, RunStatus::Complete)),
+            Some(77_778.0)
+        );
+    }
+
+    /// A point that did not complete says nothing of the client's cost at that rate.
+    #[test]
+    fn an_incomplete_first_point_never_lowers_the_rate() {
+        for status in [RunStatus::Partial, RunStatus::Failed] {
+            assert_eq!(lowered_rate(50_000.0, &first_point(99.0, 1, status)), None);
+        }
+        assert_eq!(
+            lowered_rate(50_000.0, &first_point(f64::NAN, 1, RunStatus::Complete)),
+            None
+        );
+    }
+
+    /// The basis keeps the first rate and says why and how it was lowered.
+    #[test]
+    fn a_lowered_rate_is_recorded_with_its_reason() {
+        let mut basis = EqualLoadBasis {
+            connections: 100,
+            rate: 174_144.0,
+            fraction: Some(0.6),
+            basis: "60 % of the slowest server's probe".into(),
+            ..EqualLoadBasis::default()
+        };
+        note_lowered(
+            &mut basis,
+            &first_point(87.0, 1, RunStatus::Complete),
+            140_116.0,
+        );
+        assert_eq!(basis.rate, 140_116.0);
+        assert_eq!(basis.lowered_from, Some(174_144.0));
+        assert_eq!(
+            basis.basis,
+            "60 % of the slowest server's probe; lowered to 140116 msg/s, as at 174144 msg/s \
+             the load generator used 87 % of its 1 core(s) with evloop (client-bound), so the \
+             rate is scaled to leave it near 70 %"
+        );
     }
 }
