@@ -947,6 +947,37 @@ pub fn rfc3339(unix_secs: u64) -> String {
 mod tests {
     use super::*;
 
+    /// A figure written to a results file reads back as the same `f64`, to the last bit
+    /// (serde_json's `float_roundtrip`): a capacity search once lost its answer to a rate
+    /// that came back one unit in the last place off from the child process's plan.
+    #[test]
+    fn figures_read_back_exactly() {
+        for rate in [
+            194_158.717_590_452_14,
+            215_731.908_433_835_72,
+            0.1 + 0.2,
+            1e-300,
+        ] {
+            let run = EchoRun {
+                offered_rate: Some(rate),
+                throughput_msgs_per_s: rate,
+                ..EchoRun::default()
+            };
+            let back: EchoRun =
+                serde_json::from_str(&serde_json::to_string(&run).unwrap()).unwrap();
+            assert_eq!(
+                back.offered_rate.map(f64::to_bits),
+                Some(rate.to_bits()),
+                "{rate:?}"
+            );
+            assert_eq!(
+                back.throughput_msgs_per_s.to_bits(),
+                rate.to_bits(),
+                "{rate:?}"
+            );
+        }
+    }
+
     #[test]
     fn rfc3339_known_dates() {
         assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");

@@ -78,7 +78,7 @@ pub fn run(
             let (result, probe) = search.run();
             out.runs.push(probe);
             let best = result.capacity_msgs_per_s;
-            let at = search.passing.iter().rev().find(|r| r.offered_rate == best);
+            let at = search.passing_at(best);
             out.runs.extend(at.cloned());
             out.results.push(result);
             bar.inc(1);
@@ -97,8 +97,8 @@ struct Search<'a> {
     conns: u64,
     /// Every step so far.
     steps: Vec<CapacityStep>,
-    /// The last run at each passing rate.
-    passing: Vec<EchoRun>,
+    /// Each passing step's rate (as this search chose it) and run.
+    passing: Vec<(f64, EchoRun)>,
     /// No rate passed twice at the edge.
     unconfirmed: bool,
     bar: &'a indicatif::ProgressBar,
@@ -142,9 +142,20 @@ impl Search<'_> {
             passed,
         });
         if passed {
-            self.passing.push(run);
+            self.passing.push((rate, run));
         }
         passed
+    }
+
+    /// The last passing run at `rate`, found by the rate this search gave the step, not
+    /// by the one the run records (which has been through the child's plan file).
+    fn passing_at(&self, rate: Option<f64>) -> Option<&EchoRun> {
+        let rate = rate?;
+        self.passing
+            .iter()
+            .rev()
+            .find(|(r, _)| *r == rate)
+            .map(|(_, run)| run)
     }
 
     /// The search; returns the result and the probe run.
@@ -265,12 +276,7 @@ impl Search<'_> {
                 .min_by(|a, b| a.rate.total_cmp(&b.rate))
                 .cloned()
         });
-        let best = lo.and_then(|l| {
-            self.passing
-                .iter()
-                .rev()
-                .find(|r| r.offered_rate == Some(l))
-        });
+        let best = self.passing_at(lo);
         result.capacity_msgs_per_s = best.and(lo);
         result.p99_us = best.map(|r| r.latency_us.p99);
         result.server_cpu_us_per_msg = best.and_then(|r| r.server_cpu_us_per_msg);
