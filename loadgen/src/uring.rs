@@ -439,8 +439,6 @@ impl IoPath for UringIo {
             self.dirty = dirty;
         }
         let wait = deadline.saturating_duration_since(now).min(MAX_WAIT);
-        // An error (none is expected: interruptions and time-outs are `Ok`) leaves nothing
-        // to handle; the loop comes back at once and its deadlines still hold.
         if open.is_some() && !wait.is_zero() && self.alarm.is_none_or(|(at, _)| at > deadline) {
             if let Ok(op) = self.ring.timeout(wait, ALARM) {
                 self.alarm = Some((now + wait, op));
@@ -453,6 +451,8 @@ impl IoPath for UringIo {
             Some((at, _)) if at <= deadline && !wait.is_zero() => MAX_WAIT,
             _ => wait,
         };
+        // An error (none is expected: interruptions and time-outs are `Ok`) leaves nothing
+        // to handle; the loop comes back at once and its deadlines still hold.
         let _ = self.ring.submit_and_wait_for(1, wait);
         let at = Instant::now();
         let mut done = std::mem::take(&mut self.done);

@@ -171,12 +171,17 @@ pub fn run(
 
 /// The rate to use instead of `rate` when the load generator could not carry `run` (the
 /// first point at `rate`) under its client-bound threshold: lowered in proportion to bring
-/// it to [`CLIENT_TARGET_PCT`] % of its cores. `None` when it could, or when the point
-/// tells nothing (not complete, or no CPU figure).
+/// it to [`CLIENT_TARGET_PCT`] % of its cores. A point short of its rate (partial) counts:
+/// a client that could not keep up is the case in point. `None` when the client carried
+/// it, or when the point says nothing of the client (failed, errors, connections short, no
+/// CPU figure): a server's fault never lowers the rate.
 fn lowered_rate(rate: f64, run: &EchoRun) -> Option<f64> {
     let cores = f64::from(run.client_threads.max(1));
     let used = run.client_cpu_pct / cores;
-    if run.status != RunStatus::Complete || !used.is_finite() || used < CLIENT_BOUND_PCT {
+    let clean = run.status != RunStatus::Failed
+        && run.errors.total() == 0
+        && run.established == run.connections;
+    if !clean || !used.is_finite() || used < CLIENT_BOUND_PCT {
         return None;
     }
     Some((rate * CLIENT_TARGET_PCT / used).max(1.0).round())
@@ -255,6 +260,8 @@ mod tests {
             client_cpu_pct: cpu_pct,
             client_threads: threads,
             client_bound: cpu_pct >= 85.0 * f64::from(threads.max(1)),
+            connections: 100,
+            established: 100,
             ..EchoRun::default()
         }
     }
@@ -287,12 +294,24 @@ mod tests {
         );
     }
 
-    /// A point that did not complete says nothing of the client's cost at that rate.
+    /// A point short of its rate with a client at 99 % lowers it; a failed one, one with
+    /// errors or connections short says nothing of the client and never does.
     #[test]
-    fn an_incomplete_first_point_never_lowers_the_rate() {
-        for status in [RunStatus::Partial, RunStatus::Failed] {
-            assert_eq!(lowered_rate(50_000.0, &first_point(99.0, 1, status)), None);
-        }
+    fn only_the_client_lowers_the_rate_never_a_fault() {
+        assert_eq!(
+            lowered_rate(50_000.0, &first_point(99.0, 1, RunStatus::Partial)),
+            Some(35_354.0)
+        );
+        assert_eq!(
+            lowered_rate(50_000.0, &first_point(99.0, 1, RunStatus::Failed)),
+            None
+        );
+        let mut errors = first_point(99.0, 1, RunStatus::Partial);
+        errors.errors.resets = 1;
+        assert_eq!(lowered_rate(50_000.0, &errors), None);
+        let mut short = first_point(99.0, 1, RunStatus::Complete);
+        short.established = 99;
+        assert_eq!(lowered_rate(50_000.0, &short), None);
         assert_eq!(
             lowered_rate(50_000.0, &first_point(f64::NAN, 1, RunStatus::Complete)),
             None
