@@ -388,9 +388,10 @@ impl LoadPlan {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
+    /// A plan for tests: 10 connections to a closed port, closed loop, 1 s.
     pub(crate) fn plan() -> LoadPlan {
         LoadPlan {
             target: "127.0.0.1:9".parse().unwrap(),

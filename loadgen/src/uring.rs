@@ -626,18 +626,13 @@ mod tests {
             connections: 50,
             mode: LoadMode::Open,
             rate: Some(1_000.0),
-            pipeline: 1,
-            message_size: 64,
             warmup: Duration::from_millis(100),
             duration: Duration::from_millis(600),
             connect_rate: 100_000.0,
             connect_timeout: Duration::from_secs(5),
             message_timeout: Duration::from_secs(5),
-            threads: 1,
-            cpus: vec![],
-            shard: None,
-            start_at: None,
             io: Some(ClientIo::Uring),
+            ..crate::plan::tests::plan()
         };
         let before = CLOSES.load(Ordering::Relaxed);
         let report = crate::run(&plan, &mut |_| {}).unwrap();

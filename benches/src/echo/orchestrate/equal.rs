@@ -126,7 +126,7 @@ pub fn run(
         }
         for repeat in 0..plan.repeat {
             for server in &plan.servers {
-                loop {
+                let point_at = |rate: f64| {
                     bar.set_message(format!(
                         "{} x {conns} at {rate:.0} msg/s (repeat {}/{})",
                         server.name(),
@@ -143,25 +143,26 @@ pub fn run(
                     };
                     let mut run = bench.point(server, &point);
                     run.repeat = repeat;
-                    let lower = std::mem::take(&mut check)
-                        .then(|| lowered_rate(rate, &run))
-                        .flatten();
-                    if let (Some(lower), Some(basis)) = (lower, out.bases.last_mut()) {
-                        note_lowered(basis, &run, lower);
-                        run.purpose = RunPurpose::Probe;
-                        out.runs.push(run);
-                        rate = lower;
-                        bar.inc_length(1);
-                        bar.inc(1);
-                        after_point(&out.runs, &out.bases);
-                        continue;
-                    }
+                    run
+                };
+                let mut run = point_at(rate);
+                let lower = std::mem::take(&mut check)
+                    .then(|| lowered_rate(rate, &run))
+                    .flatten();
+                if let (Some(lower), Some(basis)) = (lower, out.bases.last_mut()) {
+                    note_lowered(basis, &run, lower);
+                    run.purpose = RunPurpose::Probe;
                     out.runs.push(run);
-                    memory::fill_runtime_shares(&mut out.runs);
+                    rate = lower;
+                    bar.inc_length(1);
                     bar.inc(1);
                     after_point(&out.runs, &out.bases);
-                    break;
+                    run = point_at(rate);
                 }
+                out.runs.push(run);
+                memory::fill_runtime_shares(&mut out.runs);
+                bar.inc(1);
+                after_point(&out.runs, &out.bases);
             }
         }
     }
